@@ -1,0 +1,71 @@
+"""``ehcp demo``: the whole job on the synthetic sample data, in a throwaway SQLite database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import db
+from .extract import load_profile
+from .importer import import_extract
+from .listings import Filters, backlog, backlog_summary, breaches, due, explain
+from .output import render_table
+from .rules import PACKAGE_DIR
+
+# The sample extracts run to Friday 30 October 2026; the demo looks at them from the Monday after.
+SAMPLE_AS_OF = dt.date(2026, 11, 2)
+
+
+def sample_dir() -> Path:
+    shipped = PACKAGE_DIR / "_data" / "sample_data"
+    return shipped if shipped.is_dir() else PACKAGE_DIR.parent / "sample_data"
+
+
+def run_demo(obj, as_of: dt.date | None = None) -> Path:
+    """Import the samples, then show due, breaches, backlog and one explanation. Returns the work folder."""
+    from .cli import render_working
+
+    as_of = as_of or (obj.as_of if obj.as_of != _today_default(obj) else SAMPLE_AS_OF)
+    work = Path(tempfile.mkdtemp(prefix="ehcp-demo-"))
+    engine = db.connect(f"sqlite:///{work / 'demo.db'}")
+    db.init_db(engine)
+    book = obj.book
+    samples = sample_dir()
+    say = lambda text: click.echo(text, err=True)  # noqa: E731 - progress goes to stderr
+    say(f"ehcp demo: throwaway database {work / 'demo.db'}; as of {as_of:%a %d %b %Y}")
+    for name, profile in (("assessments.csv", None), ("assessments_council.xlsx", "example-system"),
+                          ("reviews.csv", None)):
+        path = samples / name
+        if not path.exists():
+            continue
+        summary = import_extract(engine, path, book, as_of, profile=load_profile(profile) if profile else None)
+        say(summary.describe())
+
+    frame, (start, end) = due(engine, book, as_of)
+    click.echo(f"\n== Due {start:%a %d %b} to {end:%a %d %b %Y}: {len(frame)} clocks ==")
+    click.echo(render_table(frame[["case_id", "caseworker", "clock", "due", "status", "exception"]].head(15)))
+    late = breaches(engine, book, as_of)
+    click.echo(f"== Breaches: {len(late)} ({(late['status'] == 'overdue').sum()} still open, "
+               f"{(late['status'] == 'late').sum()} stopped late); worst 10 ==")
+    click.echo(render_table(late[["case_id", "clock", "due", "stopped", "status", "days_overdue",
+                                  "exception"]].head(10)))
+    pending = backlog(engine, book, as_of, Filters())
+    click.echo(f"== Backlog: {len(pending)} open assessments past 20 weeks, by the month the 20 weeks ran out ==")
+    click.echo(render_table(backlog_summary(pending)))
+    example = late[late["clock"] == "final_plan"].head(1)
+    if len(example):
+        case_id = example["case_id"].iloc[0]
+        click.echo(f"== Why? ehcp explain {case_id} ==")
+        click.echo(render_working(explain(engine, book, as_of, case_id)))
+    say(f"\ndemo database kept at {work / 'demo.db'}: try  ehcp --db sqlite:///{work / 'demo.db'} "
+        f"--as-of {as_of} due --days 14")
+    return work
+
+
+def _today_default(obj) -> dt.date:
+    from .dates import today
+
+    return today()

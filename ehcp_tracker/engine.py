@@ -1,0 +1,182 @@
+"""The clock engine: every (case, clock) of a caseload in one vectorised pass.
+
+Deadlines are derived, never stored: a changed stage date, a new rule version or a new bank holiday
+changes every affected deadline the next time this runs. ``explain.py`` walks the same rule
+definitions one case at a time to show its working; ``tests/test_engine_vs_explain.py`` checks the
+two agree on random caseloads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from .dates import NAT, to_day_array
+from .rules import Clock, ExceptionReason, RuleBook
+from .schema import BY_CASE, FLAGS
+
+# The listing contract (design.md section 4): these columns, in this order; more may follow.
+CLOCK_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock", "started", "due",
+                 "stopped", "status", "days_overdue", "exception"]
+EXTRA_COLUMNS = ["statutory", "stop_reason", "rule_version", "reference", *FLAGS]
+STATUSES = ("open", "due_soon", "overdue", "met", "late")
+OPEN_STATUSES = ("open", "due_soon", "overdue")
+
+
+def prepare(cases: pd.DataFrame, case: str, as_of: dt.date) -> dict[str, np.ndarray]:
+    """The caseload as of ``as_of``: anything dated after it has not happened yet.
+
+    This is what makes ``--as-of`` a real "today": a KPI for last March, or "what was due that week",
+    sees the caseload as it stood then.
+    """
+    kind = BY_CASE[case]
+    limit = np.datetime64(as_of, "D")
+    columns: dict[str, np.ndarray] = {}
+    for name in kind.names:
+        values = cases[name] if name in cases else pd.Series([None] * len(cases))
+        if name in kind.date_columns:
+            days = to_day_array(values)
+            days[days > limit] = NAT
+            columns[name] = days
+        else:
+            columns[name] = values.to_numpy(dtype=object, na_value=None)
+    columns.update(derived_fields(columns, case))
+    return columns
+
+
+def derived_fields(columns: dict[str, np.ndarray], case: str) -> dict[str, np.ndarray]:
+    """Fields the rules may refer to that no extract holds directly."""
+    if case == "assessment":
+        withdrawn = columns["request_outcome"] == "withdrawn"
+        closure = columns["closed_date"].copy()
+        use_outcome = np.isnat(closure) & withdrawn
+        closure[use_outcome] = columns["request_outcome_date"][use_outcome]
+        return {"closure_date": closure}
+    return {}
+
+
+def condition_mask(conditions: dict[str, tuple[str, ...]], columns: dict[str, np.ndarray], n: int,
+                   *, any_of: bool) -> np.ndarray:
+    """Rows meeting all (``any_of=False``) or any (``any_of=True``) of ``field in values``."""
+    if not conditions:
+        return np.full(n, not any_of)
+    masks = [np.isin(columns[name], list(values)) for name, values in conditions.items()]
+    return np.logical_or.reduce(masks) if any_of else np.logical_and.reduce(masks)
+
+
+def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str = "assessment",
+             clocks: list[str] | None = None) -> pd.DataFrame:
+    """Every clock of every case in ``cases`` (canonical columns), judged on ``as_of``."""
+    kind = BY_CASE[case]
+    n = len(cases)
+    columns = prepare(cases, case, as_of)
+    today = np.datetime64(as_of, "D")
+    parts = []
+    for clock in book.clocks_for(case):
+        if clocks and clock.id not in clocks:
+            continue
+        part = _evaluate_clock(clock, book, columns, n, today)
+        if part is not None:
+            parts.append(part)
+    if not parts:
+        return empty_result()
+    rows = np.concatenate([p["rows"] for p in parts])
+    out = {
+        "case_id": columns[kind.key][rows],
+        "kind": np.full(len(rows), case, dtype=object),
+        "person_id": columns["person_id"][rows],
+        "caseworker": columns["caseworker"][rows],
+        "team": columns["team"][rows],
+    }
+    for key in ("clock", "started", "due", "stopped", "status", "days_overdue", "exception", "statutory",
+                "stop_reason", "rule_version", "reference"):
+        out[key] = np.concatenate([p[key] for p in parts])
+    for flag in FLAGS:
+        out[flag] = columns[flag][rows]
+    frame = pd.DataFrame(out)
+    for key in ("started", "due", "stopped"):
+        frame[key] = frame[key].astype("datetime64[s]")
+    return frame
+
+
+def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dict | None:
+    start = columns[clock.start]
+    live = ~np.isnat(start)
+    live &= condition_mask(clock.applies_when, columns, n, any_of=False)
+    if clock.applies_unless:
+        live &= ~condition_mask(clock.applies_unless, columns, n, any_of=True)
+    due = np.full(n, NAT)
+    version = np.full(n, -1, dtype=np.int16)
+    for index, v in enumerate(clock.versions):
+        selected = live & (start >= np.datetime64(v.start_from, "D"))
+        if v.until is not None:
+            selected &= start <= np.datetime64(v.until, "D")
+        due[selected] = v.policy.due_dates(start[selected], clock.counting)
+        version[selected] = index
+    rows = np.flatnonzero(version >= 0)
+    if len(rows) == 0:
+        return None
+    start, due, version = start[rows], due[rows], version[rows]
+
+    event = columns[clock.stop][rows].copy()
+    if clock.stop_when:
+        event[~condition_mask(clock.stop_when, columns, n, any_of=False)[rows]] = NAT
+    closure = closure_dates(clock, columns, rows)
+    has_event = ~np.isnat(event)
+    closed = ~has_event & ~np.isnat(closure)
+    stopped = np.where(has_event, event, np.where(closed, closure, NAT))
+
+    late_by = (event - due).astype("timedelta64[D]").astype(np.int64)
+    overdue_by = (today - due).astype("timedelta64[D]").astype(np.int64)
+    status = np.select(
+        [has_event & (late_by <= 0), has_event, closed, overdue_by > 0, -overdue_by <= clock.warning_days],
+        ["met", "late", "met", "overdue", "due_soon"], default="open").astype(object)
+    days_overdue = np.select([has_event, closed, overdue_by > 0], [np.maximum(late_by, 0), 0, overdue_by], 0)
+
+    exception = np.full(len(rows), None, dtype=object)
+    rule_version = np.array([f"{clock.ruleset}:{clock.id} {v.label}" for v in clock.versions],
+                            dtype=object)[version]
+    reference = np.array([v.reference for v in clock.versions], dtype=object)[version]
+    if clock.exception_field:
+        recorded = columns[clock.exception_field][rows]
+        for reason in book.exceptions_for(clock):
+            hit = recorded == reason.code
+            if reason.due_from is not None:
+                hit &= window_mask(due, reason)
+                rule_version[hit] = f"{reason.ruleset}:{reason.code} {reason.due_from}..{reason.due_until}"
+                reference[hit] = reason.reference
+            exception[hit] = reason.code
+    stop_reason = np.where(has_event, "event", np.where(closed, "closed", "")).astype(object)
+    return {
+        "rows": rows, "clock": np.full(len(rows), clock.id, dtype=object), "started": start, "due": due,
+        "stopped": stopped, "status": status, "days_overdue": days_overdue.astype(np.int64),
+        "exception": exception, "statutory": np.full(len(rows), clock.statutory),
+        "stop_reason": stop_reason, "rule_version": rule_version, "reference": reference,
+    }
+
+
+def closure_dates(clock: Clock, columns, rows: np.ndarray) -> np.ndarray:
+    """The earliest date that ends the clock without judging it: the case closing, or a later stage
+    the rule names in ``closed_by`` (a final plan ends the local "draft by week 14" target)."""
+    candidates = [columns[name][rows] for name in ("closure_date", *clock.closed_by) if name in columns]
+    if not candidates:
+        return np.full(len(rows), NAT)
+    stacked = np.vstack(candidates)
+    filled = np.where(np.isnat(stacked), np.datetime64("9999-12-31", "D"), stacked)
+    earliest = filled.min(axis=0)
+    return np.where(earliest == np.datetime64("9999-12-31", "D"), NAT, earliest)
+
+
+def window_mask(due: np.ndarray, reason: ExceptionReason) -> np.ndarray:
+    """Due dates inside a dated exception's window (the 2020 coronavirus relaxation)."""
+    return (due >= np.datetime64(reason.due_from, "D")) & (due <= np.datetime64(reason.due_until, "D"))
+
+
+def empty_result() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in CLOCK_COLUMNS + EXTRA_COLUMNS})
+    for key in ("started", "due", "stopped"):
+        frame[key] = frame[key].astype("datetime64[s]")
+    frame["days_overdue"] = frame["days_overdue"].astype(np.int64)
+    return frame

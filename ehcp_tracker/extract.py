@@ -1,0 +1,246 @@
+"""Reading a case-management system's extract: CSV or XLSX, any encoding councils send, any headers.
+
+The result is a table of raw cells (strings from CSV; strings, numbers and dates from Excel) under
+canonical column names, with the spreadsheet row number of every row, ready for validation.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import EhcpError
+from .schema import KINDS
+
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A system's own column names (and value spellings) mapped to the canonical extract."""
+
+    name: str
+    kind: str | None
+    columns: dict[str, str]  # lower-cased source header -> canonical column
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # canonical column -> lower source -> canonical
+    source: str = ""
+
+
+@dataclass
+class RawExtract:
+    file: str
+    cells: pd.DataFrame  # canonical column names; object cells
+    row_numbers: pd.Series  # spreadsheet row number of each row
+    kind: str
+    warnings: list[str]
+    encoding: str
+
+
+def profile_search_path() -> list[Path]:
+    paths = []
+    if os.environ.get("EHCP_PROFILES"):
+        paths.append(Path(os.environ["EHCP_PROFILES"]))
+    paths += [Path.cwd() / "profiles", PROFILE_DIR]
+    return paths
+
+
+def available_profiles() -> list[str]:
+    names = set()
+    for folder in profile_search_path():
+        if folder.is_dir():
+            names.update(p.stem for p in folder.glob("*.toml"))
+    return sorted(names)
+
+
+def load_profile(name: str) -> Profile:
+    """A profile by name (searched in $EHCP_PROFILES, ./profiles, the shipped ones) or by path."""
+    candidate = Path(name)
+    if candidate.suffix == ".toml" and candidate.is_file():
+        path = candidate
+    else:
+        path = next((folder / f"{name}.toml" for folder in profile_search_path()
+                     if (folder / f"{name}.toml").is_file()), None)
+        if path is None:
+            known = ", ".join(available_profiles()) or "none"
+            raise EhcpError(f"--profile: no profile named {name!r} (available: {known})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise EhcpError(f"{path}: not a valid profile: {exc}") from exc
+    problems = []
+    for key in data:
+        if key not in ("profile", "columns", "values"):
+            problems.append(f"{path}: unknown key {key!r} (allowed: profile, columns, values)")
+    meta = data.get("profile", {})
+    kind = meta.get("kind")
+    if kind is not None and kind not in KINDS:
+        problems.append(f"{path}: [profile].kind must be one of {', '.join(KINDS)}")
+    known_columns = {c for k in KINDS.values() for c in k.names}
+    columns = {}
+    for source, canonical in data.get("columns", {}).items():
+        if canonical not in known_columns:
+            problems.append(f"{path}: [columns] {source!r} maps to unknown column {canonical!r}")
+        columns[source.strip().lower()] = canonical
+    values = {}
+    for canonical, mapping in data.get("values", {}).items():
+        if canonical not in known_columns:
+            problems.append(f"{path}: [values.{canonical}] is not a canonical column")
+            continue
+        values[canonical] = {str(k).strip().lower(): str(v) for k, v in mapping.items()}
+    if problems:
+        raise EhcpError("\n".join(problems))
+    return Profile(meta.get("name", path.stem), kind, columns, values, str(path))
+
+
+def _decode(raw: bytes, file: str) -> tuple[str, str]:
+    if raw.startswith(UTF8_BOM):
+        return raw[len(UTF8_BOM):].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError as exc:
+        raise EhcpError(f"{file}: not UTF-8 or Windows-1252 text (byte {exc.start}); "
+                        "is it really a CSV file?") from exc
+
+
+def _read_csv(path: Path, file: str) -> tuple[list[str], list[list], list[int], str]:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise EhcpError(f"{file}: the file is empty")
+    if raw[:4] == b"PK\x03\x04":
+        raise EhcpError(f"{file}: this looks like an Excel workbook; give it an .xlsx name")
+    text, encoding = _decode(raw, file)
+    if "\x00" in text:
+        raise EhcpError(f"{file}: contains NUL bytes; not a text CSV file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise EhcpError(f"{file}: not a readable CSV file (line {reader.line_num}: {exc})") from exc
+    header_index = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
+    if header_index is None:
+        raise EhcpError(f"{file}: the file has no header row")
+    header = records[header_index]
+    rows, numbers = [], []
+    for offset, record in enumerate(records[header_index + 1:], start=header_index + 2):
+        if not any(c.strip() for c in record):
+            continue  # blank lines, e.g. trailing ones
+        if len(record) > len(header) and any(c.strip() for c in record[len(header):]):
+            raise EhcpError(f"{file}, row {offset}: {len(record)} cells but the header has {len(header)}; "
+                            "is a comma inside an unquoted value, or is the file truncated?")
+        rows.append((record + [""] * len(header))[: len(header)])
+        numbers.append(offset)
+    return header, rows, numbers, encoding
+
+
+def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str], list[list], list[int], str]:
+    from openpyxl import load_workbook
+    from zipfile import BadZipFile
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx): {exc}") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        header, rows, numbers = None, [], []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            values = list(values)
+            if header is None:
+                names = {str(v).strip().lower() for v in values if v is not None}
+                # the header is the first row naming at least two known columns (title rows above it are skipped)
+                if len(names & known_headers) >= 2 or (number >= 20 and names):
+                    header = ["" if v is None else str(v) for v in values]
+                continue
+            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                continue
+            values = (values + [None] * len(header))[: len(header)]
+            rows.append(["" if v is None else v for v in values])
+            numbers.append(number)
+        if header is None:
+            raise EhcpError(f"{file}: no header row found in the first sheet (no row names two known columns)")
+        return header, rows, numbers, "xlsx"
+    finally:
+        workbook.close()
+
+
+def read_extract(path: Path | str, kind: str | None = None, profile: Profile | None = None) -> RawExtract:
+    """Read a CSV or XLSX extract into canonical columns, reporting header problems all at once."""
+    path = Path(path)
+    file = path.name
+    if not path.is_file():
+        raise EhcpError(f"{path}: no such file")
+    mapping = dict(profile.columns) if profile else {}
+    canonical_names = {c for k in KINDS.values() for c in k.names}
+    known_headers = set(mapping) | canonical_names
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        header, rows, numbers, encoding = _read_xlsx(path, file, known_headers)
+    elif path.suffix.lower() in (".csv", ".txt"):
+        header, rows, numbers, encoding = _read_csv(path, file)
+    else:
+        raise EhcpError(f"{file}: unsupported file type {path.suffix or '(none)'}; give a .csv or .xlsx extract")
+
+    warnings: list[str] = []
+    names: list[str | None] = []
+    seen: dict[str, str] = {}
+    for raw_name in header:
+        source = str(raw_name).strip()
+        key = source.lower()
+        canonical = mapping.get(key) or (key if key in canonical_names else None)
+        if canonical is None:
+            if source:
+                warnings.append(f"{file}: column {source!r} is not recognised and was ignored")
+            names.append(None)
+            continue
+        if canonical in seen:
+            raise EhcpError(f"{file}: columns {seen[canonical]!r} and {source!r} both give {canonical}")
+        seen[canonical] = source
+        names.append(canonical)
+
+    detected = profile.kind if profile and profile.kind else None
+    if kind is None:
+        kind = detected or ("assessments" if "request_id" in seen else "reviews" if "review_id" in seen else None)
+        if kind is None:
+            found = ", ".join(repr(str(h)) for h in header[:12])
+            raise EhcpError(f"{file}: cannot tell whether this is an assessments or a reviews extract: "
+                            f"no request_id or review_id column (found {found}); give --kind or --profile")
+    elif detected and detected != kind:
+        raise EhcpError(f"{file}: --kind {kind} but profile {profile.name!r} is for {detected}")
+    wanted = KINDS[kind]
+    missing = [c.name for c in wanted.columns if c.required and c.name not in seen]
+    if missing:
+        other = "reviews" if kind == "assessments" else "assessments"
+        hint = (f" (it looks like a {other} extract)"
+                if KINDS[other].key in seen else " (use --profile if the system names columns its own way)")
+        raise EhcpError(f"{file}: required column{'s' if len(missing) > 1 else ''} missing: "
+                        f"{', '.join(missing)}{hint}")
+    for name in list(seen):
+        if name not in wanted.names:
+            warnings.append(f"{file}: column {seen[name]!r} is not part of a {kind} extract and was ignored")
+
+    keep = [i for i, n in enumerate(names) if n is not None and n in wanted.names]
+    data = {names[i]: [row[i] for row in rows] for i in keep}
+    cells = pd.DataFrame(data, dtype=object) if rows else pd.DataFrame({names[i]: [] for i in keep}, dtype=object)
+    if profile:
+        for column, value_map in profile.values.items():
+            if column in cells:
+                cells[column] = [value_map.get(str(v).strip().lower(), v) if v != "" else v for v in cells[column]]
+    if not rows:
+        raise EhcpError(f"{file}: the extract has a header but no data rows; nothing to import "
+                        "(an empty extract would mark every case as missing)")
+    return RawExtract(file, cells, pd.Series(numbers, dtype="int64"), kind, warnings, encoding)
+
+
+def is_excel_date(value) -> bool:
+    return isinstance(value, (dt.date, dt.datetime))

@@ -1,0 +1,162 @@
+"""The library behind the listing commands: clocks, due, breaches, backlog, explain.
+
+Each function takes an engine, the rule book and the as-of date and returns a DataFrame, so the CLI
+only parses options and renders, and tests can call these directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from . import db
+from .engine import CLOCK_COLUMNS, EXTRA_COLUMNS, OPEN_STATUSES, STATUSES, empty_result, evaluate
+from .errors import EhcpError
+from .explain import CaseWorking, explain_case
+from .rules import RuleBook
+from .schema import COHORTS, KINDS
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Who a listing is for: every listing takes the same filters."""
+
+    kind: str | None = None  # "assessments" | "reviews" | None for both
+    caseworker: str | None = None
+    team: str | None = None
+    cohort: str | None = None
+    clock: str | None = None
+    status: str | None = None
+    include_missing: bool = False  # cases absent from the latest extract are kept but not listed by default
+
+
+def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
+    """Every clock of every case matching ``filters``, judged on ``as_of``.
+
+    Caseworker, team and cohort filters go to the database (indexed), so "my cases" stays fast at
+    national scale; the engine then runs over just those cases.
+    """
+    if filters.status and filters.status not in STATUSES:
+        raise EhcpError(f"--status: {filters.status!r} is not one of {', '.join(STATUSES)}")
+    if filters.clock and filters.clock not in {c.id for c in book.clocks}:
+        raise EhcpError(f"--clock: no clock {filters.clock!r} (see `ehcp rules list`)")
+    if filters.cohort and filters.cohort not in COHORTS:
+        raise EhcpError(f"--cohort: {filters.cohort!r} is not one of {', '.join(COHORTS)}")
+    kinds = [filters.kind] if filters.kind else list(KINDS)
+    frames = []
+    with engine.connect() as conn:
+        for name in kinds:
+            kind = KINDS[name]
+            clocks = book.clocks_for(kind.case)
+            if filters.clock:
+                clocks = [c for c in clocks if c.id == filters.clock]
+            if not clocks:
+                continue
+            table = db.table_for(name)
+            conditions = []
+            if filters.caseworker:
+                conditions.append(table.c.caseworker == filters.caseworker)
+            if filters.team:
+                conditions.append(table.c.team == filters.team)
+            if filters.cohort:
+                conditions.append(table.c[filters.cohort].is_(True))
+            where = sa.and_(*conditions) if conditions else None
+            cases = db.load_cases(conn, kind, where, include_missing=filters.include_missing)
+            if len(cases):
+                frames.append(evaluate(cases, book, as_of, case=kind.case, clocks=[c.id for c in clocks]))
+    frames = [f for f in frames if len(f)]
+    result = pd.concat(frames, ignore_index=True) if frames else empty_result()
+    if filters.status:
+        result = result[result["status"] == filters.status]
+    return result[CLOCK_COLUMNS + EXTRA_COLUMNS].sort_values(["due", "case_id", "clock"], kind="stable").reset_index(drop=True)
+
+
+def week_window(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """Monday to Sunday of the week containing ``as_of``."""
+    monday = as_of - dt.timedelta(days=as_of.weekday())
+    return monday, monday + dt.timedelta(days=6)
+
+
+def due(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
+        days: int | None = None) -> tuple[pd.DataFrame, tuple[dt.date, dt.date]]:
+    """Clocks still running whose due date falls in the window (default: this week, Monday to Sunday)."""
+    start, end = week_window(as_of) if days is None else (as_of, as_of + dt.timedelta(days=days))
+    results = clock_results(engine, book, as_of, filters)
+    due_day = results["due"].dt.date
+    chosen = results[results["status"].isin(OPEN_STATUSES) & (due_day >= start) & (due_day <= end)]
+    return chosen.reset_index(drop=True), (start, end)
+
+
+def breaches(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
+    """Clocks running past their due date, and clocks that stopped late; worst first."""
+    results = clock_results(engine, book, as_of, filters)
+    chosen = results[results["status"].isin(["overdue", "late"])]
+    return chosen.sort_values(["status", "days_overdue", "case_id"], ascending=[False, False, True],
+                              kind="stable").reset_index(drop=True)
+
+
+BACKLOG_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock", "started", "due",
+                   "due_month", "weeks_overdue", "exception"]
+
+
+def backlog(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
+    """Open assessments past their 20 weeks, aged in whole weeks overdue, by the month the 20 weeks ran out."""
+    results = clock_results(engine, book, as_of, Filters(**{**filters.__dict__, "clock": "final_plan",
+                                                            "kind": "assessments"}))
+    chosen = results[results["status"] == "overdue"].copy()
+    chosen["due_month"] = chosen["due"].dt.strftime("%Y-%m")
+    chosen["weeks_overdue"] = (chosen["days_overdue"] // 7).astype("int64")
+    return chosen.sort_values(["due", "case_id"], kind="stable")[BACKLOG_COLUMNS].reset_index(drop=True)
+
+
+def backlog_summary(backlog_rows: pd.DataFrame) -> pd.DataFrame:
+    """The backlog counted by the month the 20 weeks ran out."""
+    grouped = backlog_rows.groupby("due_month", sort=True).agg(
+        open_cases=("case_id", "size"), with_exception=("exception", lambda s: int(s.notna().sum())),
+        oldest_weeks_overdue=("weeks_overdue", "max"))
+    return grouped.reset_index()
+
+
+def find_case(engine: Engine, case_id: str) -> tuple[str, dict]:
+    """The stored record of one assessment request or review, by its ID."""
+    with engine.connect() as conn:
+        for kind in KINDS.values():
+            table = db.table_for(kind.name)
+            frame = db.load_cases(conn, kind, table.c[kind.key] == case_id)
+            if len(frame):
+                record = frame.iloc[0].to_dict()
+                return kind.case, record
+    raise EhcpError(f"no assessment request or review with ID {case_id!r}")
+
+
+def explain(engine: Engine, book: RuleBook, as_of: dt.date, case_id: str) -> CaseWorking:
+    case, record = find_case(engine, case_id)
+    working = explain_case(record, case, book, as_of)
+    if record.get("missing_since_run_id"):
+        working.notes.append(f"this case was missing from the extract of import run {record['missing_since_run_id']} "
+                             "onwards: it is kept, but may have been closed in the case system")
+    return working
+
+
+def working_rows(working: CaseWorking) -> pd.DataFrame:
+    """The clocks of one explained case as listing rows (the same columns as ``clocks``)."""
+    rows = []
+    for w in working.clocks:
+        if not w.applies:
+            continue
+        rows.append({
+            "case_id": working.case_id, "kind": working.case, "person_id": working.record.get("person_id"),
+            "caseworker": working.record.get("caseworker"), "team": working.record.get("team"),
+            "clock": w.clock.id, "started": w.started, "due": w.due, "stopped": w.stopped, "status": w.status,
+            "days_overdue": w.days_overdue, "exception": w.exception, "statutory": w.clock.statutory,
+            "stop_reason": w.stop_reason, "rule_version": w.rule_version, "reference": w.reference,
+            **{f: working.record.get(f) for f in COHORTS},
+        })
+    frame = pd.DataFrame(rows, columns=CLOCK_COLUMNS + EXTRA_COLUMNS)
+    for key in ("started", "due", "stopped"):
+        frame[key] = pd.to_datetime(frame[key]).astype("datetime64[s]")
+    return frame

@@ -1,0 +1,123 @@
+"""Rendering listings: a table for people, CSV/JSON for scripts, XLSX for analysts.
+
+Every export neutralises spreadsheet formula injection: a cell that starts with ``=``, ``+``, ``-``,
+``@`` (or a tab or carriage return) is prefixed with an apostrophe, so a caseworker name such as
+``=HYPERLINK(...)`` typed into the case system cannot run in the council's Excel.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FORMATS = ("table", "csv", "json", "xlsx")
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text):
+    if isinstance(text, str) and text.startswith(_DANGEROUS):
+        return "'" + text
+    return text
+
+
+def _for_export(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if column.dtype.kind == "M":
+            out[name] = column.dt.strftime("%Y-%m-%d").astype(object).where(column.notna(), None)
+        elif column.dtype.kind == "b":
+            out[name] = column.map({True: "yes", False: "no"})
+        elif column.dtype == object or str(column.dtype) in ("string", "str"):
+            out[name] = column.map(lambda v: "yes" if v is True else "no" if v is False else neutralise(v))
+    return out
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    _for_export(frame).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def to_json(frame: pd.DataFrame) -> str:
+    records = _for_export(frame).replace({np.nan: None}).to_dict(orient="records")
+    return json.dumps(records, indent=1, default=_json_default) + "\n"
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return str(value)
+
+
+def to_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "results") -> None:
+    """A workbook with real date cells, a frozen header and sensible widths."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook()
+    worksheet = workbook.active
+    worksheet.title = sheet[:31]
+    worksheet.append(list(frame.columns))
+    date_columns = [i for i, name in enumerate(frame.columns) if frame[name].dtype.kind == "M"]
+    for record in frame.itertuples(index=False):
+        row = []
+        for i, value in enumerate(record):
+            if i in date_columns:
+                row.append(None if pd.isna(value) else value.date())
+            elif value is None or (isinstance(value, float) and np.isnan(value)):
+                row.append(None)
+            elif isinstance(value, (bool, np.bool_)):
+                row.append("yes" if value else "no")
+            elif isinstance(value, np.integer):
+                row.append(int(value))
+            else:
+                row.append(neutralise(value) if isinstance(value, str) else value)
+        worksheet.append(row)
+    for i in date_columns:
+        for cell in worksheet[get_column_letter(i + 1)][1:]:
+            cell.number_format = "dd/mm/yyyy"
+    for i, name in enumerate(frame.columns, start=1):
+        width = max([len(str(name))] + [len(str(v)) for v in frame[name].head(200).tolist()])
+        worksheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 10), 50)
+    worksheet.freeze_panes = "A2"
+    worksheet.auto_filter.ref = worksheet.dimensions
+    workbook.save(path)
+
+
+def render_table(frame: pd.DataFrame, title: str | None = None) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    shown = _for_export(frame)
+    for name in shown.columns:
+        table.add_column(str(name), overflow="fold")
+    for record in shown.itertuples(index=False):
+        table.add_row(*["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in record])
+    console = Console(file=io.StringIO(), width=max(100, min(240, 14 * len(shown.columns))), record=True)
+    console.print(table)
+    return console.export_text()
+
+
+def emit(frame: pd.DataFrame, fmt: str, output: str | None, title: str | None = None) -> None:
+    """Write a listing to ``output`` (or stdout) in ``fmt``; nothing but the results goes to stdout."""
+    if fmt == "xlsx":
+        if not output:
+            raise ValueError("--format xlsx needs --output FILE.xlsx")
+        to_xlsx(frame, Path(output), sheet=title or "results")
+        return
+    text = {"csv": to_csv, "json": to_json}.get(fmt, lambda f: render_table(f, title))(frame)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,367 @@
+"""The rule book: statutory and local clocks as effective-dated, cited data (``rules/**/*.toml``).
+
+Loaded strictly, in the manner of openfisca's parameters: an unknown key, a missing reference, a
+non-ISO date or two versions in force on the same day is an error naming the file and the key, and
+no command runs on a rule book with errors (``ehcp rules check`` lists them all).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .dates import Counting, DatePolicy, Days, FixedDate, Months, Weeks, WorkingDays
+from .errors import RuleBookError
+from .schema import BY_CASE
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+LIMIT_KEYS = ("weeks", "days", "months", "working_days", "fixed_date")
+SCOPES = ("la", "advice", "review", "all")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One value of a clock's limit, in force for cases that start on ``start_from``..``until``."""
+
+    start_from: dt.date
+    until: dt.date | None
+    policy: DatePolicy
+    reference: str
+    note: str = ""
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.start_from <= day and (self.until is None or day <= self.until)
+
+    @property
+    def label(self) -> str:
+        until = f" to {self.until.isoformat()}" if self.until else ""
+        return f"from {self.start_from.isoformat()}{until}"
+
+
+@dataclass(frozen=True)
+class ExceptionReason:
+    code: str
+    title: str
+    scopes: tuple[str, ...]
+    reference: str
+    due_from: dt.date | None = None  # the coronavirus exception is only for due dates in its window
+    due_until: dt.date | None = None
+    ruleset: str = ""
+    effect: str = ""
+
+
+@dataclass(frozen=True)
+class Clock:
+    id: str
+    title: str
+    case: str  # "assessment" | "review"
+    start: str
+    stop: str
+    versions: tuple[Version, ...]
+    statutory: bool
+    ruleset: str
+    source_file: str
+    counting: Counting
+    warning_days: int = 14
+    applies_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    applies_unless: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    stop_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    closed_by: tuple[str, ...] = ()
+    exception_field: str | None = None
+    exception_scope: str | None = None
+    description: str = ""
+
+    def version_for(self, start: dt.date) -> Version | None:
+        for v in self.versions:
+            if v.in_force(start):
+                return v
+        return None
+
+
+@dataclass
+class RuleBook:
+    clocks: list[Clock]
+    exceptions: dict[str, ExceptionReason]
+    files: list[Path]
+    fingerprint: str
+
+    def clock(self, clock_id: str) -> Clock:
+        for c in self.clocks:
+            if c.id == clock_id:
+                return c
+        raise KeyError(clock_id)
+
+    def clocks_for(self, case: str) -> list[Clock]:
+        return [c for c in self.clocks if c.case == case]
+
+    def exceptions_for(self, clock: Clock) -> list[ExceptionReason]:
+        if clock.exception_scope is None:
+            return []
+        return [e for e in self.exceptions.values() if clock.exception_scope in e.scopes or "all" in e.scopes]
+
+    def exception_codes_for_field(self, case: str, field_name: str) -> dict[str, list[Clock]]:
+        """The codes a given exception column may hold, each with the clocks it would apply to."""
+        codes: dict[str, list[Clock]] = {}
+        for clock in self.clocks_for(case):
+            if clock.exception_field == field_name:
+                for reason in self.exceptions_for(clock):
+                    codes.setdefault(reason.code, []).append(clock)
+        return codes
+
+
+def default_rules_dir() -> Path:
+    """``$EHCP_RULES``, else the rules shipped in a wheel, else the checkout's ``rules/``."""
+    if os.environ.get("EHCP_RULES"):
+        return Path(os.environ["EHCP_RULES"])
+    shipped = PACKAGE_DIR / "_data" / "rules"
+    if shipped.is_dir():
+        return shipped
+    return PACKAGE_DIR.parent / "rules"
+
+
+class _Reader:
+    """Collects every problem in every file before failing, each naming file and key."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def keys(self, where: str, table: dict, allowed: set[str], required: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                self.fail(f"{where}.{key}", "unknown key (allowed: " + ", ".join(sorted(allowed)) + ")")
+        for key in sorted(required - table.keys()):
+            self.fail(f"{where}.{key}", "missing")
+
+    def date(self, where: str, value) -> dt.date | None:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        self.fail(where, f"not an ISO date (YYYY-MM-DD): {value!r}")
+        return None
+
+    def text(self, where: str, value, *, empty_ok: bool = False) -> str:
+        if not isinstance(value, str) or (not empty_ok and not value.strip()):
+            self.fail(where, f"must be a non-empty string, got {value!r}")
+            return ""
+        return value
+
+    def conditions(self, where: str, value, case: str) -> dict[str, tuple[str, ...]]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(where, "must be a table of field = [values]")
+            return {}
+        out = {}
+        for name, allowed in value.items():
+            self.field(f"{where}.{name}", name, case)
+            if isinstance(allowed, str):
+                allowed = [allowed]
+            if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+                self.fail(f"{where}.{name}", "must be a list of values")
+                continue
+            out[name] = tuple(allowed)
+        return out
+
+    def field(self, where: str, name, case: str) -> None:
+        kind = BY_CASE.get(case)
+        if kind is None:
+            return
+        if name not in kind.names and name not in DERIVED_FIELDS.get(case, ()):
+            self.fail(where, f"{name!r} is not a field of a {case} (see design.md section 3)")
+
+    def policy(self, where: str, table: dict) -> DatePolicy | None:
+        given = [k for k in LIMIT_KEYS if k in table]
+        if len(given) != 1:
+            self.fail(where, "give exactly one limit of " + ", ".join(LIMIT_KEYS))
+            return None
+        key = given[0]
+        value = table[key]
+        if key == "fixed_date":
+            try:
+                month, day = (int(x) for x in str(value).split("-"))
+                dt.date(2001, month, day)
+            except ValueError:
+                self.fail(f"{where}.fixed_date", f"must be MM-DD, got {value!r}")
+                return None
+            return FixedDate(month, day)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            self.fail(f"{where}.{key}", f"must be a positive whole number, got {value!r}")
+            return None
+        return {"weeks": Weeks, "days": Days, "months": Months, "working_days": WorkingDays}[key](value)
+
+
+# Fields the engine derives from the canonical record, usable as rule starts (reviews, issue 3).
+DERIVED_FIELDS: dict[str, tuple[str, ...]] = {
+    "assessment": ("closure_date",),
+    "review": ("review_anchor", "transfer_year_start"),
+}
+
+_RULESET_KEYS = {"id", "title", "statutory", "source", "description"}
+_CLOCK_KEYS = {"id", "title", "case", "start", "stop", "versions", "warning_days", "applies_when",
+               "applies_unless", "stop_when", "closed_by", "exception_field", "exception_scope", "description", "statutory"}
+_VERSION_KEYS = {"from", "until", "reference", "note", *LIMIT_KEYS}
+_EXCEPTION_KEYS = {"title", "scopes", "reference", "due_from", "due_until", "effect"}
+
+
+def load_rule_book(directory: Path | None = None) -> RuleBook:
+    """Read and check every rule file; raise ``RuleBookError`` listing every problem found."""
+    directory = Path(directory) if directory else default_rules_dir()
+    reader = _Reader()
+    if not directory.is_dir():
+        raise RuleBookError([f"{directory}: rules folder not found (set EHCP_RULES or --rules)"])
+    files = sorted(directory.rglob("*.toml"))
+    if not files:
+        raise RuleBookError([f"{directory}: no rule files (*.toml) found"])
+    clocks: list[Clock] = []
+    exceptions: dict[str, ExceptionReason] = {}
+    digest = hashlib.sha256()
+    for path in files:
+        raw = path.read_bytes()
+        digest.update(path.name.encode() + raw)
+        name = str(path.relative_to(directory.parent) if directory.parent in path.parents else path)
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            reader.fail(name, f"not valid TOML: {exc}")
+            continue
+        _read_file(reader, name, data, clocks, exceptions)
+    _check_book(reader, clocks, exceptions)
+    if reader.problems:
+        raise RuleBookError(reader.problems)
+    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12])
+
+
+def _read_file(reader: _Reader, name: str, data: dict, clocks: list[Clock],
+               exceptions: dict[str, ExceptionReason]) -> None:
+    reader.keys(name, data, {"ruleset", "counting", "clocks", "exceptions"}, {"ruleset"})
+    ruleset = data.get("ruleset", {})
+    reader.keys(f"{name} [ruleset]", ruleset, _RULESET_KEYS, {"id", "title", "statutory"})
+    ruleset_id = ruleset.get("id", name)
+    statutory = ruleset.get("statutory")
+    if not isinstance(statutory, bool):
+        reader.fail(f"{name} [ruleset].statutory", "must be true or false")
+        statutory = False
+    counting_table = data.get("counting", {})
+    reader.keys(f"{name} [counting]", counting_table, set(Counting.CHOICES), set())
+    for key, value in counting_table.items():
+        if key in Counting.CHOICES and value not in Counting.CHOICES[key]:
+            reader.fail(f"{name} [counting].{key}", f"must be one of {', '.join(Counting.CHOICES[key])}")
+    counting = Counting(**{k: v for k, v in counting_table.items() if k in Counting.CHOICES})
+
+    for code, table in data.get("exceptions", {}).items():
+        where = f"{name} [exceptions.{code}]"
+        reader.keys(where, table, _EXCEPTION_KEYS, {"title", "scopes", "reference"})
+        scopes = table.get("scopes", [])
+        if not isinstance(scopes, list) or any(s not in SCOPES for s in scopes):
+            reader.fail(f"{where}.scopes", f"must be a list drawn from {', '.join(SCOPES)}")
+            scopes = []
+        if code in exceptions:
+            reader.fail(where, f"exception code {code!r} is already defined in {exceptions[code].ruleset}")
+        due_from = reader.date(f"{where}.due_from", table["due_from"]) if "due_from" in table else None
+        due_until = reader.date(f"{where}.due_until", table["due_until"]) if "due_until" in table else None
+        exceptions[code] = ExceptionReason(
+            code, reader.text(f"{where}.title", table.get("title", "")), tuple(scopes),
+            reader.text(f"{where}.reference", table.get("reference", "")), due_from, due_until,
+            ruleset_id, table.get("effect", ""))
+
+    for index, table in enumerate(data.get("clocks", [])):
+        clock = _read_clock(reader, f"{name} [[clocks]] #{index + 1}", table, ruleset_id, statutory,
+                            counting, name)
+        if clock:
+            clocks.append(clock)
+
+
+def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name) -> Clock | None:
+    clock_id = table.get("id")
+    if isinstance(clock_id, str):
+        where = f"{where} ({clock_id})"
+    reader.keys(where, table, _CLOCK_KEYS, {"id", "title", "case", "start", "stop", "versions"})
+    case = table.get("case")
+    if case not in BY_CASE:
+        reader.fail(f"{where}.case", f"must be one of {', '.join(BY_CASE)}, got {case!r}")
+    for key in ("start", "stop"):
+        if key in table:
+            reader.field(f"{where}.{key}", table[key], case)
+    scope = table.get("exception_scope")
+    if scope is not None and scope not in SCOPES:
+        reader.fail(f"{where}.exception_scope", f"must be one of {', '.join(SCOPES)}")
+    exception_field = table.get("exception_field")
+    if exception_field is not None:
+        reader.field(f"{where}.exception_field", exception_field, case)
+        if scope is None:
+            reader.fail(f"{where}.exception_scope", "needed with exception_field")
+    closed_by = table.get("closed_by", [])
+    if not isinstance(closed_by, list) or not all(isinstance(f, str) for f in closed_by):
+        reader.fail(f"{where}.closed_by", "must be a list of date fields")
+        closed_by = []
+    for name in closed_by:
+        reader.field(f"{where}.closed_by", name, case)
+    clock_statutory = table.get("statutory", statutory)
+    if clock_statutory and statutory is False:
+        reader.fail(f"{where}.statutory", "a clock in a local (non-statutory) rule set cannot be statutory")
+    versions = []
+    raw_versions = table.get("versions", [])
+    if not isinstance(raw_versions, list) or not raw_versions:
+        reader.fail(f"{where}.versions", "needs at least one [[clocks.versions]] entry")
+        raw_versions = []
+    for v_index, v in enumerate(raw_versions):
+        vwhere = f"{where}.versions #{v_index + 1}"
+        reader.keys(vwhere, v, _VERSION_KEYS, {"from", "reference"})
+        start_from = reader.date(f"{vwhere}.from", v.get("from"))
+        until = reader.date(f"{vwhere}.until", v["until"]) if "until" in v else None
+        policy = reader.policy(vwhere, v)
+        reference = reader.text(f"{vwhere}.reference", v.get("reference", ""))
+        if policy and isinstance(policy, WorkingDays) and clock_statutory:
+            reader.fail(vwhere, "statutory limits are calendar periods; working days are for local rules only")
+        if start_from and until and until < start_from:
+            reader.fail(f"{vwhere}.until", "is before 'from'")
+        if start_from and policy:
+            versions.append(Version(start_from, until, policy, reference, v.get("note", "")))
+    ordered = sorted(versions, key=lambda v: v.start_from)
+    for earlier, later in zip(ordered, ordered[1:]):
+        if earlier.until is None or earlier.until >= later.start_from:
+            reader.fail(f"{where}.versions", f"versions {earlier.label} and {later.label} overlap")
+    warning = table.get("warning_days", 14)
+    if not isinstance(warning, int) or warning < 0:
+        reader.fail(f"{where}.warning_days", "must be a whole number of days, 0 or more")
+        warning = 14
+    if not isinstance(clock_id, str) or not clock_id.isidentifier():
+        reader.fail(f"{where}.id", "must be a lower_case identifier")
+        return None
+    if case not in BY_CASE:
+        return None
+    return Clock(
+        id=clock_id, title=reader.text(f"{where}.title", table.get("title", "")), case=case,
+        start=table.get("start", ""), stop=table.get("stop", ""), versions=tuple(ordered),
+        statutory=bool(clock_statutory), ruleset=ruleset_id, source_file=file_name, counting=counting,
+        warning_days=warning,
+        applies_when=reader.conditions(f"{where}.applies_when", table.get("applies_when"), case),
+        applies_unless=reader.conditions(f"{where}.applies_unless", table.get("applies_unless"), case),
+        stop_when=reader.conditions(f"{where}.stop_when", table.get("stop_when"), case),
+        closed_by=tuple(closed_by),
+        exception_field=exception_field, exception_scope=scope,
+        description=table.get("description", ""),
+    )
+
+
+def _check_book(reader: _Reader, clocks: list[Clock], exceptions: dict[str, ExceptionReason]) -> None:
+    seen: dict[str, str] = {}
+    for clock in clocks:
+        if clock.id in seen:
+            reader.fail(clock.source_file, f"clock id {clock.id!r} is also defined in {seen[clock.id]}")
+        seen[clock.id] = clock.source_file
+    for reason in exceptions.values():
+        if (reason.due_from is None) != (reason.due_until is None):
+            reader.fail(f"[exceptions.{reason.code}]", "give both due_from and due_until, or neither")

@@ -1,0 +1,125 @@
+"""The canonical extract: the columns of design.md section 3, their types and their allowed values.
+
+Everything else (profiles, validation, the database, the rule book's field names) refers to these
+names, so a new column is added here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # "id" | "text" | "date" | "choice" | "flag" | "int"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    personal: bool = False  # never echoed in messages or logs
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of case (an assessment request, or an annual review of a plan)."""
+
+    name: str  # "assessments" | "reviews"
+    case: str  # "assessment" | "review": the word rules use
+    key: str
+    columns: tuple[Column, ...]
+    exception_columns: tuple[str, ...] = field(default=())
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def date_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.type == "date"]
+
+
+ADVICE_SERVICES = ("ep", "health", "social_care", "education")
+FLAGS = ("looked_after", "youth_justice", "camhs", "placed_out_of_area")
+COHORTS = FLAGS
+
+_flag_columns = tuple(Column(f, "flag", doc="priority cohort flag (yes/no)") for f in FLAGS)
+
+_advice_columns = tuple(
+    col
+    for service in ADVICE_SERVICES
+    for col in (
+        Column(f"{service}_advice_requested", "date",
+               doc="date the service received the request for advice (reg 8(1))"),
+        Column(f"{service}_advice_received", "date", doc="date the advice was provided"),
+    )
+)
+
+ASSESSMENTS = Kind(
+    name="assessments",
+    case="assessment",
+    key="request_id",
+    columns=(
+        Column("request_id", "id", required=True),
+        Column("person_id", "id", required=True),
+        Column("request_received", "date", required=True,
+               doc="date the LA received the request (or became responsible, CFA s24)"),
+        Column("caseworker", "text"),
+        Column("team", "text"),
+        Column("request_outcome", "choice", choices=("assess", "not_assess", "withdrawn")),
+        Column("request_outcome_date", "date", doc="date the decision whether to assess was notified"),
+        *_advice_columns,
+        Column("assessment_outcome", "choice", choices=("issue", "not_issue")),
+        Column("assessment_outcome_date", "date", doc="date the decision to issue or not was notified"),
+        Column("draft_plan_issued", "date"),
+        Column("final_plan_issued", "date"),
+        Column("exception_reason", "choice", doc="exception to the 20-week (and 16-week) clock"),
+        Column("decision_exception", "choice", doc="exception to the 6-week decision clock (extension)"),
+        *(Column(f"{s}_advice_exception", "choice", doc=f"exception to the {s} advice clock")
+          for s in ADVICE_SERVICES),
+        Column("closed_date", "date"),
+        Column("closed_reason", "text"),
+        *_flag_columns,
+    ),
+    exception_columns=("exception_reason", "decision_exception",
+                       *(f"{s}_advice_exception" for s in ADVICE_SERVICES)),
+)
+
+REVIEWS = Kind(
+    name="reviews",
+    case="review",
+    key="review_id",
+    columns=(
+        Column("review_id", "id", required=True),
+        Column("person_id", "id", required=True),
+        Column("caseworker", "text"),
+        Column("team", "text"),
+        Column("plan_issued", "date", doc="date the plan was first made"),
+        Column("last_review", "date", doc="date the previous review concluded (decision letter)"),
+        Column("ncy", "int", doc="national curriculum year in the academic year of the review"),
+        Column("date_of_birth", "date", personal=True),
+        Column("phase_transfer", "choice", choices=("none", "school", "post16", "post16_move")),
+        Column("transfer_date", "date"),
+        Column("review_meeting", "date"),
+        Column("decision_notified", "date"),
+        Column("decision", "choice", choices=("maintain", "amend", "cease")),
+        Column("amendment_notice_sent", "date"),
+        Column("amended_plan_issued", "date"),
+        Column("ceased_date", "date"),
+        Column("exception_reason", "choice"),
+        *_flag_columns,
+    ),
+    exception_columns=("exception_reason",),
+)
+
+KINDS = {k.name: k for k in (ASSESSMENTS, REVIEWS)}
+BY_CASE = {k.case: k for k in (ASSESSMENTS, REVIEWS)}
+
+
+def kind_named(name: str) -> Kind:
+    return KINDS[name]
