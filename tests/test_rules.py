@@ -1,0 +1,223 @@
+"""The rule book: every shipped file passes its checks, and malformed files fail with file, key, reason."""
+
+import textwrap
+
+import pytest
+
+from ehcp_tracker.dates import WorkingDays
+from ehcp_tracker.errors import RuleBookError
+from ehcp_tracker.rules import load_rule_book
+
+STATUTORY_IDS = {"decision_to_assess", "advice_ep", "advice_health", "advice_social_care", "advice_education",
+                 "no_plan_notice", "final_plan"}
+
+
+def test_shipped_rule_book_loads(book):
+    ids = {c.id for c in book.clocks}
+    assert STATUTORY_IDS <= ids
+    assert any(not c.statutory for c in book.clocks), "the example local file has a non-statutory target"
+
+
+def test_every_version_cites_its_law_and_statutory_limits_are_calendar_periods(book):
+    for clock in book.clocks:
+        for version in clock.versions:
+            assert version.reference.strip(), clock.id
+            if clock.statutory:
+                assert not isinstance(version.policy, WorkingDays), clock.id
+                assert "Regulations" in version.reference or "Act" in version.reference or "s44" in version.reference
+
+
+def test_exception_scopes_follow_the_regulations(book):
+    advice = book.exceptions_for(book.clock("advice_health"))
+    la = book.exceptions_for(book.clock("final_plan"))
+    codes = lambda reasons: {r.code for r in reasons}  # noqa: E731
+    # reg 8(2) has no school-closure exemption; missed appointments are for advice only
+    assert "school_closure" not in codes(advice) and "missed_appointment" in codes(advice)
+    assert {"school_closure", "early_years_closure", "personal_circumstances", "absence_from_area",
+            "coronavirus"} <= codes(la)
+    assert "missed_appointment" not in codes(la)
+    corona = book.exceptions["coronavirus"]
+    assert (corona.due_from.isoformat(), corona.due_until.isoformat()) == ("2020-05-01", "2020-09-25")
+
+
+def _write(tmp_path, text):
+    folder = tmp_path / "rules"
+    folder.mkdir(exist_ok=True)
+    (folder / "bad.toml").write_text(textwrap.dedent(text))
+    return folder
+
+
+BAD_FILES = [
+    ("unknown key", """
+        [ruleset]
+        id = "x"
+        title = "x"
+        statutory = false
+        [[clocks]]
+        id = "c"
+        title = "c"
+        case = "assessment"
+        start = "request_received"
+        stop = "final_plan_issued"
+        colour = "red"
+        [[clocks.versions]]
+        from = "2014-09-01"
+        weeks = 3
+        reference = "local"
+        """, "colour: unknown key"),
+    ("missing reference", """
+        [ruleset]
+        id = "x"
+        title = "x"
+        statutory = false
+        [[clocks]]
+        id = "c"
+        title = "c"
+        case = "assessment"
+        start = "request_received"
+        stop = "final_plan_issued"
+        [[clocks.versions]]
+        from = "2014-09-01"
+        weeks = 3
+        """, "reference: missing"),
+    ("non-ISO date", """
+        [ruleset]
+        id = "x"
+        title = "x"
+        statutory = false
+        [[clocks]]
+        id = "c"
+        title = "c"
+        case = "assessment"
+        start = "request_received"
+        stop = "final_plan_issued"
+        [[clocks.versions]]
+        from = "01/09/2014"
+        weeks = 3
+        reference = "local"
+        """, "not an ISO date"),
+    ("overlapping versions", """
+        [ruleset]
+        id = "x"
+        title = "x"
+        statutory = false
+        [[clocks]]
+        id = "c"
+        title = "c"
+        case = "assessment"
+        start = "request_received"
+        stop = "final_plan_issued"
+        [[clocks.versions]]
+        from = "2014-09-01"
+        weeks = 3
+        reference = "local"
+        [[clocks.versions]]
+        from = "2016-01-01"
+        weeks = 4
+        reference = "local"
+        """, "overlap"),
+    ("unknown field", """
+        [ruleset]
+        id = "x"
+        title = "x"
+        statutory = false
+        [[clocks]]
+        id = "c"
+        title = "c"
+        case = "assessment"
+        start = "date_of_request"
+        stop = "final_plan_issued"
+        [[clocks.versions]]
+        from = "2014-09-01"
+        weeks = 3
+        reference = "local"
+        """, "'date_of_request' is not a field"),
+    ("working days in a statutory clock", """
+        [ruleset]
+        id = "x"
+        title = "x"
+        statutory = true
+        [[clocks]]
+        id = "c"
+        title = "c"
+        case = "assessment"
+        start = "request_received"
+        stop = "final_plan_issued"
+        [[clocks.versions]]
+        from = "2014-09-01"
+        working_days = 3
+        reference = "reg 99"
+        """, "working days are for local rules only"),
+    ("two limits", """
+        [ruleset]
+        id = "x"
+        title = "x"
+        statutory = false
+        [[clocks]]
+        id = "c"
+        title = "c"
+        case = "assessment"
+        start = "request_received"
+        stop = "final_plan_issued"
+        [[clocks.versions]]
+        from = "2014-09-01"
+        weeks = 3
+        days = 4
+        reference = "local"
+        """, "give exactly one limit"),
+    ("broken TOML", "[ruleset\nid=", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_malformed_rule_file_is_reported_with_file_key_and_reason(tmp_path, name, text, expected):
+    with pytest.raises(RuleBookError) as caught:
+        load_rule_book(_write(tmp_path, text))
+    message = str(caught.value)
+    assert "bad.toml" in message and expected in message
+
+
+def test_duplicate_clock_ids_across_files(tmp_path):
+    clock = """
+        [ruleset]
+        id = "{name}"
+        title = "x"
+        statutory = false
+        [[clocks]]
+        id = "same"
+        title = "c"
+        case = "assessment"
+        start = "request_received"
+        stop = "final_plan_issued"
+        [[clocks.versions]]
+        from = "2014-09-01"
+        weeks = 3
+        reference = "local"
+        """
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "one.toml").write_text(textwrap.dedent(clock.format(name="one")))
+    (folder / "two.toml").write_text(textwrap.dedent(clock.format(name="two")))
+    with pytest.raises(RuleBookError, match="'same' is also defined in"):
+        load_rule_book(folder)
+
+
+def test_rules_check_cli_refuses_a_bad_rule_book(tmp_path, run):
+    folder = _write(tmp_path, BAD_FILES[0][1])
+    result = run("--rules", folder, "rules", "check")
+    assert result.exit_code == 1
+    assert "bad.toml" in result.stderr and "Traceback" not in result.output
+    # and no other command runs on it
+    result = run("--rules", folder, "due")
+    assert result.exit_code == 1 and "rule book has problems" in result.stderr
+
+
+def test_rules_list_show_check(run):
+    result = run("rules", "check")
+    assert result.exit_code == 0 and "rule book OK" in result.stderr
+    listing = run("rules", "list", "--format", "csv")
+    assert "final_plan" in listing.stdout and "reg 13(2)" in listing.stdout
+    shown = run("rules", "show", "local_draft_plan")
+    assert "LOCAL TARGET (not statutory)" in shown.stdout
+    missing = run("rules", "show", "nope")
+    assert missing.exit_code == 1 and "no clock 'nope'" in missing.stderr
