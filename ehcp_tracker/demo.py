@@ -39,7 +39,7 @@ def run_demo(obj, as_of: dt.date | None = None) -> Path:
     for name, profile in (("assessments.csv", None), ("assessments_council.xlsx", "example-system"),
                           ("reviews.csv", None)):
         path = samples / name
-        if not path.exists():
+        if not path.exists() or (name.startswith("reviews") and not book.clocks_for("review")):
             continue
         summary = import_extract(engine, path, book, as_of, profile=load_profile(profile) if profile else None)
         say(summary.describe())

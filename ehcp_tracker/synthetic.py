@@ -487,22 +487,37 @@ def _academic_year_start(d: np.ndarray) -> np.ndarray:
     return np.where(month >= 9, year, year - 1)
 
 
+def _amendments(rng, notified, decision, end_d):
+    """Amendment notice (mostly with the decision, Devon) and amended plan (about 55% in 8 weeks)."""
+    k = notified.shape[0]
+    notice = notified + _days(np.where(rng.random(k) < 0.6, 0, rng.uniform(1, 28, k)))
+    notice = np.where((decision == 1) & (rng.random(k) >= 0.04) & (notice <= end_d), notice, _NAT)
+    amended = notice + _days(np.where(rng.random(k) < 0.55, rng.uniform(21, 56, k),
+                                      57 + rng.exponential(40, k)))
+    amended = np.where(np.isnat(notice) | (amended > end_d), _NAT, amended)
+    return notice, amended
+
+
 def _review_table(m: int, seed: int, end: dt.date) -> _Table:
+    """``m`` review rows: the current review cycle of each plan, and for about 30% of the plans
+    also the previous (concluded) review, whose decision letter is the current row's last_review."""
     if m < 0:
         raise ValueError("m must be >= 0")
     rng = np.random.default_rng([seed, 2])
     end_d = _day(end)
     day = np.timedelta64(1, "D")
+    year = np.timedelta64(364, "D")  # "12 months starting with" ends the day before the anniversary
 
+    # ---- one candidate plan per row; some become two rows (previous + current review) below
     ncy = np.arange(-1, 15)[_choice_codes(rng, m, _NCY_WEIGHTS)]
-    # plan made some time after age 2 (ncy -2), more recent plans more common (caseload growth)
+    # plan made some time after age 2, more recent plans more common (caseload growth)
     max_age = np.clip((ncy + 3.5) * 365, 240, 12 * 365)
     plan_age = 40 + (max_age - 40) * rng.beta(1.1, 1.9, m)
     plan_issued = end_d - _days(plan_age)
 
-    # the current review cycle starts at the later of the plan and the last review
-    overdue = rng.random(m) < 0.09
-    anchor_age = np.where(overdue, 366 + rng.exponential(70, m), rng.uniform(0, 365, m))
+    # the current cycle starts at the later of the plan and the last review (decision letter)
+    overdue = rng.random(m) < 0.12
+    anchor_age = np.where(overdue, 366 + rng.exponential(90, m), rng.uniform(0, 365, m))
     later_cycle = plan_age > 400
     anchor_age = np.where(later_cycle, np.minimum(anchor_age, plan_age - 200), plan_age)
     history_missing = later_cycle & (rng.random(m) < 0.03)
@@ -510,29 +525,24 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     last_review = np.where(later_cycle & ~history_missing, end_d - _days(anchor_age), _NAT)
     last_review = np.where(last_review <= plan_issued, plan_issued + day, last_review)
     anchor = np.where(np.isnat(last_review), plan_issued, last_review)
-    due = (anchor.astype("M8[D]") + np.timedelta64(364, "D"))
+    due = anchor + year
 
-    # meetings: most before the anniversary; phase-transfer years early in the autumn
-    late_meeting = rng.random(m) < 0.22
-    offset = np.where(late_meeting, 366 + rng.exponential(50, m), 365 - rng.triangular(7, 30, 80, m))
-    meeting = anchor + _days(offset)
-    meeting = np.where(meeting > end_d, _NAT, meeting)
+    # meetings: most a few weeks before the anniversary; overdue cycles late or not yet held
+    meeting = anchor + _days(365 - rng.triangular(7, 30, 80, m))
+    overdue_days = np.maximum((end_d - due).astype(np.int64), 1)
+    late_meeting = due + _days(1 + rng.random(m) * np.minimum(overdue_days, 150))
+    meeting = np.where(due < end_d, np.where(rng.random(m) < 0.5, late_meeting, _NAT), meeting)
+    meeting = np.where((meeting > end_d) | history_missing, _NAT, meeting)
 
-    # decision: about half within 4 weeks; a few never recorded
-    decide_late = rng.random(m) < 0.52
-    delay = np.where(decide_late, 29 + rng.exponential(30, m), rng.uniform(4, 28, m))
+    # decision: about half within 4 weeks of the meeting; a few never recorded
+    delay = np.where(rng.random(m) < 0.66, 29 + rng.exponential(30, m), rng.uniform(4, 28, m))
     notified = meeting + _days(delay)
     notified = np.where((notified > end_d) | (rng.random(m) < 0.04), _NAT, notified)
-    p_cease = np.where(ncy >= 13, 0.20, 0.04)
+    p_cease = np.where(ncy >= 13, 0.35, np.where(ncy == 12, 0.12, 0.05))
     u = rng.random(m)
     decision = np.where(u < p_cease, 2, np.where(u < p_cease + 0.55, 1, 0))
     decision = np.where(np.isnat(notified), -1, decision).astype(np.int16)
-
-    notice = notified + _days(np.where(rng.random(m) < 0.6, 0, rng.uniform(1, 28, m)))
-    notice = np.where((decision == 1) & (rng.random(m) >= 0.04) & (notice <= end_d), notice, _NAT)
-    amended = notice + _days(np.where(rng.random(m) < 0.55, rng.uniform(21, 56, m),
-                                      57 + rng.exponential(40, m)))
-    amended = np.where(np.isnat(notice) | (amended > end_d), _NAT, amended)
+    notice, amended = _amendments(rng, notified, decision, end_d)
     ceased = notified + _days(rng.uniform(14, 60, m))
     ceased = np.where((decision == 2) & (ceased <= end_d), ceased, _NAT)
 
@@ -547,19 +557,17 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     phase[move] = 3
     transfer = np.where(move, end_d - _days(rng.uniform(0, 300, m)), _NAT)
 
-    # about 15% give a (derived, synthetic) date of birth instead of the curriculum year
+    # the year group is that of the academic year in which the review falls due; about 15% of
+    # rows give a (derived, synthetic) date of birth instead
     by_dob = rng.random(m) < 0.15
-    year0 = _academic_year_start(due) - ncy - 5  # born 1 Sep year0 .. 31 Aug year0 + 1
-    sept1 = (year0 - 1970).astype("M8[Y]").astype("M8[M]") + np.timedelta64(8, "M")
-    dob = sept1.astype("M8[D]") + _days(rng.uniform(0, 364.99, m))
-    dob = np.where(by_dob, dob, _NAT)
-    ncy_out = np.where(by_dob, -99, ncy)
+    born = _academic_year_start(due) - ncy - 5  # born 1 Sep `born` .. 31 Aug `born` + 1
+    sept1 = (born - 1970).astype("M8[Y]").astype("M8[M]") + np.timedelta64(8, "M")
+    dob = np.where(by_dob, sept1.astype("M8[D]") + _days(rng.uniform(0, 364.99, m)), _NAT)
 
     late_review = np.isnat(meeting) & (due < end_d) | (~np.isnat(meeting) & (meeting > due))
     exc = np.where(rng.random(m) < np.where(late_review, 0.05, 0.003),
                    _choice_codes(rng, m, [0.6, 0.4]) + 2, -1).astype(np.int16)
 
-    order = np.argsort(plan_issued, kind="stable")
     person = _persons(rng, m, *_REVIEW_PERSONS)
     caseworker, team = _caseworkers(rng, m)
     youth = (rng.random(m) < 0.03) & (ncy >= 8)
@@ -570,27 +578,85 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
         "placed_out_of_area": _flag(rng, m, 0.06),
     }
 
+    # ---- the previous review of a plan, concluded by the letter that is now its last_review
+    prev_last = last_review - _days(rng.uniform(330, 420, m))
+    prev_last = np.where(prev_last > plan_issued + np.timedelta64(150, "D"), prev_last, _NAT)
+    prev_anchor = np.where(np.isnat(prev_last), plan_issued, prev_last)
+    prev_due = prev_anchor + year
+    prev_ncy = _academic_year_start(prev_due) - born - 5
+    room = np.maximum((last_review - prev_anchor).astype(np.int64) - 1, 1)
+    prev_delay = np.where(rng.random(m) < 0.52, 29 + rng.exponential(30, m), rng.uniform(4, 28, m))
+    prev_meeting = last_review - _days(np.minimum(prev_delay, room))
+    u = rng.random(m)
+    p_cease = np.where(prev_ncy >= 12, 0.25, 0.03)
+    prev_decision = np.where(u < p_cease, 2, np.where(u < p_cease + 0.56, 1, 0)).astype(np.int16)
+    prev_notice, prev_amended = _amendments(rng, last_review, prev_decision, end_d)
+    prev_ceased = last_review + _days(rng.uniform(14, 60, m))
+    prev_ceased = np.where((prev_decision == 2) & (prev_ceased <= end_d), prev_ceased, _NAT)
+    prev_exc = np.where(rng.random(m) < np.where(prev_meeting > prev_due, 0.03, 0.002),
+                        _choice_codes(rng, m, [0.6, 0.4]) + 2, -1).astype(np.int16)
+
+    # ---- choose the plans with a previous-review row (h of them); a plan ceased at that review
+    # has no current row; the other plans have one row each, m rows in all
+    eligible = ~np.isnat(last_review) & (prev_ncy >= -1) & (prev_meeting >= prev_anchor)
+    shuffled = rng.permutation(m)
+    pool = shuffled[eligible[shuffled]]
+    h = min(int(round(0.3 * m)), pool.size, m // 2)
+    paired = pool[:h]
+    is_paired = np.zeros(m, bool)
+    is_paired[paired] = True
+    still_open = paired[prev_decision[paired] != 2]
+    singles = shuffled[~is_paired[shuffled]][: m - h - still_open.size]
+    cur = np.sort(np.concatenate([still_open, singles]))
+    prev = np.sort(paired)
+
+    def both(current, previous):
+        return np.concatenate([current[cur], previous[prev]])
+
+    blank_dates = np.full(m, _NAT)
+    blank_codes = np.full(m, -1, np.int16)
+    rows = {
+        "plan_issued": both(plan_issued, plan_issued),
+        "last_review": both(last_review, prev_last),
+        "ncy": both(np.where(by_dob, -99, ncy), np.where(by_dob, -99, prev_ncy)),
+        "date_of_birth": both(dob, dob),
+        "phase_transfer": both(phase, blank_codes),
+        "transfer_date": both(transfer, blank_dates),
+        "review_meeting": both(meeting, prev_meeting),
+        "decision_notified": both(notified, last_review),
+        "decision": both(decision, prev_decision),
+        "amendment_notice_sent": both(notice, prev_notice),
+        "amended_plan_issued": both(amended, prev_amended),
+        "ceased_date": both(ceased, prev_ceased),
+        "exception_reason": both(exc, prev_exc),
+    }
+    plan_of = np.concatenate([cur, prev])
+    # review ids in order of the cycle start (the previous review before the current one)
+    order = np.lexsort((plan_of, np.concatenate([anchor[cur], prev_anchor[prev]])))
+    plan_of = plan_of[order]
+    rows = {k: v[order] for k, v in rows.items()}
+
     cols: dict[str, _Col] = {
         "review_id": _IdCol("AR", np.arange(1, m + 1), max(7, len(str(m)))),
-        "person_id": _IdCol("P", person[order], 7),
-        "caseworker": _IdCol("CW", caseworker.numbers[order], caseworker.digits),
-        "team": _CatCol(team.codes[order], TEAMS),
-        "plan_issued": _DateCol(plan_issued[order]),
-        "last_review": _DateCol(last_review[order]),
-        "ncy": _IntCol(ncy_out[order], -1, 14),
-        "date_of_birth": _DateCol(dob[order]),
-        "phase_transfer": _CatCol(phase[order], ("none", "school", "post16", "post16_move")),
-        "transfer_date": _DateCol(transfer[order]),
-        "review_meeting": _DateCol(meeting[order]),
-        "decision_notified": _DateCol(notified[order]),
-        "decision": _CatCol(decision[order], ("maintain", "amend", "cease")),
-        "amendment_notice_sent": _DateCol(notice[order]),
-        "amended_plan_issued": _DateCol(amended[order]),
-        "ceased_date": _DateCol(ceased[order]),
-        "exception_reason": _CatCol(exc[order], EXCEPTIONS_20W),
+        "person_id": _IdCol("P", person[plan_of], 7),
+        "caseworker": _IdCol("CW", caseworker.numbers[plan_of], caseworker.digits),
+        "team": _CatCol(team.codes[plan_of], TEAMS),
+        "plan_issued": _DateCol(rows["plan_issued"]),
+        "last_review": _DateCol(rows["last_review"]),
+        "ncy": _IntCol(rows["ncy"], -1, 14),
+        "date_of_birth": _DateCol(rows["date_of_birth"]),
+        "phase_transfer": _CatCol(rows["phase_transfer"], ("none", "school", "post16", "post16_move")),
+        "transfer_date": _DateCol(rows["transfer_date"]),
+        "review_meeting": _DateCol(rows["review_meeting"]),
+        "decision_notified": _DateCol(rows["decision_notified"]),
+        "decision": _CatCol(rows["decision"], ("maintain", "amend", "cease")),
+        "amendment_notice_sent": _DateCol(rows["amendment_notice_sent"]),
+        "amended_plan_issued": _DateCol(rows["amended_plan_issued"]),
+        "ceased_date": _DateCol(rows["ceased_date"]),
+        "exception_reason": _CatCol(rows["exception_reason"], EXCEPTIONS_20W),
     }
     for name in FLAGS:
-        cols[name] = _CatCol(flags[name][order], ("no", "yes"))
+        cols[name] = _CatCol(flags[name][plan_of], ("no", "yes"))
     assert list(cols) == REVIEW_COLUMNS
     return _Table(cols, m)
 
@@ -982,11 +1048,13 @@ _COUNCIL_ORDER = ["person_id", "request_id"] + [c for c in ASSESSMENT_COLUMNS
 
 
 def _edge_frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns)
+    data = {}
     for c in columns:
+        values = [row[c] for row in rows]
         if c in _DATE_COLUMNS:
-            frame[c] = [None if v is None else dt.date.fromisoformat(v) for v in frame[c]]
-    return frame
+            values = [None if v is None else dt.date.fromisoformat(v) for v in values]
+        data[c] = pd.Series(values, dtype="Int64" if c == "ncy" else object)
+    return pd.DataFrame(data)
 
 
 _DATE_COLUMNS = {
@@ -1001,9 +1069,7 @@ def sample_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     a = generate_assessments(SAMPLE_REQUESTS, SAMPLE_SEED, SAMPLE_END, years=2.0)
     r = generate_reviews(SAMPLE_REVIEWS, SAMPLE_SEED, SAMPLE_END)
     a = pd.concat([a, _edge_frame(EDGE_ASSESSMENTS, ASSESSMENT_COLUMNS)], ignore_index=True)
-    edges = _edge_frame(EDGE_REVIEWS, REVIEW_COLUMNS)
-    edges["ncy"] = pd.array(edges["ncy"], dtype="Int64")
-    r = pd.concat([r, edges], ignore_index=True)
+    r = pd.concat([r, _edge_frame(EDGE_REVIEWS, REVIEW_COLUMNS)], ignore_index=True)
     return a, r
 
 

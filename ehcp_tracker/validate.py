@@ -128,7 +128,7 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             out.mark(unreadable, col.name, Reason.BAD_DATE,
                      lambda i, t=text, hide=col.personal: "not a date"
                      + ("" if hide else f": {t.iloc[i]!r}") + " (expected YYYY-MM-DD or DD/MM/YYYY)")
-            out.mark(impossible, col.name, Reason.IMPOSSIBLE_DATE, "no such day in the calendar")
+            out.mark(impossible, col.name, Reason.IMPOSSIBLE_DATE, "no such day in the calendar (dates are read day-first: DD/MM/YYYY)")
             if col.required:
                 out.mark(np.isnat(days) & ~unreadable & ~impossible, col.name, Reason.REQUIRED, "required but blank")
             future = days > np.datetime64(as_of, "D")
@@ -241,7 +241,7 @@ def _check_assessment_order(frame: pd.DataFrame, out: _Collector) -> None:
         out.mark(~_blank(frame, f"{s}_advice_received") & _blank(frame, f"{s}_advice_requested"),
                  f"{s}_advice_received", Reason.INCONSISTENT, f"advice received but {s}_advice_requested is blank")
     for stage in [c for c in ASSESSMENTS.date_columns if c not in ("request_received", "closed_date")]:
-        out.mark(_before(frame, stage, "closed_date"), stage, Reason.ORDER, f"{stage} is after the case closed (closed_date)")
+        out.mark(_before(frame, "closed_date", stage), stage, Reason.ORDER, f"{stage} is after the case closed (closed_date)")
 
 
 def _check_assessment_outcomes(frame: pd.DataFrame, out: _Collector) -> None:
