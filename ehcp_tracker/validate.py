@@ -9,6 +9,7 @@ error report and the rejects file. Nothing here echoes personal values (names, d
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -16,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from .engine import evaluate, window_mask
-from .dates import to_day_array
 from .errors import Problem
 from .extract import RawExtract
 from .rules import RuleBook
@@ -49,6 +49,7 @@ _DATE_FORMATS = (
     (r"\d{1,2}\.\d{1,2}\.\d{4}", "%d.%m.%Y"),
     (r"\d{1,2}/\d{1,2}/\d{2}", "%d/%m/%y"),
 )
+_DATE_PATTERNS = tuple((re.compile(pattern), fmt) for pattern, fmt in _DATE_FORMATS)
 
 
 @dataclass
@@ -77,37 +78,58 @@ class _Collector:
         self.bad |= mask
 
 
+def _cell_text(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))  # Excel turns numeric IDs into floats: 12345.0 -> "12345"
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat()
+    return str(v).strip()
+
+
+def _per_distinct(values: pd.Series, convert) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, converted distinct values): the work is done once per distinct cell, not per row.
+
+    A million-row extract holds a few thousand distinct dates and a handful of outcome codes, so
+    parsing the distinct values and indexing back is what keeps validation linear and fast.
+    """
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    converted = np.array([convert(u) for u in uniques] + [convert(None)], dtype=object)
+    return codes, converted  # code -1 (a missing cell) indexes the final entry
+
+
 def _strings(values: pd.Series) -> pd.Series:
-    def text(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return ""
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))  # Excel turns numeric IDs into floats: 12345.0 -> "12345"
-        return str(v)
-    return values.map(text).astype(object).str.strip()
+    codes, texts = _per_distinct(values, _cell_text)
+    return pd.Series(texts[codes], index=values.index, dtype=object)
+
+
+def _parse_one_date(cell) -> tuple[np.datetime64, int]:
+    """(day, state) for one distinct cell; state 0 ok or blank, 1 unreadable, 2 impossible."""
+    if isinstance(cell, dt.datetime):
+        return np.datetime64(cell.date(), "D"), 0
+    if isinstance(cell, dt.date):
+        return np.datetime64(cell, "D"), 0
+    text = _cell_text(cell)
+    if text == "":
+        return np.datetime64("NaT"), 0
+    for pattern, fmt in _DATE_PATTERNS:
+        if pattern.fullmatch(text):
+            try:
+                if fmt == "ISO8601":
+                    return np.datetime64(text[:10], "D"), 0
+                return np.datetime64(dt.datetime.strptime(text, fmt).date(), "D"), 0
+            except ValueError:
+                return np.datetime64("NaT"), 2
+    return np.datetime64("NaT"), 1
 
 
 def parse_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(days, unreadable, impossible) for a column of raw date cells."""
-    n = len(values)
-    days = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    is_native = values.map(lambda v: isinstance(v, (dt.date, dt.datetime))).to_numpy(dtype=bool)
-    if is_native.any():
-        days[is_native] = to_day_array(values[is_native].map(
-            lambda v: v.date() if isinstance(v, dt.datetime) else v))
-    text = _strings(values.where(~is_native, ""))
-    unreadable = (~is_native) & (text != "").to_numpy()
-    impossible = np.zeros(n, dtype=bool)
-    for pattern, fmt in _DATE_FORMATS:
-        matched = text.str.fullmatch(pattern).to_numpy(dtype=bool) & unreadable
-        if not matched.any():
-            continue
-        parsed = pd.to_datetime(text[matched], format=fmt, errors="coerce")
-        good = parsed.notna().to_numpy()
-        days[np.flatnonzero(matched)[good]] = parsed[good].to_numpy(dtype="datetime64[D]")
-        impossible[np.flatnonzero(matched)[~good]] = True
-        unreadable &= ~matched
-    return days, unreadable, impossible
+    codes, parsed = _per_distinct(values, _parse_one_date)
+    days = np.array([p[0] for p in parsed], dtype="datetime64[D]")[codes]
+    state = np.array([p[1] for p in parsed], dtype=np.int8)[codes]
+    return days, state == 1, state == 2
 
 
 def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
