@@ -210,7 +210,8 @@ def explain_case(record: dict, case: str, book: RuleBook, as_of: dt.date) -> Cas
             shown.add(clock.id)
             work = ClockWorking(clock)
             value = prepared.get(clock.variant_field)
-            work.steps += [f"{clock.title if clock.variant is None else clock.id} [{clock.id}]",
+            kind_word = "statutory" if clock.statutory else "local target (not statutory)"
+            work.steps += [f"{clock.family_title or clock.title} [{clock.id}, {kind_word}]",
                            f"does not apply: {clock.variant_field} is {value or 'blank'} (variants: "
                            + ", ".join(c.variant for c in book.variants(clock.id)) + ")"]
             working.append(work)

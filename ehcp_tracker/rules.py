@@ -80,6 +80,7 @@ class Clock:
     # a case matches at most one of them.
     variant: str | None = None
     variant_field: str | None = None
+    family_title: str = ""  # the clock's own title when the variants have theirs
 
     @property
     def qualified_id(self) -> str:
@@ -466,7 +467,7 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
         applies_unless=applies_unless, stop_when=stop_when, closed_by=tuple(closed_by),
         exception_field=exception_field, exception_scope=scope,
         description=v["description"] or table.get("description", ""),
-        variant=v["when"], variant_field=variant_field,
+        variant=v["when"], variant_field=variant_field, family_title=title,
     ) for v in variants]
 
 
