@@ -14,6 +14,7 @@ from ehcp_tracker import db
 from ehcp_tracker.errors import ImportRejected
 from ehcp_tracker.importer import import_extract
 from ehcp_tracker.listings import Filters, backlog, backlog_summary, clock_results, months_overdue
+from ehcp_tracker.schema import REVIEWS
 
 from conftest import D, write_csv
 
@@ -60,7 +61,7 @@ def test_import_detects_reviews_and_is_idempotent(engine, book, caseload):
     again = import_extract(engine, caseload, book, AS_OF)
     assert (again.new, again.changed, again.unchanged, again.fields_changed) == (0, 0, 6, 0)
     with engine.connect() as conn:
-        stored = db.load_cases(conn, db.REVIEWS).set_index("review_id")
+        stored = db.load_cases(conn, REVIEWS).set_index("review_id")
     assert stored.loc["AR4", "ncy"] == 0  # "R" is Reception, year 0
     assert stored.loc["AR2", "ncy"] == 6
     assert stored.loc["AR6", "transfer_date"] == pd.Timestamp("2024-09-01")  # a planned date after as-of
@@ -258,3 +259,17 @@ def test_cli_rules_show_phase_transfer(run):
                  "transfer years (last national curriculum year before a September transfer): year 6 -> school, "
                  "year 11 -> post16"):
         assert text in result.stdout
+
+
+def test_demo_prints_review_figures(run, tmp_path, monkeypatch):
+    from ehcp_tracker import demo
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    write_csv(samples / "reviews.csv", HEADER, CASELOAD)
+    monkeypatch.setattr(demo, "sample_dir", lambda: samples)
+    result = run("--as-of", "2024-03-01", "demo")
+    assert result.exit_code == 0, result.output
+    assert ("== Annual reviews overdue (not concluded within 12 months): 4; phase transfers at risk "
+            "(overdue or due within 8 weeks): 2 ==") in result.stdout
+    assert "== Why? ehcp explain AR2 ==" in result.stdout
