@@ -239,14 +239,19 @@ def breaches(obj: Context, fmt, output, **filters):
 
 
 @cli.command()
-@click.option("--summary", is_flag=True, help="Count the backlog by the month the 20 weeks ran out.")
+@click.option("--summary", is_flag=True, help="Count the backlog by the month the 20 weeks ran out "
+              "(with --kind reviews: by clock and band).")
 @filter_options
 @listing_options
 @click.pass_obj
 def backlog(obj: Context, summary, fmt, output, **filters):
     """Open assessments past their 20 weeks, aged in weeks overdue, by the month the 20 weeks ran out.
 
-    Example: ehcp backlog --summary
+    With --kind reviews: annual reviews not concluded past their due date, banded by months
+    overdue (0-6, 6-12, 12-24, 24+ months), and phase-transfer reviews at risk (overdue, or due
+    within 8 weeks), in the same columns plus `band`.
+
+    Example: ehcp backlog --summary; ehcp backlog --kind reviews --summary
     """
     from .listings import backlog as backlog_listing, backlog_summary
 
@@ -329,7 +334,7 @@ def rules_check(obj: Context):
     Example: EHCP_RULES=./my-rules ehcp rules check
     """
     book = obj.book
-    click.echo(f"rule book OK: {len(book.clocks)} clocks, {len(book.exceptions)} exception reasons, "
+    click.echo(f"rule book OK: {len({c.id for c in book.clocks})} clocks, {len(book.exceptions)} exception reasons, "
                f"{len(book.files)} files, fingerprint {book.fingerprint}", err=True)
 
 

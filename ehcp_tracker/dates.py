@@ -158,6 +158,29 @@ class FixedDate(DatePolicy):
 
 
 @dataclass(frozen=True)
+class MonthsBefore(DatePolicy):
+    """At least N calendar months before the start date (a planned event), e.g. reg 18(2): review and
+    amend "at least five months before" a post-16 to post-16 transfer.
+
+    The last compliant day is the corresponding date N months earlier, or the last day of a shorter
+    month: from that day a period of N months (Dodds v Walker) ends exactly on the transfer date, and
+    from the next day it would end after it. So 1 September 2025 gives 1 April 2025, and 31 July 2025
+    gives 28 February 2025. Counting does not change it.
+    """
+
+    months: int
+
+    def due_date(self, start, counting):
+        return _plain(pendulum.date(start.year, start.month, start.day).subtract(months=self.months))
+
+    def due_dates(self, start, counting):
+        return add_months(start, -self.months)
+
+    def describe(self, counting):
+        return f"at least {self.months} months before the start date (the corresponding day {self.months} months earlier)"
+
+
+@dataclass(frozen=True)
 class WorkingDays(DatePolicy):
     """N working days after the event, skipping weekends and England and Wales bank holidays.
 

@@ -11,7 +11,7 @@ import click
 from . import db
 from .extract import load_profile
 from .importer import import_extract
-from .listings import Filters, backlog, backlog_summary, breaches, due, explain
+from .listings import Filters, backlog, backlog_summary, breaches, clock_results, due, explain, review_backlog
 from .output import render_table
 from .rules import PACKAGE_DIR
 
@@ -60,9 +60,31 @@ def run_demo(obj, as_of: dt.date | None = None) -> Path:
         case_id = example["case_id"].iloc[0]
         click.echo(f"== Why? ehcp explain {case_id} ==")
         click.echo(render_working(explain(engine, book, as_of, case_id)))
+    _review_section(engine, book, as_of, late)
     say(f"\ndemo database kept at {work / 'demo.db'}: try  ehcp --db sqlite:///{work / 'demo.db'} "
         f"--as-of {as_of} due --days 14")
     return work
+
+
+def _review_section(engine, book, as_of: dt.date, late) -> None:
+    """Annual reviews overdue by band, phase transfers at risk, and one phase transfer explained."""
+    from .cli import render_working
+
+    reviews = review_backlog(engine, book, as_of, Filters(kind="reviews"))
+    if not len(clock_results(engine, book, as_of, Filters(kind="reviews", clock="annual_review"))):
+        return
+    overdue = reviews[reviews["clock"] == "annual_review"]
+    transfers = reviews[reviews["clock"] == "phase_transfer"]
+    click.echo(f"== Annual reviews overdue (not concluded within 12 months): {len(overdue)}; "
+               f"phase transfers at risk (overdue or due within 8 weeks): {len(transfers)} ==")
+    click.echo(render_table(backlog_summary(reviews)))
+    if len(transfers):
+        click.echo(render_table(transfers[["case_id", "caseworker", "due", "weeks_overdue", "band"]].head(10)))
+    example = late[(late["kind"] == "review") & (late["clock"] == "phase_transfer")].head(1)
+    if len(example):
+        case_id = example["case_id"].iloc[0]
+        click.echo(f"== Why? ehcp explain {case_id} ==")
+        click.echo(render_working(explain(engine, book, as_of, case_id)))
 
 
 def _today_default(obj) -> dt.date:

@@ -13,8 +13,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .dates import NAT, to_day_array
-from .rules import Clock, ExceptionReason, RuleBook
+from .dates import NAT, add_months, to_day_array
+from .rules import DEFAULT_TRANSFERS, Clock, ExceptionReason, RuleBook
 from .schema import BY_CASE, FLAGS
 
 # The listing contract (design.md section 4): these columns, in this order; more may follow.
@@ -25,36 +25,94 @@ STATUSES = ("open", "due_soon", "overdue", "met", "late")
 OPEN_STATUSES = ("open", "due_soon", "overdue")
 
 
-def prepare(cases: pd.DataFrame, case: str, as_of: dt.date) -> dict[str, np.ndarray]:
+def prepare(cases: pd.DataFrame, case: str, as_of: dt.date,
+            transfers: dict[int, str] | None = None) -> dict[str, np.ndarray]:
     """The caseload as of ``as_of``: anything dated after it has not happened yet.
 
     This is what makes ``--as-of`` a real "today": a KPI for last March, or "what was due that week",
-    sees the caseload as it stood then.
+    sees the caseload as it stood then. Planned dates (a post-16 move's ``transfer_date``) are kept.
     """
     kind = BY_CASE[case]
     limit = np.datetime64(as_of, "D")
+    planned = {c.name for c in kind.columns if c.planned}
     columns: dict[str, np.ndarray] = {}
     for name in kind.names:
         values = cases[name] if name in cases else pd.Series([None] * len(cases))
         if name in kind.date_columns:
             days = to_day_array(values)
-            days[days > limit] = NAT
+            if name not in planned:
+                days[days > limit] = NAT
             columns[name] = days
         else:
             columns[name] = values.to_numpy(dtype=object, na_value=None)
-    columns.update(derived_fields(columns, case))
+    columns.update(derived_fields(columns, case, transfers))
     return columns
 
 
-def derived_fields(columns: dict[str, np.ndarray], case: str) -> dict[str, np.ndarray]:
-    """Fields the rules may refer to that no extract holds directly."""
+def derived_fields(columns: dict[str, np.ndarray], case: str,
+                   transfers: dict[int, str] | None = None) -> dict[str, np.ndarray]:
+    """Fields the rules may refer to that no extract holds directly (rules.DERIVED_FIELDS)."""
     if case == "assessment":
         withdrawn = columns["request_outcome"] == "withdrawn"
         closure = columns["closed_date"].copy()
         use_outcome = np.isnat(closure) & withdrawn
         closure[use_outcome] = columns["request_outcome_date"][use_outcome]
         return {"closure_date": closure}
+    if case == "review":
+        return review_fields(columns, DEFAULT_TRANSFERS if transfers is None else transfers)
     return {}
+
+
+def _years(days: np.ndarray) -> np.ndarray:
+    return days.astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def _academic_years(days: np.ndarray) -> np.ndarray:
+    """The calendar year in which the academic year (1 September to 31 August) containing each day began."""
+    months = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    return _years(days) - (months < 9)
+
+
+def curriculum_years(ncy: np.ndarray, date_of_birth: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The national curriculum year (float, NaN if unknown) in the academic year containing ``reference``.
+
+    ``ncy`` when given; otherwise from the date of birth: children born 1 September (Y-5) to 31 August
+    (Y-4) are in Reception (year 0) in the academic year starting September Y: year groups go by
+    age on 31 August.
+    """
+    given = pd.to_numeric(pd.Series(ncy, dtype=object), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnat(date_of_birth) & ~np.isnat(reference)
+    from_birth = np.full(len(given), np.nan)
+    from_birth[known] = (_academic_years(reference[known]) - _academic_years(date_of_birth[known]) - 5)
+    return np.where(np.isnan(given), from_birth, given)
+
+
+def review_fields(columns: dict[str, np.ndarray], transfers: dict[int, str]) -> dict[str, np.ndarray]:
+    """review_anchor, transfer_type, transfer_year_start and review_completed (rules.DERIVED_FIELDS).
+
+    The national curriculum year a review row gives (or its date of birth implies) is the one in the
+    academic year containing the last day of the review period (the anchor's anniversary minus a
+    day, whatever the counting parameters say): the year in which the review falls due. A school or
+    post-16 transfer then happens in the September after that academic year.
+    """
+    plan, last = columns["plan_issued"], columns["last_review"]
+    anchor = np.where(np.isnat(last), plan, np.where(np.isnat(plan) | (last > plan), last, plan))
+    period_end = add_months(anchor - np.timedelta64(1, "D"), 12)
+    ncy = curriculum_years(columns["ncy"], columns["date_of_birth"], period_end)
+    derived = np.full(len(anchor), None, dtype=object)
+    derived[~np.isnan(ncy)] = "none"
+    for year, transfer in transfers.items():
+        derived[ncy == year] = transfer
+    recorded = columns["phase_transfer"]
+    transfer_type = np.where(pd.isna(recorded), derived, recorded).astype(object)
+    calendar_year = np.where(np.isnat(period_end), 0, _academic_years(period_end) + 1)
+    year_start = (calendar_year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    dated = np.isin(transfer_type, ["school", "post16"]) & ~np.isnat(period_end)
+    transfer_year_start = np.where(dated, year_start, NAT)
+    amend = columns["decision"] == "amend"
+    completed = np.where(amend, columns["amended_plan_issued"], columns["decision_notified"])
+    return {"review_anchor": anchor, "transfer_type": transfer_type, "transfer_year_start": transfer_year_start,
+            "review_completed": completed, "curriculum_year": ncy}
 
 
 def condition_mask(conditions: dict[str, tuple[str, ...]], columns: dict[str, np.ndarray], n: int,
@@ -71,7 +129,7 @@ def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str =
     """Every clock of every case in ``cases`` (canonical columns), judged on ``as_of``."""
     kind = BY_CASE[case]
     n = len(cases)
-    columns = prepare(cases, case, as_of)
+    columns = prepare(cases, case, as_of, book.transfers)
     today = np.datetime64(as_of, "D")
     parts = []
     for clock in book.clocks_for(case):
@@ -136,7 +194,7 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
     days_overdue = np.select([has_event, closed, overdue_by > 0], [np.maximum(late_by, 0), 0, overdue_by], 0)
 
     exception = np.full(len(rows), None, dtype=object)
-    rule_version = np.array([f"{clock.ruleset}:{clock.id} {v.label}" for v in clock.versions],
+    rule_version = np.array([f"{clock.ruleset}:{clock.qualified_id} {v.label}" for v in clock.versions],
                             dtype=object)[version]
     reference = np.array([v.reference for v in clock.versions], dtype=object)[version]
     if clock.exception_field:

@@ -104,7 +104,12 @@ BACKLOG_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock"
 
 
 def backlog(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
-    """Open assessments past their 20 weeks, aged in whole weeks overdue, by the month the 20 weeks ran out."""
+    """Open assessments past their 20 weeks, aged in whole weeks overdue, by the month the 20 weeks ran out.
+
+    With ``filters.kind == "reviews"``: the review backlog instead (``review_backlog``).
+    """
+    if filters.kind == "reviews":
+        return review_backlog(engine, book, as_of, filters)
     results = clock_results(engine, book, as_of, Filters(**{**filters.__dict__, "clock": "final_plan",
                                                             "kind": "assessments"}))
     chosen = results[results["status"] == "overdue"].copy()
@@ -113,12 +118,53 @@ def backlog(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = F
     return chosen.sort_values(["due", "case_id"], kind="stable")[BACKLOG_COLUMNS].reset_index(drop=True)
 
 
+REVIEW_BACKLOG_COLUMNS = [*BACKLOG_COLUMNS, "band"]
+# Age past the due date, in whole calendar months: [0, 6), [6, 12), [12, 24), 24 and more.
+REVIEW_BANDS = ((0, "0-6 months"), (6, "6-12 months"), (12, "12-24 months"), (24, "24+ months"))
+AT_RISK_BAND = "due within 8 weeks"
+PHASE_TRANSFER_RISK_DAYS = 56
+
+
+def months_overdue(due: pd.Series, as_of: dt.date) -> pd.Series:
+    """Whole calendar months from each due date to ``as_of`` (due 14 March, as of 13 September: 5)."""
+    months = (as_of.year * 12 + as_of.month) - (due.dt.year * 12 + due.dt.month)
+    return (months - (due.dt.day > as_of.day).astype("int64")).astype("int64")
+
+
+def review_backlog(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
+                   risk_days: int = PHASE_TRANSFER_RISK_DAYS) -> pd.DataFrame:
+    """Annual reviews not concluded past their due date, banded by months overdue (0-6, 6-12, 12-24,
+    24+), and phase-transfer reviews at risk: open ``phase_transfer`` clocks overdue (banded the same
+    way) or due within ``risk_days`` (band "due within 8 weeks"). Oldest first within each clock."""
+    results = clock_results(engine, book, as_of, Filters(**{**filters.__dict__, "clock": None, "kind": "reviews"}))
+    horizon = pd.Timestamp(as_of + dt.timedelta(days=risk_days))
+    overdue_review = (results["clock"] == "annual_review") & (results["status"] == "overdue")
+    transfer_risk = ((results["clock"] == "phase_transfer") & results["status"].isin(OPEN_STATUSES)
+                     & (results["due"] <= horizon))
+    chosen = results[overdue_review | transfer_risk].copy()
+    chosen["due_month"] = chosen["due"].dt.strftime("%Y-%m")
+    chosen["weeks_overdue"] = (chosen["days_overdue"] // 7).astype("int64")
+    months = months_overdue(chosen["due"], as_of)
+    band = pd.Series(AT_RISK_BAND, index=chosen.index, dtype=object)
+    for low, label in REVIEW_BANDS:
+        band[(chosen["status"] == "overdue") & (months >= low)] = label
+    chosen["band"] = band
+    ordered = chosen.sort_values(["clock", "due", "case_id"], kind="stable")
+    return ordered[REVIEW_BACKLOG_COLUMNS].reset_index(drop=True)
+
+
 def backlog_summary(backlog_rows: pd.DataFrame) -> pd.DataFrame:
-    """The backlog counted by the month the 20 weeks ran out."""
-    grouped = backlog_rows.groupby("due_month", sort=True).agg(
+    """The backlog counted by the month the 20 weeks ran out (reviews: by clock and band)."""
+    keys = ["clock", "band"] if "band" in backlog_rows else ["due_month"]
+    grouped = backlog_rows.groupby(keys, sort=True).agg(
         open_cases=("case_id", "size"), with_exception=("exception", lambda s: int(s.notna().sum())),
         oldest_weeks_overdue=("weeks_overdue", "max"))
-    return grouped.reset_index()
+    out = grouped.reset_index()
+    if "band" in backlog_rows:
+        order = {label: i for i, label in enumerate([AT_RISK_BAND, *(label for _, label in REVIEW_BANDS)])}
+        out = out.sort_values(["clock", "band"], key=lambda s: s.map(order) if s.name == "band" else s,
+                              kind="stable").reset_index(drop=True)
+    return out
 
 
 def find_case(engine: Engine, case_id: str) -> tuple[str, dict]:

@@ -17,35 +17,52 @@ def rule_table(book: RuleBook) -> pd.DataFrame:
                 "statutory": clock.statutory, "start": clock.start, "stop": clock.stop,
                 "limit": version.policy.describe(clock.counting), "in_force": version.label,
                 "reference": version.reference, "exceptions": ", ".join(r.code for r in book.exceptions_for(clock)),
-                "ruleset": clock.ruleset,
+                "ruleset": clock.ruleset, "variant": clock.variant or "",
             })
     return pd.DataFrame(rows)
 
 
 def describe_clock(book: RuleBook, clock_id: str) -> str:
     try:
-        clock = book.clock(clock_id)
+        variants = book.variants(clock_id)
     except KeyError:
-        raise EhcpError(f"no clock {clock_id!r}; known: {', '.join(c.id for c in book.clocks)}") from None
-    lines = [f"{clock.id}: {clock.title}",
+        known = ", ".join(dict.fromkeys(c.id for c in book.clocks))
+        raise EhcpError(f"no clock {clock_id!r}; known: {known}") from None
+    clock = variants[0]
+    title = clock.title if clock.variant is None else clock.family_title
+    lines = [f"{clock.id}: {title}",
              f"  {'statutory' if clock.statutory else 'LOCAL TARGET (not statutory)'}; rule set {clock.ruleset} "
              f"({clock.source_file})",
-             f"  applies to: {clock.case} cases",
-             f"  starts: {clock.start}", f"  stops: {clock.stop}"]
-    if clock.description:
+             f"  applies to: {clock.case} cases"]
+    if clock.variant is None:
+        lines.append(f"  starts: {clock.start}")
+    lines.append(f"  stops: {clock.stop}")
+    if clock.variant is None and clock.description:
         lines.append(f"  {clock.description}")
-    for label, conditions in (("only when", clock.applies_when), ("not when any of", clock.applies_unless),
+    applies_when = {k: v for k, v in clock.applies_when.items() if k != clock.variant_field}
+    for label, conditions in (("only when", applies_when), ("not when any of", clock.applies_unless),
                               ("stop counts only when", clock.stop_when)):
         if conditions:
             lines.append(f"  {label}: " + "; ".join(f"{k} in {', '.join(v)}" for k, v in conditions.items()))
     lines.append(f"  due soon: within {clock.warning_days} days of the due date")
-    lines.append("  versions (a case is judged by the version in force on its start date):")
-    for v in clock.versions:
-        lines.append(f"    {v.label}: {v.policy.describe(clock.counting)}; {v.reference}")
+    for variant in variants:
+        indent = "  "
+        if variant.variant is not None:
+            lines.append(f"  when {variant.variant_field} is {variant.variant}: {variant.title}")
+            lines.append(f"    starts: {variant.start}")
+            if variant.description:
+                lines.append(f"    {variant.description}")
+            indent = "    "
+        lines.append(f"{indent}versions (a case is judged by the version in force on its start date):")
+        for v in variant.versions:
+            lines.append(f"{indent}  {v.label}: {v.policy.describe(variant.counting)}; {v.reference}")
     reasons = book.exceptions_for(clock)
     if reasons:
         lines.append(f"  exceptions (recorded in {clock.exception_field}; they never move the due date):")
         for r in reasons:
             window = f" (only for due dates {r.due_from} to {r.due_until})" if r.due_from else ""
             lines.append(f"    {r.code}: {r.title}{window}; {r.reference}")
+    if clock.case == "review" and clock.variant_field == "transfer_type":
+        lines.append("  transfer years (last national curriculum year before a September transfer): "
+                     + ", ".join(f"year {y} -> {t}" for y, t in sorted(book.transfers.items())))
     return "\n".join(lines)

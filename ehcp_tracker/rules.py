@@ -14,13 +14,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dates import Counting, DatePolicy, Days, FixedDate, Months, Weeks, WorkingDays
+from .dates import Counting, DatePolicy, Days, FixedDate, Months, MonthsBefore, Weeks, WorkingDays
 from .errors import RuleBookError
-from .schema import BY_CASE
+from .schema import BY_CASE, REVIEWS, TRANSFER_TYPES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-LIMIT_KEYS = ("weeks", "days", "months", "working_days", "fixed_date")
+LIMIT_KEYS = ("weeks", "days", "months", "months_before", "working_days", "fixed_date")
 SCOPES = ("la", "advice", "review", "all")
 
 
@@ -75,6 +75,17 @@ class Clock:
     exception_field: str | None = None
     exception_scope: str | None = None
     description: str = ""
+    # A clock with variants (phase_transfer: school / post16 / post16_move) is loaded as one Clock per
+    # variant, all with the same public id; ``applies_when`` holds ``{variant_field: (variant,)}``, so
+    # a case matches at most one of them.
+    variant: str | None = None
+    variant_field: str | None = None
+    family_title: str = ""  # the clock's own title when the variants have theirs
+
+    @property
+    def qualified_id(self) -> str:
+        """The id as rule versions name it: ``phase_transfer/post16`` for a variant."""
+        return self.id if self.variant is None else f"{self.id}/{self.variant}"
 
     def version_for(self, start: dt.date) -> Version | None:
         for v in self.versions:
@@ -83,18 +94,33 @@ class Clock:
         return None
 
 
+# Which national curriculum year is the last before a September phase transfer, by transfer type
+# (reg 2(1), reg 18(1)). A council with infant/junior or middle schools sets its own in a rule file's
+# [transfers] table, e.g. school = [2, 6] or school = [4, 8].
+DEFAULT_TRANSFERS: dict[int, str] = {6: "school", 11: "post16"}
+TRANSFER_TABLE_KEYS = ("school", "post16")
+
+
 @dataclass
 class RuleBook:
     clocks: list[Clock]
     exceptions: dict[str, ExceptionReason]
     files: list[Path]
     fingerprint: str
+    transfers: dict[int, str] = field(default_factory=lambda: dict(DEFAULT_TRANSFERS))
 
     def clock(self, clock_id: str) -> Clock:
         for c in self.clocks:
             if c.id == clock_id:
                 return c
         raise KeyError(clock_id)
+
+    def variants(self, clock_id: str) -> list[Clock]:
+        """Every variant of a clock (a single-element list for a clock without variants)."""
+        found = [c for c in self.clocks if c.id == clock_id]
+        if not found:
+            raise KeyError(clock_id)
+        return found
 
     def clocks_for(self, case: str) -> list[Clock]:
         return [c for c in self.clocks if c.case == case]
@@ -199,18 +225,30 @@ class _Reader:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             self.fail(f"{where}.{key}", f"must be a positive whole number, got {value!r}")
             return None
-        return {"weeks": Weeks, "days": Days, "months": Months, "working_days": WorkingDays}[key](value)
+        return {"weeks": Weeks, "days": Days, "months": Months, "months_before": MonthsBefore,
+                "working_days": WorkingDays}[key](value)
 
 
-# Fields the engine derives from the canonical record, usable as rule starts (reviews, issue 3).
+# Fields the engine derives from the canonical record, usable as rule starts and stops
+# (engine.derived_fields, vectorised; explain.record_as_of, scalar):
+# - review_anchor: the later of plan_issued and last_review (CFA 2014 s44(1): the 12 months start
+#   with the plan's making or the previous review's conclusion);
+# - transfer_type: phase_transfer as recorded, else derived from the national curriculum year;
+# - transfer_year_start: 1 January of the calendar year of a September school or post-16 transfer
+#   (reg 18(1): "before 15 February in the calendar year of the transfer");
+# - review_completed: the review and any amendment completed: amended_plan_issued when the decision
+#   is amend, else decision_notified.
 DERIVED_FIELDS: dict[str, tuple[str, ...]] = {
     "assessment": ("closure_date",),
-    "review": ("review_anchor", "transfer_year_start"),
+    "review": ("review_anchor", "transfer_year_start", "transfer_type", "review_completed"),
 }
+DERIVED_CHOICES: dict[str, tuple[str, ...]] = {"transfer_type": TRANSFER_TYPES}
 
 _RULESET_KEYS = {"id", "title", "statutory", "source", "description"}
 _CLOCK_KEYS = {"id", "title", "case", "start", "stop", "versions", "warning_days", "applies_when",
-               "applies_unless", "stop_when", "closed_by", "exception_field", "exception_scope", "description", "statutory"}
+               "applies_unless", "stop_when", "closed_by", "exception_field", "exception_scope", "description", "statutory",
+               "variant_field", "variants"}
+_VARIANT_KEYS = {"when", "title", "start", "description", "versions"}
 _VERSION_KEYS = {"from", "until", "reference", "note", *LIMIT_KEYS}
 _EXCEPTION_KEYS = {"title", "scopes", "reference", "due_from", "due_until", "effect"}
 
@@ -226,6 +264,7 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
         raise RuleBookError([f"{directory}: no rule files (*.toml) found"])
     clocks: list[Clock] = []
     exceptions: dict[str, ExceptionReason] = {}
+    transfers: dict[str, dict[int, str]] = {}  # file name -> year -> type
     digest = hashlib.sha256()
     for path in files:
         raw = path.read_bytes()
@@ -237,15 +276,44 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
             reader.fail(name, f"not valid TOML: {exc}")
             continue
         _read_file(reader, name, data, clocks, exceptions)
+        if "transfers" in data:
+            transfers[name] = _read_transfers(reader, name, data["transfers"])
     _check_book(reader, clocks, exceptions)
+    if len(transfers) > 1:
+        reader.fail(", ".join(transfers), "[transfers] is given in more than one rule file; give it once")
     if reader.problems:
         raise RuleBookError(reader.problems)
-    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12])
+    chosen = next(iter(transfers.values())) if transfers else dict(DEFAULT_TRANSFERS)
+    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12], chosen)
+
+
+def _read_transfers(reader: _Reader, name: str, table) -> dict[int, str]:
+    """``[transfers]``: the last national curriculum year before each kind of September transfer."""
+    where = f"{name} [transfers]"
+    if not isinstance(table, dict):
+        reader.fail(where, "must be a table such as school = [6] and post16 = [11]")
+        return {}
+    reader.keys(where, table, set(TRANSFER_TABLE_KEYS), set())
+    low, high = REVIEWS.column("ncy").bounds
+    years: dict[int, str] = {}
+    for kind in TRANSFER_TABLE_KEYS:
+        values = table.get(kind, [])
+        if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            reader.fail(f"{where}.{kind}", f"must be a list of national curriculum years, got {values!r}")
+            continue
+        for year in values:
+            if not low <= year <= high:
+                reader.fail(f"{where}.{kind}", f"year {year} is outside {low}..{high}")
+            elif year in years:
+                reader.fail(f"{where}.{kind}", f"year {year} is already a {years[year]} transfer year")
+            else:
+                years[year] = kind
+    return years
 
 
 def _read_file(reader: _Reader, name: str, data: dict, clocks: list[Clock],
                exceptions: dict[str, ExceptionReason]) -> None:
-    reader.keys(name, data, {"ruleset", "counting", "clocks", "exceptions"}, {"ruleset"})
+    reader.keys(name, data, {"ruleset", "counting", "clocks", "exceptions", "transfers"}, {"ruleset"})
     ruleset = data.get("ruleset", {})
     reader.keys(f"{name} [ruleset]", ruleset, _RULESET_KEYS, {"id", "title", "statutory"})
     ruleset_id = ruleset.get("id", name)
@@ -277,17 +345,75 @@ def _read_file(reader: _Reader, name: str, data: dict, clocks: list[Clock],
             ruleset_id, table.get("effect", ""))
 
     for index, table in enumerate(data.get("clocks", [])):
-        clock = _read_clock(reader, f"{name} [[clocks]] #{index + 1}", table, ruleset_id, statutory,
-                            counting, name)
-        if clock:
-            clocks.append(clock)
+        clocks.extend(_read_clock(reader, f"{name} [[clocks]] #{index + 1}", table, ruleset_id, statutory,
+                                  counting, name))
 
 
-def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name) -> Clock | None:
+def _read_versions(reader: _Reader, where: str, raw_versions, clock_statutory: bool) -> tuple[Version, ...]:
+    versions = []
+    if not isinstance(raw_versions, list) or not raw_versions:
+        reader.fail(f"{where}.versions", "needs at least one [[clocks.versions]] entry")
+        raw_versions = []
+    for v_index, v in enumerate(raw_versions):
+        vwhere = f"{where}.versions #{v_index + 1}"
+        reader.keys(vwhere, v, _VERSION_KEYS, {"from", "reference"})
+        start_from = reader.date(f"{vwhere}.from", v.get("from"))
+        until = reader.date(f"{vwhere}.until", v["until"]) if "until" in v else None
+        policy = reader.policy(vwhere, v)
+        reference = reader.text(f"{vwhere}.reference", v.get("reference", ""))
+        if policy and isinstance(policy, WorkingDays) and clock_statutory:
+            reader.fail(vwhere, "statutory limits are calendar periods; working days are for local rules only")
+        if start_from and until and until < start_from:
+            reader.fail(f"{vwhere}.until", "is before 'from'")
+        if start_from and policy:
+            versions.append(Version(start_from, until, policy, reference, v.get("note", "")))
+    ordered = sorted(versions, key=lambda v: v.start_from)
+    for earlier, later in zip(ordered, ordered[1:]):
+        if earlier.until is None or earlier.until >= later.start_from:
+            reader.fail(f"{where}.versions", f"versions {earlier.label} and {later.label} overlap")
+    return tuple(ordered)
+
+
+def _read_variants(reader: _Reader, where: str, table: dict, case, clock_statutory: bool) -> list[dict]:
+    """``[[clocks.variants]]``: one rule per value of ``variant_field``, each with its own start and versions."""
+    variant_field = table.get("variant_field")
+    reader.field(f"{where}.variant_field", variant_field, case)
+    choices = DERIVED_CHOICES.get(variant_field)
+    if choices is None and case in BY_CASE and variant_field in BY_CASE[case].names:
+        choices = BY_CASE[case].column(variant_field).choices or None
+    for key in ("start", "versions"):
+        if key in table:
+            reader.fail(f"{where}.{key}", "a clock with variants gives start and versions in each variant")
+    raw = table.get("variants")
+    if not isinstance(raw, list) or not raw:
+        reader.fail(f"{where}.variants", "needs at least one [[clocks.variants]] entry")
+        return []
+    out, seen = [], set()
+    for index, variant in enumerate(raw):
+        vwhere = f"{where}.variants #{index + 1}"
+        reader.keys(vwhere, variant, _VARIANT_KEYS, {"when", "start", "versions"})
+        when = variant.get("when")
+        if not isinstance(when, str) or (choices and when not in choices):
+            reader.fail(f"{vwhere}.when", f"must be one of {', '.join(choices or ['a value'])}, got {when!r}")
+            continue
+        if when in seen:
+            reader.fail(f"{vwhere}.when", f"variant {when!r} is given twice")
+        seen.add(when)
+        if "start" in variant:
+            reader.field(f"{vwhere}.start", variant["start"], case)
+        out.append({"when": when, "start": variant.get("start", ""), "title": variant.get("title"),
+                    "description": variant.get("description"),
+                    "versions": _read_versions(reader, vwhere, variant.get("versions", []), clock_statutory)})
+    return out
+
+
+def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name) -> list[Clock]:
     clock_id = table.get("id")
     if isinstance(clock_id, str):
         where = f"{where} ({clock_id})"
-    reader.keys(where, table, _CLOCK_KEYS, {"id", "title", "case", "start", "stop", "versions"})
+    has_variants = "variants" in table or "variant_field" in table
+    required = {"id", "title", "case", "stop"} | ({"variant_field", "variants"} if has_variants else {"start", "versions"})
+    reader.keys(where, table, _CLOCK_KEYS, required)
     case = table.get("case")
     if case not in BY_CASE:
         reader.fail(f"{where}.case", f"must be one of {', '.join(BY_CASE)}, got {case!r}")
@@ -311,57 +437,47 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
     clock_statutory = table.get("statutory", statutory)
     if clock_statutory and statutory is False:
         reader.fail(f"{where}.statutory", "a clock in a local (non-statutory) rule set cannot be statutory")
-    versions = []
-    raw_versions = table.get("versions", [])
-    if not isinstance(raw_versions, list) or not raw_versions:
-        reader.fail(f"{where}.versions", "needs at least one [[clocks.versions]] entry")
-        raw_versions = []
-    for v_index, v in enumerate(raw_versions):
-        vwhere = f"{where}.versions #{v_index + 1}"
-        reader.keys(vwhere, v, _VERSION_KEYS, {"from", "reference"})
-        start_from = reader.date(f"{vwhere}.from", v.get("from"))
-        until = reader.date(f"{vwhere}.until", v["until"]) if "until" in v else None
-        policy = reader.policy(vwhere, v)
-        reference = reader.text(f"{vwhere}.reference", v.get("reference", ""))
-        if policy and isinstance(policy, WorkingDays) and clock_statutory:
-            reader.fail(vwhere, "statutory limits are calendar periods; working days are for local rules only")
-        if start_from and until and until < start_from:
-            reader.fail(f"{vwhere}.until", "is before 'from'")
-        if start_from and policy:
-            versions.append(Version(start_from, until, policy, reference, v.get("note", "")))
-    ordered = sorted(versions, key=lambda v: v.start_from)
-    for earlier, later in zip(ordered, ordered[1:]):
-        if earlier.until is None or earlier.until >= later.start_from:
-            reader.fail(f"{where}.versions", f"versions {earlier.label} and {later.label} overlap")
+    if has_variants:
+        variants = _read_variants(reader, where, table, case, bool(clock_statutory))
+    else:
+        variants = [{"when": None, "start": table.get("start", ""), "title": None, "description": None,
+                     "versions": _read_versions(reader, where, table.get("versions", []), bool(clock_statutory))}]
     warning = table.get("warning_days", 14)
     if not isinstance(warning, int) or warning < 0:
         reader.fail(f"{where}.warning_days", "must be a whole number of days, 0 or more")
         warning = 14
     if not isinstance(clock_id, str) or not clock_id.isidentifier():
         reader.fail(f"{where}.id", "must be a lower_case identifier")
-        return None
+        return []
     if case not in BY_CASE:
-        return None
-    return Clock(
-        id=clock_id, title=reader.text(f"{where}.title", table.get("title", "")), case=case,
-        start=table.get("start", ""), stop=table.get("stop", ""), versions=tuple(ordered),
+        return []
+    title = reader.text(f"{where}.title", table.get("title", ""))
+    applies_when = reader.conditions(f"{where}.applies_when", table.get("applies_when"), case)
+    variant_field = table.get("variant_field") if has_variants else None
+    if variant_field in applies_when:
+        reader.fail(f"{where}.applies_when", f"{variant_field} is the variant field; give the value in each variant")
+    applies_unless = reader.conditions(f"{where}.applies_unless", table.get("applies_unless"), case)
+    stop_when = reader.conditions(f"{where}.stop_when", table.get("stop_when"), case)
+    return [Clock(
+        id=clock_id, title=v["title"] or title, case=case,
+        start=v["start"], stop=table.get("stop", ""), versions=v["versions"],
         statutory=bool(clock_statutory), ruleset=ruleset_id, source_file=file_name, counting=counting,
         warning_days=warning,
-        applies_when=reader.conditions(f"{where}.applies_when", table.get("applies_when"), case),
-        applies_unless=reader.conditions(f"{where}.applies_unless", table.get("applies_unless"), case),
-        stop_when=reader.conditions(f"{where}.stop_when", table.get("stop_when"), case),
-        closed_by=tuple(closed_by),
+        applies_when=applies_when | ({variant_field: (v["when"],)} if has_variants else {}),
+        applies_unless=applies_unless, stop_when=stop_when, closed_by=tuple(closed_by),
         exception_field=exception_field, exception_scope=scope,
-        description=table.get("description", ""),
-    )
+        description=v["description"] or table.get("description", ""),
+        variant=v["when"], variant_field=variant_field, family_title=title,
+    ) for v in variants]
 
 
 def _check_book(reader: _Reader, clocks: list[Clock], exceptions: dict[str, ExceptionReason]) -> None:
-    seen: dict[str, str] = {}
+    seen: dict[str, Clock] = {}
     for clock in clocks:
-        if clock.id in seen:
-            reader.fail(clock.source_file, f"clock id {clock.id!r} is also defined in {seen[clock.id]}")
-        seen[clock.id] = clock.source_file
+        first = seen.get(clock.id)
+        if first is not None and (first.variant is None or first.source_file != clock.source_file):
+            reader.fail(clock.source_file, f"clock id {clock.id!r} is also defined in {first.source_file}")
+        seen.setdefault(clock.id, clock)
     for reason in exceptions.values():
         if (reason.due_from is None) != (reason.due_until is None):
             reader.fail(f"[exceptions.{reason.code}]", "give both due_from and due_until, or neither")

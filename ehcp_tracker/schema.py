@@ -17,6 +17,9 @@ class Column:
     choices: tuple[str, ...] = ()
     personal: bool = False  # never echoed in messages or logs
     doc: str = ""
+    planned: bool = False  # a date planned ahead (may lie after the as-of date), not an event that happened
+    aliases: tuple[tuple[str, int], ...] = ()  # "int": words accepted for numbers, e.g. ("reception", 0)
+    bounds: tuple[int, int] | None = None  # "int": the lowest and highest value allowed
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,12 @@ ASSESSMENTS = Kind(
                        *(f"{s}_advice_exception" for s in ADVICE_SERVICES)),
 )
 
+# National curriculum years as case systems write them: Reception is year 0, the two nursery years
+# before it -1 (N2, the year before Reception) and -2 (N1).
+NCY_ALIASES = (("r", 0), ("reception", 0), ("yr", 0), ("n", -1), ("nursery", -1), ("n2", -1),
+               ("n1", -2))
+TRANSFER_TYPES = ("none", "school", "post16", "post16_move")
+
 REVIEWS = Kind(
     name="reviews",
     case="review",
@@ -101,10 +110,12 @@ REVIEWS = Kind(
         Column("team", "text"),
         Column("plan_issued", "date", doc="date the plan was first made"),
         Column("last_review", "date", doc="date the previous review concluded (decision letter)"),
-        Column("ncy", "int", doc="national curriculum year in the academic year of the review"),
-        Column("date_of_birth", "date", personal=True),
-        Column("phase_transfer", "choice", choices=("none", "school", "post16", "post16_move")),
-        Column("transfer_date", "date"),
+        Column("ncy", "int", aliases=NCY_ALIASES, bounds=(-2, 14),
+               doc="national curriculum year in the academic year containing the review's due date"),
+        Column("date_of_birth", "date", personal=True, doc="used to derive ncy when ncy is blank"),
+        Column("phase_transfer", "choice", choices=TRANSFER_TYPES,
+               doc="derived from ncy and the configured transfer years when blank"),
+        Column("transfer_date", "date", planned=True, doc="date of a post-16 to post-16 move (reg 18(2))"),
         Column("review_meeting", "date"),
         Column("decision_notified", "date"),
         Column("decision", "choice", choices=("maintain", "amend", "cease")),

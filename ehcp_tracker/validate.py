@@ -31,6 +31,7 @@ class Reason(str, Enum):
     BAD_VALUE = "bad_value"
     BAD_FLAG = "bad_flag"
     BAD_NUMBER = "bad_number"
+    OUT_OF_RANGE = "out_of_range"
     DUPLICATE = "duplicate_id"
     ORDER = "date_order"
     INCONSISTENT = "inconsistent"
@@ -154,6 +155,8 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             if col.required:
                 out.mark(np.isnat(days) & ~unreadable & ~impossible, col.name, Reason.REQUIRED, "required but blank")
             future = days > np.datetime64(as_of, "D")
+            if col.planned:
+                future[:] = False  # a planned date (a post-16 move) is expected to lie ahead
             out.mark(future, col.name, Reason.FUTURE_DATE, f"date is after the as-of date {as_of.isoformat()}")
             days[future] = np.datetime64("NaT")
             frame[col.name] = days
@@ -178,9 +181,22 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             out.mark(bad, col.name, Reason.BAD_FLAG, lambda i, t=text: f"{t.iloc[i]!r} is not yes or no")
             frame[col.name] = lowered.isin(YES).astype(object).where(lowered != "", None)
         elif col.type == "int":
-            numbers = pd.to_numeric(text.where(text != "", None), errors="coerce")
+            spelled = text
+            if col.aliases:
+                # "R", "Reception", "N1"; "Year 6", "Y6", "Yr 6" -> 6
+                lowered = text.str.lower().str.replace(r"^(?:year|yr|y)\s*(-?\d+)$", r"\1", regex=True)
+                spelled = lowered.map(lambda v, words=dict(col.aliases): str(words.get(v.strip(), v)))
+            numbers = pd.to_numeric(spelled.where(spelled != "", None), errors="coerce")
             bad = (text != "") & (numbers.isna() | (numbers % 1 != 0))
-            out.mark(bad, col.name, Reason.BAD_NUMBER, lambda i, t=text: f"{t.iloc[i]!r} is not a whole number")
+            out.mark(bad, col.name, Reason.BAD_NUMBER, lambda i, t=text, c=col: f"{t.iloc[i]!r} is not a whole number"
+                     + (" or one of: " + ", ".join(sorted({w.upper() if len(w) < 3 else w.title() for w, _ in c.aliases}))
+                        if c.aliases else ""))
+            if col.bounds:
+                low, high = col.bounds
+                outside = ~bad & numbers.notna() & ((numbers < low) | (numbers > high))
+                out.mark(outside.to_numpy(dtype=bool), col.name, Reason.OUT_OF_RANGE,
+                         lambda i, t=text: f"{t.iloc[i]!r} is outside {low}..{high}")
+                bad |= outside
             frame[col.name] = numbers.where(~bad).astype("Int64")
 
     key = frame[kind.key]
@@ -284,4 +300,53 @@ def _check_assessment_outcomes(frame: pd.DataFrame, out: _Collector) -> None:
                  f"{stage} is recorded but the request was not assessed (request_outcome)")
 
 
-CROSS_CHECKS = {"assessments": [_check_assessment_order, _check_assessment_outcomes]}
+REVIEW_STAGES = ("review_meeting", "decision_notified", "amendment_notice_sent", "amended_plan_issued", "ceased_date")
+
+
+def _check_review_order(frame: pd.DataFrame, out: _Collector) -> None:
+    """Stage dates of one review cycle in their legal order (statutory-rules.md sections 1.5-1.7)."""
+    out.mark(_blank(frame, "plan_issued") & _blank(frame, "last_review"), "plan_issued", Reason.REQUIRED,
+             "give plan_issued or last_review: the review is due within 12 months of the later of them")
+    out.mark(_before(frame, "last_review", "plan_issued"), "last_review", Reason.ORDER,
+             "last_review is before plan_issued (a plan is reviewed after it is made)")
+    for stage in REVIEW_STAGES:
+        for anchor in ("plan_issued", "last_review"):
+            out.mark(_before(frame, stage, anchor), stage, Reason.ORDER,
+                     f"{stage} is before {anchor}: it belongs to an earlier review cycle")
+    pairs = [("decision_notified", "review_meeting", "the decision is notified after the review meeting"),
+             ("amendment_notice_sent", "review_meeting", "amendments are proposed after the review meeting"),
+             ("amended_plan_issued", "amendment_notice_sent",
+              "the final amended plan follows the amendment notice (reg 22(2)-(3))"),
+             ("ceased_date", "decision_notified", "a plan ceases after the decision to cease is notified")]
+    for later, earlier, why in pairs:
+        out.mark(_before(frame, later, earlier), later, Reason.ORDER, f"{later} is before {earlier}: {why}")
+
+
+def _check_review_decisions(frame: pd.DataFrame, out: _Collector) -> None:
+    decision = frame["decision"]
+    decided = ~_blank(frame, "decision")
+    notified = ~_blank(frame, "decision_notified")
+    out.mark((decided | notified) & _blank(frame, "review_meeting"), "review_meeting", Reason.INCONSISTENT,
+             "a review decision is recorded but review_meeting is blank")
+    out.mark(decided & ~notified, "decision_notified", Reason.INCONSISTENT,
+             "decision is recorded but decision_notified is blank")
+    out.mark(~decided & notified, "decision", Reason.INCONSISTENT,
+             "decision_notified is recorded but decision (maintain, amend or cease) is blank")
+    amend = (decision == "amend").to_numpy()
+    for stage in ("amendment_notice_sent", "amended_plan_issued"):
+        out.mark(~_blank(frame, stage) & ~amend, stage, Reason.INCONSISTENT,
+                 f"{stage} is recorded but decision is not amend")
+    out.mark(~_blank(frame, "amended_plan_issued") & _blank(frame, "amendment_notice_sent") & amend,
+             "amendment_notice_sent", Reason.INCONSISTENT,
+             "amended_plan_issued is recorded but amendment_notice_sent is blank (reg 22(2)(a) notice)")
+    out.mark(~_blank(frame, "ceased_date") & (decision != "cease").to_numpy(), "ceased_date", Reason.INCONSISTENT,
+             "ceased_date is recorded but decision is not cease")
+    move = (frame["phase_transfer"] == "post16_move").to_numpy()
+    out.mark(~_blank(frame, "transfer_date") & ~move, "transfer_date", Reason.INCONSISTENT,
+             "transfer_date is recorded but phase_transfer is not post16_move (only a post-16 move has one)")
+    out.mark(_blank(frame, "transfer_date") & move, "transfer_date", Reason.REQUIRED,
+             "phase_transfer is post16_move but transfer_date is blank (reg 18(2): 5 months before the transfer)")
+
+
+CROSS_CHECKS = {"assessments": [_check_assessment_order, _check_assessment_outcomes],
+                "reviews": [_check_review_order, _check_review_decisions]}
