@@ -20,10 +20,15 @@ Shape of the data (figures from ``shared/domain/statutory-rules.md`` section 5, 
 * about 10% of assessments end ``not_issue`` (16-week clock, about a third on time);
 * of final plans issued in the last 12 months about 46% took 20 weeks or less, about 44% 20-52
   weeks and about 10% more than 52 weeks; about 7% of plans have a 20-week exception;
-* reviews: plans made over the past years, a previous review for most, meetings mostly before
-  the anniversary, about half the decisions within 4 weeks, maintain/amend/cease, amendment
-  notices and amended plans (some late), a few decisions never recorded, every year group from
-  nursery (-1) and Reception (0) to 14, some post-16 moves with a transfer date.
+* reviews: one row per review. Each plan (made over the past years) has a row for its current
+  review cycle; about 30% of rows are the plan's previous, concluded review, whose decision
+  letter is the current row's ``last_review`` (a plan ceased at that review has no current row).
+  Meetings mostly a few weeks before the anniversary, about 12% of cycles overdue, about half the
+  decisions within 4 weeks, maintain/amend/cease, amendment notices and amended plans (about 40%
+  later than 8 weeks), a few decisions never recorded, every year group from nursery (-1) and
+  Reception (0) to 14 (``ncy`` is the year in the academic year the review falls due; 15% of rows
+  give a derived date of birth instead), some explicit phase transfers and post-16 moves with a
+  ``transfer_date`` (on or before ``end``, like every date).
 
 Every row satisfies the import invariants (all dates on or before ``end``, every stage after the
 one it depends on, codes only where they are allowed); ``tests/test_synthetic.py`` checks them.
@@ -534,7 +539,8 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     meeting = np.where(due < end_d, np.where(rng.random(m) < 0.5, late_meeting, _NAT), meeting)
     meeting = np.where((meeting > end_d) | history_missing, _NAT, meeting)
 
-    # decision: about half within 4 weeks of the meeting; a few never recorded
+    # decision: about half of the recorded ones within 4 weeks of the meeting (more than half are
+    # drawn late because recent late decisions are not recorded yet at `end`); a few never recorded
     delay = np.where(rng.random(m) < 0.66, 29 + rng.exponential(30, m), rng.uniform(4, 28, m))
     notified = meeting + _days(delay)
     notified = np.where((notified > end_d) | (rng.random(m) < 0.04), _NAT, notified)

@@ -281,6 +281,22 @@ def test_review_mix(reviews):
     assert late.sum() > 100
 
 
+def test_review_history_rows(reviews):
+    f = reviews
+    rows = f.groupby("person_id").size()
+    assert rows.max() == 2 and 0.2 < (rows == 2).mean() < 0.6
+    twice = f[f["person_id"].isin(rows[rows == 2].index)].sort_values(["person_id", "review_id"])
+    prev, cur = twice.iloc[::2].reset_index(drop=True), twice.iloc[1::2].reset_index(drop=True)
+    assert (prev["person_id"] == cur["person_id"]).all()
+    assert (prev["decision_notified"] == cur["last_review"]).all()
+    assert (prev["decision"] != "cease").all()
+    assert (prev["plan_issued"] == cur["plan_issued"]).all()
+    assert (prev["caseworker"] == cur["caseworker"]).all()
+    # a plan ceased at its previous review has no current row
+    ceased_prev = f[(f["decision"] == "cease") & f["person_id"].isin(rows[rows == 1].index)]
+    assert len(ceased_prev) > 0
+
+
 def test_dob_matches_year_group():
     r = _dates(S.generate_reviews(5000, 9, END), REVIEW_DATES)
     anchor = r["last_review"].fillna(r["plan_issued"])
