@@ -47,124 +47,37 @@ def _write(tmp_path, text):
     return folder
 
 
+def rule_file(clock="", version='weeks = 3\nreference = "local"', statutory="false", start="request_received"):
+    """A one-clock rule file with the given extra clock keys and version keys."""
+    return f"""
+[ruleset]
+id = "x"
+title = "x"
+statutory = {statutory}
+[[clocks]]
+id = "c"
+title = "c"
+case = "assessment"
+start = "{start}"
+stop = "final_plan_issued"
+{clock}
+[[clocks.versions]]
+from = "2014-09-01"
+{version}
+"""
+
+
 BAD_FILES = [
-    ("unknown key", """
-        [ruleset]
-        id = "x"
-        title = "x"
-        statutory = false
-        [[clocks]]
-        id = "c"
-        title = "c"
-        case = "assessment"
-        start = "request_received"
-        stop = "final_plan_issued"
-        colour = "red"
-        [[clocks.versions]]
-        from = "2014-09-01"
-        weeks = 3
-        reference = "local"
-        """, "colour: unknown key"),
-    ("missing reference", """
-        [ruleset]
-        id = "x"
-        title = "x"
-        statutory = false
-        [[clocks]]
-        id = "c"
-        title = "c"
-        case = "assessment"
-        start = "request_received"
-        stop = "final_plan_issued"
-        [[clocks.versions]]
-        from = "2014-09-01"
-        weeks = 3
-        """, "reference: missing"),
-    ("non-ISO date", """
-        [ruleset]
-        id = "x"
-        title = "x"
-        statutory = false
-        [[clocks]]
-        id = "c"
-        title = "c"
-        case = "assessment"
-        start = "request_received"
-        stop = "final_plan_issued"
-        [[clocks.versions]]
-        from = "01/09/2014"
-        weeks = 3
-        reference = "local"
-        """, "not an ISO date"),
-    ("overlapping versions", """
-        [ruleset]
-        id = "x"
-        title = "x"
-        statutory = false
-        [[clocks]]
-        id = "c"
-        title = "c"
-        case = "assessment"
-        start = "request_received"
-        stop = "final_plan_issued"
-        [[clocks.versions]]
-        from = "2014-09-01"
-        weeks = 3
-        reference = "local"
-        [[clocks.versions]]
-        from = "2016-01-01"
-        weeks = 4
-        reference = "local"
-        """, "overlap"),
-    ("unknown field", """
-        [ruleset]
-        id = "x"
-        title = "x"
-        statutory = false
-        [[clocks]]
-        id = "c"
-        title = "c"
-        case = "assessment"
-        start = "date_of_request"
-        stop = "final_plan_issued"
-        [[clocks.versions]]
-        from = "2014-09-01"
-        weeks = 3
-        reference = "local"
-        """, "'date_of_request' is not a field"),
-    ("working days in a statutory clock", """
-        [ruleset]
-        id = "x"
-        title = "x"
-        statutory = true
-        [[clocks]]
-        id = "c"
-        title = "c"
-        case = "assessment"
-        start = "request_received"
-        stop = "final_plan_issued"
-        [[clocks.versions]]
-        from = "2014-09-01"
-        working_days = 3
-        reference = "reg 99"
-        """, "working days are for local rules only"),
-    ("two limits", """
-        [ruleset]
-        id = "x"
-        title = "x"
-        statutory = false
-        [[clocks]]
-        id = "c"
-        title = "c"
-        case = "assessment"
-        start = "request_received"
-        stop = "final_plan_issued"
-        [[clocks.versions]]
-        from = "2014-09-01"
-        weeks = 3
-        days = 4
-        reference = "local"
-        """, "give exactly one limit"),
+    ("unknown key", rule_file(clock='colour = "red"'), "colour: unknown key"),
+    ("missing reference", rule_file(version="weeks = 3"), "reference: missing"),
+    ("non-ISO date", rule_file(version='weeks = 3\nreference = "local"').replace('"2014-09-01"', '"01/09/2014"'),
+     "not an ISO date"),
+    ("overlapping versions", rule_file(version='weeks = 3\nreference = "local"\n[[clocks.versions]]\n'
+                                               'from = "2016-01-01"\nweeks = 4\nreference = "local"'), "overlap"),
+    ("unknown field", rule_file(start="date_of_request"), "'date_of_request' is not a field"),
+    ("working days in a statutory clock", rule_file(version='working_days = 3\nreference = "reg 99"', statutory="true"),
+     "working days are for local rules only"),
+    ("two limits", rule_file(version='weeks = 3\ndays = 4\nreference = "local"'), "give exactly one limit"),
     ("broken TOML", "[ruleset\nid=", "not valid TOML"),
 ]
 
@@ -178,27 +91,11 @@ def test_malformed_rule_file_is_reported_with_file_key_and_reason(tmp_path, name
 
 
 def test_duplicate_clock_ids_across_files(tmp_path):
-    clock = """
-        [ruleset]
-        id = "{name}"
-        title = "x"
-        statutory = false
-        [[clocks]]
-        id = "same"
-        title = "c"
-        case = "assessment"
-        start = "request_received"
-        stop = "final_plan_issued"
-        [[clocks.versions]]
-        from = "2014-09-01"
-        weeks = 3
-        reference = "local"
-        """
     folder = tmp_path / "rules"
     folder.mkdir()
-    (folder / "one.toml").write_text(textwrap.dedent(clock.format(name="one")))
-    (folder / "two.toml").write_text(textwrap.dedent(clock.format(name="two")))
-    with pytest.raises(RuleBookError, match="'same' is also defined in"):
+    (folder / "one.toml").write_text(rule_file())
+    (folder / "two.toml").write_text(rule_file().replace('id = "x"', 'id = "y"'))
+    with pytest.raises(RuleBookError, match="'c' is also defined in"):
         load_rule_book(folder)
 
 
