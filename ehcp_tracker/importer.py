@@ -84,7 +84,8 @@ def comparable(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
         elif col.type == "flag":
             out[col.name] = values.map({True: "yes", False: "no"}).fillna("").astype(object)
         elif col.type == "int":
-            out[col.name] = pd.array(values, dtype="Int64").astype(str).replace("<NA>", "")
+            ints = pd.Series(pd.array(values, dtype="Int64"), index=frame.index)
+            out[col.name] = ints.map(lambda v: "" if pd.isna(v) else str(int(v))).astype(object)
         else:
             out[col.name] = values.fillna("").astype(object)
     return pd.DataFrame(out, index=frame.index).astype(object)
