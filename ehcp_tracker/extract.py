@@ -103,7 +103,11 @@ def load_profile(name: str) -> Profile:
 
 def _decode(raw: bytes, file: str) -> tuple[str, str]:
     if raw.startswith(UTF8_BOM):
-        return raw[len(UTF8_BOM):].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            return raw[len(UTF8_BOM):].decode("utf-8", errors="strict"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise EhcpError(f"{file}: starts with a UTF-8 marker but is not UTF-8 (byte {exc.start + 3}): "
+                            "damaged or truncated in transfer?") from exc
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

@@ -118,7 +118,7 @@ def assessment_rows(n: int, received: str = "2024-03-01", start: int = 1) -> lis
     return [[f"R{i:04d}", f"P{i:04d}", received, f"CW{i % 3}", "North", "", ""] for i in range(start, start + n)]
 
 
-def snapshot(url: str) -> dict[str, list[tuple]]:
+def snapshot(url: str, reflect: bool = True) -> dict[str, list[tuple]]:
     """Every row of every ehcp-tracker table, sorted: 'the database is exactly as before' is equality."""
     engine = db.connect(url)
     try:
@@ -127,7 +127,7 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
             out = {}
             for table in db.metadata.sorted_tables:
                 if table.name in present:  # as it is in the database, whatever its revision
-                    reflected = sa.Table(table.name, sa.MetaData(), autoload_with=conn)
+                    reflected = sa.Table(table.name, sa.MetaData(), autoload_with=conn) if reflect else table
                     rows = conn.execute(sa.select(reflected)).fetchall()
                     out[table.name] = sorted((tuple(map(str, r)) for r in rows))
             return out
