@@ -241,7 +241,7 @@ def _check_assessment_order(frame: pd.DataFrame, out: _Collector) -> None:
         out.mark(~_blank(frame, f"{s}_advice_received") & _blank(frame, f"{s}_advice_requested"),
                  f"{s}_advice_received", Reason.INCONSISTENT, f"advice received but {s}_advice_requested is blank")
     for stage in [c for c in ASSESSMENTS.date_columns if c not in ("request_received", "closed_date")]:
-        out.mark(_before(frame, stage, "closed_date"), stage, Reason.ORDER, f"{stage} is after the case closed (closed_date)")
+        out.mark(_before(frame, "closed_date", stage), stage, Reason.ORDER, f"{stage} is after the case closed (closed_date)")
 
 
 def _check_assessment_outcomes(frame: pd.DataFrame, out: _Collector) -> None:

@@ -171,7 +171,8 @@ def test_rejected_rows_exit_1_and_quiet_keeps_only_errors(run, tmp_path):
     result = run("--as-of", "2024-05-01", "--quiet", "import", path, "--skip-bad-rows")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert lines == ["rejected: a.csv, row 3, column request_received: no such day in the calendar"]
+    assert len(lines) == 1
+    assert lines[0].startswith("rejected: a.csv, row 3, column request_received: no such day in the calendar")
     result = run("--as-of", "2024-05-01", "import", path)
     assert result.exit_code == 1
     assert "nothing was imported" in result.output and "Traceback" not in result.output
