@@ -26,10 +26,20 @@ from .schema import COHORTS, KINDS
 class Context:
     """What every command shares: the database, the rule book and the as-of date (loaded lazily)."""
 
-    def __init__(self, db_url: str | None, as_of: dt.date | None, rules_dir: str | None):
+    def __init__(self, db_url: str | None, as_of: dt.date | None, rules_dir: str | None, quiet: bool = False):
         self.db_url = db.resolve_url(db_url)
         self.as_of = as_of or today()
         self.rules_dir = Path(rules_dir) if rules_dir else default_rules_dir()
+        self.quiet = quiet
+
+    def say(self, text: str) -> None:
+        """A message for people on stderr; --quiet (for cron) keeps only errors."""
+        if not self.quiet:
+            click.echo(text, err=True)
+
+    def close(self) -> None:
+        if "raw_engine" in self.__dict__:
+            self.raw_engine.dispose()
 
     @functools.cached_property
     def book(self):
@@ -74,9 +84,11 @@ def _parse_as_of(ctx, param, value):
                    "are treated as not yet happened.")
 @click.option("--rules", "rules_dir", envvar="EHCP_RULES", metavar="DIR",
               help="Rule book folder (env EHCP_RULES; default: the shipped rules/).")
+@click.option("--quiet", "-q", is_flag=True, envvar="EHCP_QUIET",
+              help="For cron: no progress, warnings or summaries on stderr, only errors (env EHCP_QUIET).")
 @click.version_option(__version__, prog_name="ehcp")
 @click.pass_context
-def cli(ctx, db_url, as_of, rules_dir):
+def cli(ctx, db_url, as_of, rules_dir, quiet):
     """Track EHC needs assessments and EHC plan reviews against the statutory clocks
     of the SEND Regulations 2014: what is due, what is late, and why.
 
@@ -84,7 +96,8 @@ def cli(ctx, db_url, as_of, rules_dir):
     Typical night:   ehcp import extract.csv
     Typical morning: ehcp due --caseworker CW001
     """
-    ctx.obj = Context(db_url, as_of, rules_dir)
+    ctx.obj = Context(db_url, as_of, rules_dir, quiet)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def listing_options(func):
@@ -122,7 +135,7 @@ def _emit(frame, fmt, output, title):
         frame = frame[TABLE_COLUMNS]
     emit(frame, fmt, output, title)
     if output:
-        click.echo(f"{len(frame)} rows written to {output}", err=True)
+        click.get_current_context().obj.say(f"{len(frame)} rows written to {output}")
 
 
 @cli.command()
@@ -132,8 +145,11 @@ def init(obj: Context):
 
     Example: ehcp --db sqlite:///send.db init
     """
-    db.init_db(obj.raw_engine)
-    click.echo(f"database ready: {obj.raw_engine.url.render_as_string(hide_password=True)}", err=True)
+    before, after = db.init_db(obj.raw_engine)
+    change = ("created" if before is None else "up to date" if before == after
+              else f"upgraded from {before}")
+    obj.say(f"database ready ({change}, schema {after}): "
+            f"{obj.raw_engine.url.render_as_string(hide_password=True)}")
 
 
 @cli.command("import")
@@ -158,6 +174,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     """
     from .extract import load_profile
     from .importer import import_extract
+    from .progress import import_progress
 
     book = obj.book
     engine = obj.engine
@@ -165,8 +182,9 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     summaries, failed = [], False
     for path in files:
         try:
-            summary = import_extract(engine, path, book, obj.as_of, kind=kind, profile=chosen,
-                                     skip_bad_rows=skip_bad_rows, rejects_path=rejects)
+            with import_progress(path, quiet=obj.quiet) as progress:
+                summary = import_extract(engine, path, book, obj.as_of, kind=kind, profile=chosen,
+                                         skip_bad_rows=skip_bad_rows, rejects_path=rejects, progress=progress)
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
@@ -178,16 +196,44 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             failed = True
             continue
         for warning in summary.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            obj.say(f"warning: {warning}")
         for problem in summary.problems:
             click.echo(f"rejected: {problem}", err=True)
-        click.echo(summary.describe(), err=True)
+        obj.say(summary.describe())
+        for line in describe_moves(summary.deadline_changes, summary.run_id):
+            obj.say(line)
         summaries.append(summary.as_dict())
         failed |= summary.rejected > 0
     if summary_json:
         summary_json.write_text(json.dumps(summaries, indent=1, default=str), encoding="utf-8")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def describe_moves(changes: list[dict], run_id, limit: int = 20) -> list[str]:
+    lines = [f"  moved: {c['case_id']} {c['clock']} {c['old_due'] or '(none)'} -> {c['new_due'] or '(none)'} "
+             f"({c['why']})" for c in changes[:limit]]
+    if len(changes) > limit:
+        lines.append(f"  ... and {len(changes) - limit} more: ehcp changes --run {run_id}")
+    return lines
+
+
+@cli.command()
+@click.option("--run", "run_id", type=int, metavar="N", help="This import run (default: the latest import).")
+@click.option("--all", "all_runs", is_flag=True, help="Every import run, oldest first.")
+@listing_options
+@click.pass_obj
+def changes(obj: Context, run_id, all_runs, fmt, output):
+    """The deadlines an import moved: case, clock, old due, new due, and why.
+
+    Example: ehcp changes --run 12 --format csv -o moved.csv
+    """
+    from .changes import deadline_changes
+
+    frame, runs = deadline_changes(obj.engine, run_id=run_id, all_runs=all_runs)
+    obj.say(f"import run{'s' if len(runs) != 1 else ''} {', '.join(map(str, runs)) or '(none yet)'}: "
+            f"{len(frame)} deadlines moved")
+    _emit(frame, fmt, output, "changes")
 
 
 @cli.command()
@@ -220,7 +266,7 @@ def due(obj: Context, window, days, fmt, output, **filters):
     from .listings import due as due_listing
 
     frame, (start, end) = due_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), days=days)
-    click.echo(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame)} clocks", err=True)
+    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame)} clocks")
     _emit(frame, fmt, output, "due")
 
 

@@ -7,8 +7,11 @@ Deadlines are never stored (they are derived by the engine at every run).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import datetime as dt
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -65,6 +68,7 @@ import_run = sa.Table(
     sa.Column("cases_missing", sa.Integer, default=0),
     sa.Column("rows_rejected", sa.Integer, default=0),
     sa.Column("rule_book", sa.String(20)),
+    sa.Column("deadlines_moved", sa.Integer, doc="deadlines the import moved (see deadline_change); migration 0002"),
 )
 
 change_log = sa.Table(
@@ -79,6 +83,30 @@ change_log = sa.Table(
     sa.Index("ix_change_log_case", "kind", "case_id"),
     sa.Index("ix_change_log_run", "run_id"),
 )
+
+deadline_change = sa.Table(
+    "deadline_change", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("import_run.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("clock", sa.String(64), nullable=False),
+    sa.Column("old_due", sa.Date),
+    sa.Column("new_due", sa.Date),
+    sa.Column("old_status", sa.String(20)),
+    sa.Column("new_status", sa.String(20)),
+    sa.Column("why", sa.String(1000), doc="the changed stage dates behind the move"),
+    sa.Index("ix_deadline_change_run", "run_id"),
+    sa.Index("ix_deadline_change_case", "kind", "case_id"),
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+FIRST_REVISION = "0001"
+# The tables of the first schema: a database holding exactly these but no alembic_version table was
+# made by ``metadata.create_all`` before migrations existed, and is stamped FIRST_REVISION.
+FIRST_TABLES = {"assessment", "review", "import_run", "change_log"}
+# Any advisory lock key will do as long as every ehcp-tracker process uses the same one.
+ADVISORY_LOCK_KEY = 7251001
 
 
 def resolve_url(url: str | None) -> str:
@@ -103,12 +131,22 @@ def connect(url: str | None = None) -> Engine:
                 os.close(fd)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
 
+        # SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling is switched
+        # off and we emit BEGIN ourselves, so a writer can take the write lock first (BEGIN
+        # IMMEDIATE) instead of discovering a competing writer half-way through (SQLITE_BUSY).
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     try:
@@ -118,21 +156,98 @@ def connect(url: str | None = None) -> Engine:
                         "install the extra: pip install 'ehcp-tracker[postgres]'") from exc
 
 
-def init_db(engine: Engine) -> None:
-    """Create the schema if it is missing (idempotent)."""
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """One transaction that holds the database's write lock from its first statement.
+
+    Imports (and migrations) run inside it, so two at once are serialised: on PostgreSQL by a
+    transaction-level advisory lock, on SQLite by ``BEGIN IMMEDIATE`` (the second writer waits up
+    to 60 seconds). Readers are never blocked and see the data as of the last commit.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+            yield conn
+    else:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            yield conn
+
+
+def _alembic_config(conn: sa.Connection):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    return config
+
+
+@functools.lru_cache(maxsize=1)
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    config = _alembic_config(None)
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _schema_state(conn: sa.Connection) -> tuple[set[str], str | None]:
+    from alembic.runtime.migration import MigrationContext
+
+    tables = set(sa.inspect(conn).get_table_names())
+    revision = MigrationContext.configure(conn).get_current_revision() if "alembic_version" in tables else None
+    return tables, revision
+
+
+def init_db(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Create or upgrade the schema to ``revision`` (default the newest); returns (before, after).
+
+    A database made before migrations existed (tables, no ``alembic_version``) is stamped with the
+    first revision, then upgraded. Safe to run at any time and by two processes at once.
+    """
+    from alembic import command
+
     try:
-        metadata.create_all(engine)
+        with write_transaction(engine) as conn:
+            tables, before = _schema_state(conn)
+            config = _alembic_config(conn)
+            if before is None and tables & FIRST_TABLES:
+                missing = FIRST_TABLES - tables
+                if missing:
+                    raise EhcpError(f"the database has some ehcp-tracker tables but not {', '.join(sorted(missing))}; "
+                                    "it is not a database this tool made: use a new one")
+                command.stamp(config, FIRST_REVISION)
+                before = "pre-migrations"
+            command.upgrade(config, revision)
+            _, after = _schema_state(conn)
     except sa.exc.OperationalError as exc:
         raise EhcpError(f"cannot open the database: {exc.orig}") from exc
+    return before, after
 
 
 def require_schema(engine: Engine) -> None:
+    """Refuse a database without our schema, or one whose schema is behind (or ahead of) this version."""
     try:
-        present = set(sa.inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            tables, revision = _schema_state(conn)
     except sa.exc.OperationalError as exc:
         raise EhcpError(f"cannot open the database: {exc.orig}") from exc
-    if not {t.name for t in metadata.sorted_tables} <= present:
+    head = head_revision()
+    if revision == head:
+        return
+    if revision is None and not tables & FIRST_TABLES:
         raise EhcpError("the database has no ehcp-tracker schema yet: run `ehcp init` first")
+    if revision is None:
+        raise EhcpError("the database schema was made by an older ehcp-tracker and is behind: "
+                        "run `ehcp init` to upgrade it")
+    from alembic.script import ScriptDirectory
+
+    known = {s.revision for s in ScriptDirectory.from_config(_alembic_config(None)).walk_revisions()}
+    if revision not in known:
+        raise EhcpError(f"the database schema (revision {revision}) is newer than this ehcp-tracker "
+                        f"(head {head}): upgrade ehcp-tracker")
+    raise EhcpError(f"the database schema is behind (revision {revision}, this version needs {head}): "
+                    "run `ehcp init` to upgrade it")
 
 
 def load_cases(conn: sa.Connection, kind: Kind, where=None, include_missing: bool = True) -> pd.DataFrame:

@@ -42,6 +42,7 @@ class RawExtract:
     kind: str
     warnings: list[str]
     encoding: str
+    profile: Profile | None = None  # the profile used (given, or detected from the header)
 
 
 def profile_search_path() -> list[Path]:
@@ -102,7 +103,11 @@ def load_profile(name: str) -> Profile:
 
 def _decode(raw: bytes, file: str) -> tuple[str, str]:
     if raw.startswith(UTF8_BOM):
-        return raw[len(UTF8_BOM):].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            return raw[len(UTF8_BOM):].decode("utf-8", errors="strict"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise EhcpError(f"{file}: starts with a UTF-8 marker but is not UTF-8 (byte {exc.start + 3}): "
+                            "damaged or truncated in transfer?") from exc
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -114,20 +119,34 @@ def _decode(raw: bytes, file: str) -> tuple[str, str]:
                         "is it really a CSV file?") from exc
 
 
+# What a file that is not a CSV extract usually turns out to be, by its first bytes.
+_MAGIC = (
+    (b"PK\x03\x04", "an Excel workbook (or another zip file); if it is an extract, give it an .xlsx name"),
+    (b"\xd0\xcf\x11\xe0", "an old-style Excel .xls workbook; save it as .xlsx or CSV"),
+    (b"%PDF", "a PDF document, not an extract"),
+    (b"\x89PNG", "a PNG image, not an extract"),
+    (b"\xff\xd8\xff", "a JPEG image, not an extract"),
+    (b"{\\rtf", "an RTF document, not an extract"),
+)
+
+
 def _read_csv(path: Path, file: str) -> tuple[list[str], list[list], list[int], str]:
     raw = path.read_bytes()
-    if not raw.strip():
-        raise EhcpError(f"{file}: the file is empty")
-    if raw[:4] == b"PK\x03\x04":
-        raise EhcpError(f"{file}: this looks like an Excel workbook; give it an .xlsx name")
+    if not raw.strip(b" \t\r\n\xef\xbb\xbf,;"):
+        raise EhcpError(f"{file}: the file is empty ({len(raw)} bytes, no header and no rows)")
+    for magic, what in _MAGIC:
+        if raw.startswith(magic):
+            raise EhcpError(f"{file}: this is {what}")
     text, encoding = _decode(raw, file)
     if "\x00" in text:
-        raise EhcpError(f"{file}: contains NUL bytes; not a text CSV file")
-    reader = csv.reader(io.StringIO(text, newline=""))
+        raise EhcpError(f"{file}: contains NUL bytes; not a text CSV file (is it a spreadsheet or a UTF-16 export?)")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         records = list(reader)
     except csv.Error as exc:
-        raise EhcpError(f"{file}: not a readable CSV file (line {reader.line_num}: {exc})") from exc
+        hint = ("; a quoted value is never closed: is the file truncated?"
+                if "end of data" in str(exc) else "; is a quote misplaced inside a value?")
+        raise EhcpError(f"{file}: not a readable CSV file (line {reader.line_num}: {exc}{hint})") from exc
     header_index = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
     if header_index is None:
         raise EhcpError(f"{file}: the file has no header row")
@@ -141,6 +160,9 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list[list], list[int], 
                             "is a comma inside an unquoted value, or is the file truncated?")
         rows.append((record + [""] * len(header))[: len(header)])
         numbers.append(offset)
+    if rows and len(records[-1]) < len(header) and not text.endswith(("\n", "\r")):
+        raise EhcpError(f"{file}, row {numbers[-1]}: the last row has {len(records[-1])} of {len(header)} cells "
+                        "and no line end: the file looks truncated (cut off mid-row); nothing was imported")
     return header, rows, numbers, encoding
 
 
@@ -148,10 +170,19 @@ def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str
     from openpyxl import load_workbook
     from zipfile import BadZipFile
 
+    with open(path, "rb") as handle:
+        start = handle.read(8)
+    if not start:
+        raise EhcpError(f"{file}: the file is empty (0 bytes)")
+    if not start.startswith(b"PK\x03\x04"):
+        what = next((w for m, w in _MAGIC if start.startswith(m)), None)
+        raise EhcpError(f"{file}: not an Excel .xlsx workbook: " + (f"this is {what}" if what else
+                        "it does not start like one (is it a CSV file with an .xlsx name?)"))
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx): {exc}") from exc
+    except (BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx), damaged or truncated "
+                        f"(cut short in copying?): {exc}") from exc
     try:
         sheet = workbook.worksheets[0]
         header, rows, numbers = None, [], []
@@ -171,6 +202,8 @@ def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str
         if header is None:
             raise EhcpError(f"{file}: no header row found in the first sheet (no row names two known columns)")
         return header, rows, numbers, "xlsx"
+    except (BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        raise EhcpError(f"{file}: the Excel workbook is damaged or truncated: {exc}") from exc
     finally:
         workbook.close()
 
@@ -181,9 +214,9 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
     file = path.name
     if not path.is_file():
         raise EhcpError(f"{path}: no such file")
-    mapping = dict(profile.columns) if profile else {}
     canonical_names = {c for k in KINDS.values() for c in k.names}
-    known_headers = set(mapping) | canonical_names
+    candidates, warnings = ([profile], []) if profile else _shipped_profiles()
+    known_headers = canonical_names | {h for p in candidates for h in p.columns}
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         header, rows, numbers, encoding = _read_xlsx(path, file, known_headers)
     elif path.suffix.lower() in (".csv", ".txt"):
@@ -191,7 +224,9 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
     else:
         raise EhcpError(f"{file}: unsupported file type {path.suffix or '(none)'}; give a .csv or .xlsx extract")
 
-    warnings: list[str] = []
+    if profile is None:
+        profile = _detect_profile(file, header, kind, candidates, canonical_names, warnings)
+    mapping = dict(profile.columns) if profile else {}
     names: list[str | None] = []
     seen: dict[str, str] = {}
     for raw_name in header:
@@ -239,7 +274,47 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
     if not rows:
         raise EhcpError(f"{file}: the extract has a header but no data rows; nothing to import "
                         "(an empty extract would mark every case as missing)")
-    return RawExtract(file, cells, pd.Series(numbers, dtype="int64"), kind, warnings, encoding)
+    return RawExtract(file, cells, pd.Series(numbers, dtype="int64"), kind, warnings, encoding, profile)
+
+
+def _shipped_profiles() -> tuple[list[Profile], list[str]]:
+    """Every profile on the search path (a broken one is skipped with a warning)."""
+    found, warnings = [], []
+    for name in available_profiles():
+        try:
+            found.append(load_profile(name))
+        except EhcpError as exc:
+            warnings.append(f"profile {name!r} skipped: {str(exc).splitlines()[0]}")
+    return found, warnings
+
+
+def _detect_profile(file: str, header: list, kind: str | None, candidates: list[Profile],
+                    canonical_names: set[str], warnings: list[str]) -> Profile | None:
+    """No --profile: canonical headers need none; otherwise the one profile that fits the header."""
+    present = {str(h).strip().lower() for h in header if str(h).strip()}
+    if present & {k.key for k in KINDS.values()}:
+        return None  # canonical column names: no profile needed
+    fits = []
+    for candidate in candidates:
+        kinds = [candidate.kind] if candidate.kind else list(KINDS)
+        if kind:
+            kinds = [k for k in kinds if k == kind]
+        given = {candidate.columns.get(h, h) for h in present}
+        if any(all(c.name in given for c in KINDS[k].columns if c.required) for k in kinds):
+            fits.append(candidate)
+    if len(fits) == 1:
+        warnings.append(f"{file}: using profile {fits[0].name!r} (its columns match the header)")
+        return fits[0]
+    found = ", ".join(repr(str(h)) for h in header[:12] if str(h).strip()) or "nothing"
+    if len(fits) > 1:
+        raise EhcpError(f"{file}: the header fits several profiles ({', '.join(p.name for p in fits)}); "
+                        "choose one with --profile")
+    if len(present & canonical_names) >= 2:
+        return None  # canonical names, just not enough of them: the required-column check says which
+    known = ", ".join(p.name for p in candidates) or "none"
+    raise EhcpError(f"{file}: the header matches no profile and has no request_id or review_id column "
+                    f"(found {found}{', ...' if len(header) > 12 else ''}; profiles: {known}); "
+                    "give --profile, or add a profile for this system (see README, Nightly import)")
 
 
 def is_excel_date(value) -> bool:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +26,13 @@ from .errors import ImportRejected, Problem
 from .extract import Profile, read_extract
 from .output import neutralise
 from .rules import RuleBook
+from .engine import evaluate
 from .schema import KINDS, Kind
 from .validate import validate
+
+# progress(stage, done, total): the CLI draws a bar from it; the library never prints.
+Progress = Callable[[str, int, int], None]
+BATCH = 5000  # rows per executemany: big enough to be fast, small enough to report progress
 
 NEW_CASE = "(new case)"
 PRESENCE = "(in extract)"
@@ -44,6 +52,7 @@ class ImportSummary:
     fields_changed: int = 0
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    deadline_changes: list[dict] = field(default_factory=list)
     rejects_file: str | None = None
     status: str = "imported"
 
@@ -54,11 +63,14 @@ class ImportSummary:
             text += f", {self.rejected} rows rejected"
             if self.rejects_file:
                 text += f" (see {self.rejects_file})"
+        if self.deadline_changes:
+            text += f"; {len(self.deadline_changes)} deadlines moved"
         return text + (f" [import run {self.run_id}]" if self.run_id else "")
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("problems", "warnings")} | {
-            "problems": [p.__dict__ for p in self.problems], "warnings": self.warnings}
+        return {k: v for k, v in self.__dict__.items() if k not in ("problems", "warnings", "deadline_changes")} | {
+            "problems": [p.__dict__ for p in self.problems], "warnings": self.warnings,
+            "deadlines_moved": self.deadline_changes}
 
 
 def comparable(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
@@ -103,10 +115,17 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _lock(conn: sa.Connection) -> None:
-    """Serialise imports: on PostgreSQL an advisory lock; on SQLite the run row written first takes the write lock."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7251001)"))
+def _test_only_pause(conn: sa.Connection) -> None:
+    """A hook for the crash-safety test only: never set these variables in production.
+
+    With ``EHCP_TEST_ONLY_PAUSE_FILE`` set, the import writes that file and sleeps
+    ``EHCP_TEST_ONLY_PAUSE_SECONDS`` (default 60) with everything applied but not committed, so the
+    test can kill the process at exactly that point and check the database is as it was before.
+    """
+    marker = os.environ.get("EHCP_TEST_ONLY_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(str(os.getpid()), encoding="utf-8")
+        time.sleep(float(os.environ.get("EHCP_TEST_ONLY_PAUSE_SECONDS", "60")))
 
 
 def write_rejects(path: Path, raw_cells: pd.DataFrame, row_numbers: pd.Series, problems: list[Problem]) -> None:
@@ -116,7 +135,9 @@ def write_rejects(path: Path, raw_cells: pd.DataFrame, row_numbers: pd.Series, p
         if p.row is not None:
             by_row.setdefault(p.row, []).append(p)
     position = {int(n): i for i, n in enumerate(row_numbers)}
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    # the rejects file holds the rows' own cells (personal data): readable by its owner only
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with open(fd, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "column", "reason", "message", *raw_cells.columns])
         for row, row_problems in sorted(by_row.items()):
@@ -127,10 +148,14 @@ def write_rejects(path: Path, raw_cells: pd.DataFrame, row_numbers: pd.Series, p
 
 def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
                    profile: Profile | None = None, skip_bad_rows: bool = False,
-                   rejects_path: Path | None = None) -> ImportSummary:
+                   rejects_path: Path | None = None, progress: Progress | None = None) -> ImportSummary:
     path = Path(path)
+    step = progress or (lambda stage, done, total: None)
+    step("reading", 0, 1)
     raw = read_extract(path, kind, profile)
+    profile = raw.profile or profile
     kind_def = KINDS[raw.kind]
+    step("validating", 0, len(raw.cells))
     checked = validate(raw, book, as_of)
     summary = ImportSummary(None, raw.file, raw.kind, rows_read=len(raw.cells), warnings=list(raw.warnings),
                             problems=checked.problems, rejected=int(checked.bad_rows.sum()))
@@ -139,7 +164,7 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
                       profile=profile.name if profile else None, rule_book=book.fingerprint,
                       rows_read=summary.rows_read, rows_rejected=summary.rejected)
     if checked.problems and not skip_bad_rows:
-        with engine.begin() as conn:
+        with db.write_transaction(engine) as conn:
             conn.execute(db.import_run.insert().values(started_at=db.now(), finished_at=db.now(),
                                                        status="rejected", **run_values))
         raise ImportRejected(raw.file, checked.problems)
@@ -151,21 +176,77 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
 
     incoming = checked.good
     table = db.table_for(raw.kind)
-    with engine.begin() as conn:
+    # The lock comes first, so run ids follow the order imports are applied in and each import
+    # compares against everything committed before it.
+    with db.write_transaction(engine) as conn:
         run_id = conn.execute(db.import_run.insert().values(
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
-        _lock(conn)
         summary.run_id = run_id
+        step("comparing", 0, len(incoming))
         existing = db.load_cases(conn, kind_def)
-        _apply(conn, table, kind_def, incoming, existing, run_id, summary)
+        moved_cases = _apply(conn, table, kind_def, incoming, existing, run_id, summary, step)
+        summary.deadline_changes = deadline_changes(kind_def, book, as_of, existing, incoming, moved_cases)
+        if summary.deadline_changes:
+            conn.execute(db.deadline_change.insert(), [
+                {"run_id": run_id, "kind": kind_def.name} | change for change in summary.deadline_changes])
+        _test_only_pause(conn)
         conn.execute(db.import_run.update().where(db.import_run.c.id == run_id).values(
             finished_at=db.now(), status=summary.status, cases_new=summary.new, cases_changed=summary.changed,
-            cases_unchanged=summary.unchanged, cases_missing=summary.missing))
+            cases_unchanged=summary.unchanged, cases_missing=summary.missing,
+            deadlines_moved=len(summary.deadline_changes)))
+    step("done", 1, 1)
     return summary
 
 
+def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFrame, incoming: pd.DataFrame,
+                     changed: dict[str, list[str]]) -> list[dict]:
+    """The deadlines the changed cases' new stage dates move: each clock's due date before and after.
+
+    Both sides are judged by the engine as of the import's as-of date, so the difference is the
+    data's doing alone. ``changed`` maps each changed case to its "field old -> new" notes; a move
+    is explained by the notes for the clock's own fields when there are any, else by all of them.
+    """
+    if not changed:
+        return []
+    key = kind.key
+    ids = list(changed)
+    before_cases = existing[existing[key].isin(ids)].reset_index(drop=True)
+    after_cases = incoming[incoming[key].isin(ids)].reset_index(drop=True)
+    columns = ["case_id", "clock", "due", "status"]
+    before = evaluate(before_cases, book, as_of, case=kind.case)[columns] if len(before_cases) else None
+    after = evaluate(after_cases, book, as_of, case=kind.case)[columns]
+    if before is None:
+        return []
+    both = before.merge(after, on=["case_id", "clock"], how="outer", suffixes=("_old", "_new"))
+    old_due, new_due = both["due_old"], both["due_new"]
+    moved = both[~((old_due == new_due) | (old_due.isna() & new_due.isna()))]
+    clocks = {c.id: c for c in book.clocks}
+    out = []
+    for row in moved.sort_values(["case_id", "clock"]).itertuples(index=False):
+        notes = changed[row.case_id]
+        clock = clocks.get(row.clock)
+        own = set()
+        if clock is not None:
+            own = {clock.start, clock.stop, *clock.applies_when, *clock.applies_unless, *clock.stop_when,
+                   *clock.closed_by, *([clock.exception_field] if clock.exception_field else [])}
+        relevant = [text for name, text in notes if name in own] or [text for _, text in notes]
+        out.append({"case_id": row.case_id, "clock": row.clock,
+                    "old_due": None if pd.isna(row.due_old) else row.due_old.date(),
+                    "new_due": None if pd.isna(row.due_new) else row.due_new.date(),
+                    "old_status": None if pd.isna(row.status_old) else row.status_old,
+                    "new_status": None if pd.isna(row.status_new) else row.status_new,
+                    "why": "; ".join(relevant)[:1000]})
+    return out
+
+
+def _batches(rows: list, size: int = BATCH):
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
 def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, run_id: int,
-           summary: ImportSummary) -> None:
+           summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
+    """Write the differences; return each changed case's notes, (field, "field old -> new")."""
     key = kind.key
     new_text = comparable(incoming, kind).set_index(key, drop=False)
     old_text = comparable(existing, kind).set_index(key, drop=False)
@@ -185,9 +266,14 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     names = list(new_text.columns)
     rows, cols = np.nonzero(differs)
     case_ids = common.to_numpy()
+    notes: dict[str, list[tuple[str, str]]] = {}
     for r, c in zip(rows, cols):
+        old, new = before.iat[r, c], after.iat[r, c]
         log.append({"run_id": run_id, "kind": kind.name, "case_id": case_ids[r], "field": names[c],
-                    "old_value": before.iat[r, c], "new_value": after.iat[r, c]})
+                    "old_value": old, "new_value": new})
+        # personal values (a date of birth) are named, never shown
+        shown = "changed" if kind.column(names[c]).personal else f"changed {old or '(blank)'} -> {new or '(blank)'}"
+        notes.setdefault(case_ids[r], []).append((names[c], f"{names[c]} {shown}"))
     for case_id in case_ids[back]:
         log.append({"run_id": run_id, "kind": kind.name, "case_id": case_id, "field": PRESENCE,
                     "old_value": "no", "new_value": "yes"})
@@ -207,22 +293,32 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
         row["b_key"] = row[key]
         row.update(last_run_id=run_id, missing_since_run_id=None)
 
-    if inserts:
-        conn.execute(table.insert(), inserts)
-    if updates:
-        statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
-            {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}
-            | {"last_run_id": sa.bindparam("last_run_id"), "missing_since_run_id": sa.bindparam("missing_since_run_id")})
-        conn.execute(statement, updates)
-    if len(newly_missing):
-        statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(missing_since_run_id=run_id)
-        conn.execute(statement, [{"b_key": k} for k in newly_missing])
-    if log:
-        conn.execute(db.change_log.insert(), log)
+    total = len(inserts) + len(updates) + len(newly_missing) + len(log)
+    done = 0
+    step("writing", done, total)
+
+    def write(statement, rows):
+        nonlocal done
+        for batch in _batches(rows):
+            conn.execute(statement, batch)
+            done += len(batch)
+            step("writing", done, total)
+
+    write(table.insert(), inserts)
+    write(table.update().where(table.c[key] == sa.bindparam("b_key")).values(
+        {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}
+        | {"last_run_id": sa.bindparam("last_run_id"), "missing_since_run_id": sa.bindparam("missing_since_run_id")}),
+        updates)
+    write(table.update().where(table.c[key] == sa.bindparam("b_key")).values(missing_since_run_id=run_id),
+          [{"b_key": k} for k in newly_missing])
+    write(db.change_log.insert(), log)
 
     summary.new = int(is_new.sum())
     summary.changed = int(changed_mask.sum())
     summary.unchanged = int(len(common) - changed_mask.sum())
     summary.missing = int(len(gone))
     summary.fields_changed = int(differs.sum())
+    for case_id in case_ids[back]:
+        notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
+    return notes
 

@@ -1,15 +1,20 @@
 """Shared fixtures: the rule book, a fresh database, and a CLI runner.
 
 Every test that touches a database takes ``db_url`` (or ``engine``), so the same test runs on every
-database the suite is configured for.
+database: SQLite, and a real PostgreSQL server named by ``EHCP_TEST_POSTGRES_URL`` (a role that may
+create schemas). Each PostgreSQL test gets a schema of its own, dropped afterwards. Outside CI the
+PostgreSQL half is skipped when no server is configured; in CI (``CI=true``) it fails instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from ehcp_tracker import db
@@ -24,9 +29,50 @@ def book():
     return load_rule_book(ROOT / "rules")
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'test.db'}"
+DATABASES = ["sqlite", "postgresql"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """An engine on the test server, or a skip (a failure in CI) saying why there is none."""
+    url = os.environ.get("EHCP_TEST_POSTGRES_URL")
+    if not url:
+        reason = ("PostgreSQL tests need EHCP_TEST_POSTGRES_URL (e.g. postgresql+psycopg://user:pass@localhost/db); "
+                  "skipped outside CI, required when CI=true (.ci/run sets it up)")
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        reason = f"PostgreSQL at EHCP_TEST_POSTGRES_URL is not reachable: {exc.orig}"
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request, tmp_path):
+    """A fresh, empty database URL: a SQLite file, or a new schema on the PostgreSQL test server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    schema = f"ehcp_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture
@@ -61,3 +107,29 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
 
 
 D = dt.date.fromisoformat
+
+
+ASSESSMENT_HEADER = ["request_id", "person_id", "request_received", "caseworker", "team",
+                     "request_outcome", "request_outcome_date"]
+
+
+def assessment_rows(n: int, received: str = "2024-03-01", start: int = 1) -> list[list]:
+    """``n`` valid, synthetic assessment rows (ids R0001..., persons P0001...)."""
+    return [[f"R{i:04d}", f"P{i:04d}", received, f"CW{i % 3}", "North", "", ""] for i in range(start, start + n)]
+
+
+def snapshot(url: str, reflect: bool = True) -> dict[str, list[tuple]]:
+    """Every row of every ehcp-tracker table, sorted: 'the database is exactly as before' is equality."""
+    engine = db.connect(url)
+    try:
+        with engine.connect() as conn:
+            present = set(sa.inspect(conn).get_table_names())
+            out = {}
+            for table in db.metadata.sorted_tables:
+                if table.name in present:  # as it is in the database, whatever its revision
+                    reflected = sa.Table(table.name, sa.MetaData(), autoload_with=conn) if reflect else table
+                    rows = conn.execute(sa.select(reflected)).fetchall()
+                    out[table.name] = sorted((tuple(map(str, r)) for r in rows))
+            return out
+    finally:
+        engine.dispose()

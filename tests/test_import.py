@@ -174,9 +174,9 @@ def test_xlsx_with_profile_matches_csv(engine, book, tmp_path):
 @pytest.mark.parametrize("content,expected", [
     (b"", "the file is empty"),
     (b"request_id,person_id,request_received\n", "no data rows"),
-    (b"name,address\nA,B\n", "cannot tell whether this is an assessments or a reviews extract"),
+    (b"name,address\nA,B\n", "the header matches no profile and has no request_id or review_id column"),
     (b"request_id,person_id\nR1,P1\n", "required column missing: request_received"),
-    (b"PK\x03\x04rubbish", "looks like an Excel workbook"),
+    (b"PK\x03\x04rubbish", "this is an Excel workbook"),
     (b"request_id,person_id,request_received\nR1,P1,2024-01-01,extra,cells\n", "cells but the header has 3"),
 ])
 def test_unreadable_files_fail_clearly(engine, book, tmp_path, content, expected):

@@ -1,0 +1,120 @@
+"""Schema migrations: ``ehcp init`` creates, stamps and upgrades; behind schemas are refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from ehcp_tracker import db
+from ehcp_tracker.errors import EhcpError
+from ehcp_tracker.importer import import_extract
+
+from .conftest import ASSESSMENT_HEADER, assessment_rows, snapshot, write_csv
+
+
+def test_head_matches_db_py(engine):
+    """Every change to db.py comes with a migration: head and the metadata agree."""
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    assert diff == []
+
+
+def test_init_is_idempotent(db_url):
+    engine = db.connect(db_url)
+    assert db.init_db(engine) == (None, db.head_revision())
+    assert db.init_db(engine) == (db.head_revision(), db.head_revision())
+    db.require_schema(engine)
+    engine.dispose()
+
+
+def test_pre_alembic_database_is_stamped_and_upgraded(db_url, tmp_path, book):
+    """A database made by metadata.create_all before migrations existed keeps its data."""
+    engine = db.connect(db_url)
+    first = [db.metadata.tables[name] for name in ("import_run", "assessment", "review", "change_log")]
+    # the first schema had no deadlines_moved column: build it as it was
+    old = sa.MetaData()
+    for table in first:
+        table.to_metadata(old)
+    old.tables["import_run"]._columns.remove(old.tables["import_run"].c.deadlines_moved)
+    old.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(old.tables["import_run"].insert().values(
+            started_at=dt.datetime(2024, 1, 1), file_name="x.csv", as_of=dt.date(2024, 1, 1), status="imported"))
+        conn.execute(old.tables["assessment"].insert().values(
+            request_id="R1", person_id="P1", request_received=dt.date(2024, 1, 1), first_run_id=1, last_run_id=1))
+    with pytest.raises(EhcpError, match="run `ehcp init` to upgrade"):
+        db.require_schema(engine)
+    before, after = db.init_db(engine)
+    assert (before, after) == ("pre-migrations", db.head_revision())
+    db.require_schema(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(db.assessment_table.c.request_id)).scalars().all() == ["R1"]
+    engine.dispose()
+
+
+def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
+    """Build the first schema, fill it through a real import, upgrade to head: every row survives."""
+    engine = db.connect(db_url)
+    db.init_db(engine, revision=db.FIRST_REVISION)
+    with pytest.raises(EhcpError, match=r"behind \(revision 0001.*run `ehcp init` to upgrade"):
+        db.require_schema(engine)
+    # fill it as the first version did (no deadlines_moved column, no deadline_change table)
+    old = sa.MetaData()
+    for name in ("import_run", "assessment", "review", "change_log"):
+        db.metadata.tables[name].to_metadata(old)
+    old.tables["import_run"]._columns.remove(old.tables["import_run"].c.deadlines_moved)
+    rows = assessment_rows(50)
+    with engine.begin() as conn:
+        run_id = conn.execute(old.tables["import_run"].insert().values(
+            started_at=dt.datetime(2024, 5, 1), file_name="a.csv", as_of=dt.date(2024, 5, 1),
+            status="imported", rows_read=50, cases_new=50)).inserted_primary_key[0]
+        conn.execute(old.tables["assessment"].insert(), [
+            {"request_id": r[0], "person_id": r[1], "request_received": dt.date(2024, 3, 1), "caseworker": r[3],
+             "team": r[4], "first_run_id": run_id, "last_run_id": run_id} for r in rows])
+        conn.execute(old.tables["change_log"].insert(), [
+            {"run_id": run_id, "kind": "assessments", "case_id": r[0], "field": "(new case)", "old_value": "",
+             "new_value": "created"} for r in rows])
+    before = snapshot(db_url)
+    assert db.init_db(engine) == ("0001", db.head_revision())
+    after = snapshot(db_url)
+    for name, table_rows in before.items():
+        if name == "import_run":  # one more column, NULL for old runs
+            assert [r + ("None",) for r in table_rows] == after[name]
+        else:
+            assert after[name] == table_rows, name
+    # and the upgraded database imports as usual
+    path = write_csv(tmp_path / "a.csv", ASSESSMENT_HEADER, rows)
+    summary = import_extract(engine, path, book, dt.date(2024, 5, 2))
+    assert (summary.new, summary.unchanged) == (0, 50)
+    engine.dispose()
+
+
+def test_cli_refuses_a_behind_schema(db_url):
+    from click.testing import CliRunner
+
+    from ehcp_tracker.cli import cli
+
+    engine = db.connect(db_url)
+    db.init_db(engine, revision=db.FIRST_REVISION)
+    engine.dispose()
+    result = CliRunner().invoke(cli, ["--db", db_url, "due"])
+    assert result.exit_code == 1
+    assert "run `ehcp init` to upgrade" in result.output
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["--db", db_url, "init"])
+    assert result.exit_code == 0, result.output
+    assert "upgraded from 0001" in result.output
+    assert CliRunner().invoke(cli, ["--db", db_url, "due"]).exit_code == 0
+
+
+def test_partial_foreign_schema_is_refused(db_url):
+    engine = db.connect(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE assessment (x INTEGER)"))
+    with pytest.raises(EhcpError, match="not a database this tool made"):
+        db.init_db(engine)
+    engine.dispose()
