@@ -397,5 +397,28 @@ def demo(ctx):
         run_demo(ctx.obj)
 
 
+@demo.command("generate")
+@click.option("--requests", type=click.IntRange(0), default=1000, show_default=True,
+              help="Assessment requests (rows of assessments.csv).")
+@click.option("--reviews", type=click.IntRange(0), default=700, show_default=True,
+              help="Annual reviews (rows of reviews.csv).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same extracts, byte for byte.")
+@click.option("--end", callback=_parse_as_of, metavar="YYYY-MM-DD",
+              help="The last day the extracts cover (default: --as-of, i.e. today).")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for assessments.csv and reviews.csv (created if missing).")
+@click.pass_obj
+def demo_generate(obj: Context, requests, reviews, seed, end, output):
+    """Write realistic synthetic extracts (entirely invented children) for trials and benchmarks.
+
+    Example: ehcp demo generate --requests 100000 --reviews 70000 --seed 1 --output extracts/
+    """
+    from .synthetic import write_extracts
+
+    paths = write_extracts(output, requests, reviews, seed, end or obj.as_of)
+    for name, path in paths.items():
+        click.echo(f"wrote {name}: {path}", err=True)
+
+
 def main():  # pragma: no cover - console script entry
     cli(prog_name="ehcp")

@@ -253,28 +253,17 @@ def require_schema(engine: Engine) -> None:
 def load_cases(conn: sa.Connection, kind: Kind, where=None, include_missing: bool = True) -> pd.DataFrame:
     """Cases of one kind as a DataFrame of canonical columns (dates as ``datetime64``).
 
-    Dates travel as ISO text and are parsed in one vectorised step, which is many times faster than
-    building a Python ``date`` per cell and works the same on SQLite and PostgreSQL.
+    Dates travel as ISO text and are parsed once per distinct value; the whole result travels as
+    one packed string (``caseload.read_cases``), which is many times faster than a Python object per
+    cell and works the same on SQLite and PostgreSQL.
     """
+    from .caseload import read_cases
+
     table = CASE_TABLES[kind.name]
-    columns = []
-    for col in kind.columns:
-        c = table.c[col.name]
-        columns.append(sa.cast(c, sa.String).label(col.name) if col.type == "date" else c)
-    columns.append(table.c.missing_since_run_id)
-    query = sa.select(*columns)
-    if where is not None:
-        query = query.where(where)
+    conditions = [] if where is None else [where]
     if not include_missing:
-        query = query.where(table.c.missing_since_run_id.is_(None))
-    result = conn.execute(query)
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    for name in kind.date_columns:
-        frame[name] = pd.to_datetime(frame[name], format="%Y-%m-%d", errors="coerce")
-    for col in kind.columns:
-        if col.type not in ("date", "flag", "int"):
-            frame[col.name] = frame[col.name].astype(object).where(frame[col.name].notna(), None)
-    return frame
+        conditions.append(table.c.missing_since_run_id.is_(None))
+    return read_cases(conn, table, kind, conditions)
 
 
 def table_for(kind_name: str) -> sa.Table:

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import EhcpError
@@ -130,7 +131,7 @@ _MAGIC = (
 )
 
 
-def _read_csv(path: Path, file: str) -> tuple[list[str], list[list], list[int], str]:
+def _read_csv(path: Path, file: str) -> tuple[list[str], list, list[int], str]:
     raw = path.read_bytes()
     if not raw.strip(b" \t\r\n\xef\xbb\xbf,;"):
         raise EhcpError(f"{file}: the file is empty ({len(raw)} bytes, no header and no rows)")
@@ -140,6 +141,10 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list[list], list[int], 
     text, encoding = _decode(raw, file)
     if "\x00" in text:
         raise EhcpError(f"{file}: contains NUL bytes; not a text CSV file (is it a spreadsheet or a UTF-16 export?)")
+    utf8 = raw[len(UTF8_BOM):] if encoding == "utf-8-sig" else raw if encoding == "utf-8" else text.encode("utf-8")
+    fast = _read_csv_fast(utf8, text)
+    if fast is not None:
+        return (*fast, encoding)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         records = list(reader)
@@ -163,10 +168,73 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list[list], list[int], 
     if rows and len(records[-1]) < len(header) and not text.endswith(("\n", "\r")):
         raise EhcpError(f"{file}, row {numbers[-1]}: the last row has {len(records[-1])} of {len(header)} cells "
                         "and no line end: the file looks truncated (cut off mid-row); nothing was imported")
-    return header, rows, numbers, encoding
+    return header, _columns(rows, len(header)), numbers, encoding
 
 
-def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str], list[list], list[int], str]:
+def _columns(rows: list[list], width: int) -> list[list]:
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+# Two line ends in a row: a blank record, which the csv module skips but still counts. The fast
+# reader cannot number rows that way, so such files take the csv-module path.
+_BLANK_RECORD = (b"\n\n", b"\n\r", b"\r\r")
+
+
+def _read_csv_fast(data: bytes, text: str) -> tuple[list[str], list, np.ndarray] | None:
+    """The common case read by pyarrow's C++ parser, each column dictionary-encoded (a pandas
+    ``Categorical``: validation then works once per distinct cell).
+
+    It gives exactly what the csv-module path gives: the same header, cells and spreadsheet row
+    numbers. Anything unusual (blank records before the end, ragged rows, a parse error, no
+    pyarrow) returns None, and the csv-module path reads the file and reports the problem itself.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow comes with pandas' recommended installs
+        return None
+    data = data.rstrip(b"\r\n")
+    if not data or data[:1] in (b"\r", b"\n") or any(pair in data for pair in _BLANK_RECORD):
+        return None
+    if data.count(b'"') % 2:  # a quote never closed (a truncated file): the csv-module path says so
+        return None
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")))
+    except (csv.Error, StopIteration):
+        return None
+    if not any(c.strip() for c in header):
+        return None
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+    if table.num_rows < 1 or [table.column(n)[0].as_py() for n in names] != header:
+        return None
+    table = table.slice(1)
+    columns, blank = [], np.ones(table.num_rows, dtype=bool)
+    for name in names:
+        encoded = table.column(name).combine_chunks().dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        uniques = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        if blank.any():
+            blank &= np.fromiter((not u.strip() for u in uniques), dtype=bool, count=len(uniques))[codes]
+        columns.append(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniques, dtype=object)),
+                                                 validate=False))
+    numbers = np.arange(2, table.num_rows + 2, dtype=np.int64)
+    if blank.any():  # records of empty cells only (",,,"), skipped as the csv-module path skips them
+        keep = ~blank
+        columns = [c[keep] for c in columns]
+        numbers = numbers[keep]
+    return header, columns, numbers
+
+
+def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str]:
     from openpyxl import load_workbook
     from zipfile import BadZipFile
 
@@ -201,7 +269,7 @@ def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str
             numbers.append(number)
         if header is None:
             raise EhcpError(f"{file}: no header row found in the first sheet (no row names two known columns)")
-        return header, rows, numbers, "xlsx"
+        return header, _columns(rows, len(header)), numbers, "xlsx"
     except (BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
         raise EhcpError(f"{file}: the Excel workbook is damaged or truncated: {exc}") from exc
     finally:
@@ -218,9 +286,9 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
     candidates, warnings = ([profile], []) if profile else _shipped_profiles()
     known_headers = canonical_names | {h for p in candidates for h in p.columns}
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        header, rows, numbers, encoding = _read_xlsx(path, file, known_headers)
+        header, columns, numbers, encoding = _read_xlsx(path, file, known_headers)
     elif path.suffix.lower() in (".csv", ".txt"):
-        header, rows, numbers, encoding = _read_csv(path, file)
+        header, columns, numbers, encoding = _read_csv(path, file)
     else:
         raise EhcpError(f"{file}: unsupported file type {path.suffix or '(none)'}; give a .csv or .xlsx extract")
 
@@ -265,13 +333,13 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
             warnings.append(f"{file}: column {seen[name]!r} is not part of a {kind} extract and was ignored")
 
     keep = [i for i, n in enumerate(names) if n is not None and n in wanted.names]
-    data = {names[i]: [row[i] for row in rows] for i in keep}
-    cells = pd.DataFrame(data, dtype=object) if rows else pd.DataFrame({names[i]: [] for i in keep}, dtype=object)
+    cells = pd.DataFrame({names[i]: pd.Series(columns[i], dtype=_cell_dtype(columns[i])) for i in keep})
     if profile:
         for column, value_map in profile.values.items():
             if column in cells:
-                cells[column] = [value_map.get(str(v).strip().lower(), v) if v != "" else v for v in cells[column]]
-    if not rows:
+                cells[column] = [value_map.get(str(v).strip().lower(), v) if v != "" else v
+                                 for v in cells[column].astype(object)]
+    if not len(numbers):
         raise EhcpError(f"{file}: the extract has a header but no data rows; nothing to import "
                         "(an empty extract would mark every case as missing)")
     return RawExtract(file, cells, pd.Series(numbers, dtype="int64"), kind, warnings, encoding, profile)
@@ -315,6 +383,11 @@ def _detect_profile(file: str, header: list, kind: str | None, candidates: list[
     raise EhcpError(f"{file}: the header matches no profile and has no request_id or review_id column "
                     f"(found {found}{', ...' if len(header) > 12 else ''}; profiles: {known}); "
                     "give --profile, or add a profile for this system (see README, Nightly import)")
+
+
+def _cell_dtype(column) -> object:
+    """Raw cells stay as read: the fast CSV reader's categories, otherwise plain objects."""
+    return column.dtype if isinstance(column, pd.Categorical) else object
 
 
 def is_excel_date(value) -> bool:

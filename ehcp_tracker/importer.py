@@ -32,7 +32,6 @@ from .validate import validate
 
 # progress(stage, done, total): the CLI draws a bar from it; the library never prints.
 Progress = Callable[[str, int, int], None]
-BATCH = 5000  # rows per executemany: big enough to be fast, small enough to report progress
 
 NEW_CASE = "(new case)"
 PRESENCE = "(in extract)"
@@ -74,21 +73,39 @@ class ImportSummary:
 
 
 def comparable(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
-    """Every canonical column as text ('' for blank): the form stored values and the change log compare in."""
+    """Every canonical column as text ('' for blank): the form stored values and the change log compare in.
+
+    Dates, flags and numbers are turned into text once per distinct value (a few thousand in a
+    million rows), then spread back to the rows."""
     out = {}
     for col in kind.columns:
         values = frame[col.name]
         if col.type == "date":
-            days = pd.Series(values.to_numpy(dtype="datetime64[D]"), index=frame.index)
-            out[col.name] = days.dt.strftime("%Y-%m-%d").fillna("")
+            out[col.name] = _per_value(values.to_numpy(dtype="datetime64[D]").view(np.int64), _iso_or_blank)
         elif col.type == "flag":
-            out[col.name] = values.map({True: "yes", False: "no"}).fillna("").astype(object)
+            out[col.name] = _per_value(values.to_numpy(dtype=object), lambda v: {True: "yes", False: "no"}.get(v, ""))
         elif col.type == "int":
-            ints = pd.Series(pd.array(values, dtype="Int64"), index=frame.index)
-            out[col.name] = ints.map(lambda v: "" if pd.isna(v) else str(int(v))).astype(object)
+            out[col.name] = _per_value(pd.array(values, dtype="Int64").to_numpy(dtype=object, na_value=None),
+                                       lambda v: "" if pd.isna(v) else str(int(v)))
         else:
-            out[col.name] = values.fillna("").astype(object)
-    return pd.DataFrame(out, index=frame.index).astype(object)
+            out[col.name] = values.fillna("").to_numpy(dtype=object)
+    return pd.DataFrame({name: pd.Series(v, index=frame.index, dtype=object) for name, v in out.items()},
+                        index=frame.index)
+
+
+_NAT = np.datetime64("NaT", "D").view(np.int64)
+
+
+def _iso_or_blank(day: int) -> str:
+    return "" if day == _NAT else str(np.datetime64(int(day), "D"))
+
+
+def _per_value(values: np.ndarray, convert) -> np.ndarray:
+    """``convert`` applied once per distinct value, as an object array over every row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    converted = np.empty(len(uniques), dtype=object)
+    converted[:] = [convert(u) for u in uniques]
+    return converted[codes]
 
 
 def _db_rows(frame: pd.DataFrame, kind: Kind) -> list[dict]:
@@ -105,6 +122,73 @@ def _db_rows(frame: pd.DataFrame, kind: Kind) -> list[dict]:
             columns[col.name] = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
     names = list(columns)
     return [dict(zip(names, row)) for row in zip(*columns.values())]
+
+
+def db_columns(frame: pd.DataFrame, kind: Kind) -> dict[str, np.ndarray]:
+    """The columns of ``_db_rows`` as object arrays, built once per distinct value: dates as ISO
+    text (what SQLite stores for a date, and what PostgreSQL's COPY reads), None for blank."""
+    columns = {}
+    for col in kind.columns:
+        values = frame[col.name]
+        if col.type == "date":
+            columns[col.name] = _per_value(values.to_numpy(dtype="datetime64[D]").view(np.int64),
+                                           lambda d: None if d == _NAT else str(np.datetime64(int(d), "D")))
+        elif col.type == "int":
+            columns[col.name] = _per_value(pd.array(values, dtype="Int64").to_numpy(dtype=object, na_value=None),
+                                           lambda v: None if pd.isna(v) else int(v))
+        else:
+            array = values.to_numpy(dtype=object, copy=True)
+            array[pd.isna(array)] = None
+            columns[col.name] = array
+    return columns
+
+
+class ChangeLog:
+    """Change-log rows gathered column by column (a million new cases are a million rows)."""
+
+    def __init__(self, run_id: int, kind: str):
+        self.run_id, self.kind = run_id, kind
+        self.parts: list[tuple] = []
+
+    def add(self, case_ids: np.ndarray, field, old, new) -> None:
+        if len(case_ids):
+            self.parts.append((case_ids, field, old, new))
+
+    def __len__(self) -> int:
+        return sum(len(p[0]) for p in self.parts)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        def spread(i):
+            return np.concatenate([np.asarray(p[i], dtype=object) if np.ndim(p[i])
+                                   else np.full(len(p[0]), p[i], dtype=object) for p in self.parts])
+        n = len(self)
+        return {"run_id": np.full(n, self.run_id, dtype=object), "kind": np.full(n, self.kind, dtype=object),
+                "case_id": spread(0), "field": spread(1), "old_value": spread(2), "new_value": spread(3)}
+
+
+def insert_columns(conn: sa.Connection, table: sa.Table, columns: dict) -> None:
+    """Insert rows given column by column (arrays, or one value for every row), in big batches.
+
+    SQLite: the driver's own ``executemany`` (no per-row dict or type processing: values are
+    already what SQLite stores). PostgreSQL: ``COPY ... FROM STDIN``. Anything else: SQLAlchemy.
+    """
+    n = max(len(v) for v in columns.values() if np.ndim(v))
+    names = list(columns)
+    arrays = [v if np.ndim(v) else np.full(n, v, dtype=object) for v in columns.values()]
+    rows = zip(*(a.tolist() if isinstance(a, np.ndarray) else a for a in arrays))
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        # a page cache that holds the indexes: a million random person IDs otherwise thrash the default 2 MB
+        if n > 50_000:
+            raw.execute(f"PRAGMA cache_size = -{min(256, n // 4000) * 1024}")
+        statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        raw.executemany(statement, rows)
+    elif conn.dialect.name == "postgresql" and hasattr(raw, "cursor") and hasattr(raw.cursor(), "copy"):
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:  # pragma: no cover - databases other than SQLite and PostgreSQL
+        conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
 
 
 def file_digest(path: Path) -> str:
@@ -239,11 +323,6 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
     return out
 
 
-def _batches(rows: list, size: int = BATCH):
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
-
-
 def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, run_id: int,
            summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
     """Write the differences; return each changed case's notes, (field, "field old -> new")."""
@@ -257,61 +336,49 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     gone = old_text.index[~old_text.index.isin(new_text.index)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
-    log: list[dict] = []
+    log = ChangeLog(run_id, kind.name)
     # fields that differ, case by case (vectorised over each column)
-    before, after = old_text.loc[common], new_text.loc[common]
-    differs = before.to_numpy() != after.to_numpy()
+    before, after = old_text.loc[common].to_numpy(), new_text.loc[common].to_numpy()
+    differs = before != after
     back = was_missing.loc[common].to_numpy()
     changed_mask = differs.any(axis=1) | back
-    names = list(new_text.columns)
+    names = np.array(new_text.columns, dtype=object)
     rows, cols = np.nonzero(differs)
     case_ids = common.to_numpy()
     notes: dict[str, list[tuple[str, str]]] = {}
-    for r, c in zip(rows, cols):
-        old, new = before.iat[r, c], after.iat[r, c]
-        log.append({"run_id": run_id, "kind": kind.name, "case_id": case_ids[r], "field": names[c],
-                    "old_value": old, "new_value": new})
+    for r, c in zip(rows, cols):  # only the cells that changed
+        old, new = before[r, c], after[r, c]
         # personal values (a date of birth) are named, never shown
         shown = "changed" if kind.column(names[c]).personal else f"changed {old or '(blank)'} -> {new or '(blank)'}"
         notes.setdefault(case_ids[r], []).append((names[c], f"{names[c]} {shown}"))
-    for case_id in case_ids[back]:
-        log.append({"run_id": run_id, "kind": kind.name, "case_id": case_id, "field": PRESENCE,
-                    "old_value": "no", "new_value": "yes"})
-    for case_id in new_text.index[is_new]:
-        log.append({"run_id": run_id, "kind": kind.name, "case_id": case_id, "field": NEW_CASE,
-                    "old_value": "", "new_value": "created"})
-    for case_id in newly_missing:
-        log.append({"run_id": run_id, "kind": kind.name, "case_id": case_id, "field": PRESENCE,
-                    "old_value": "yes", "new_value": "no"})
+    log.add(case_ids[rows], names[cols], before[rows, cols], after[rows, cols])
+    log.add(case_ids[back], PRESENCE, "no", "yes")
+    log.add(new_text.index[is_new].to_numpy(), NEW_CASE, "", "created")
+    log.add(newly_missing.to_numpy(), PRESENCE, "yes", "no")
 
     incoming_by_key = incoming.set_index(key, drop=False)
-    inserts = _db_rows(incoming_by_key.loc[new_text.index[is_new]], kind)
-    for row in inserts:
-        row.update(first_run_id=run_id, last_run_id=run_id, missing_since_run_id=None)
+    inserts = db_columns(incoming[is_new], kind)  # new_text keeps the extract's order
+    inserts.update(first_run_id=run_id, last_run_id=run_id, missing_since_run_id=None)
     updates = _db_rows(incoming_by_key.loc[case_ids[changed_mask]], kind)
     for row in updates:
         row["b_key"] = row[key]
         row.update(last_run_id=run_id, missing_since_run_id=None)
 
-    total = len(inserts) + len(updates) + len(newly_missing) + len(log)
-    done = 0
-    step("writing", done, total)
-
-    def write(statement, rows):
-        nonlocal done
-        for batch in _batches(rows):
-            conn.execute(statement, batch)
-            done += len(batch)
-            step("writing", done, total)
-
-    write(table.insert(), inserts)
-    write(table.update().where(table.c[key] == sa.bindparam("b_key")).values(
-        {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}
-        | {"last_run_id": sa.bindparam("last_run_id"), "missing_since_run_id": sa.bindparam("missing_since_run_id")}),
-        updates)
-    write(table.update().where(table.c[key] == sa.bindparam("b_key")).values(missing_since_run_id=run_id),
-          [{"b_key": k} for k in newly_missing])
-    write(db.change_log.insert(), log)
+    total = int(is_new.sum()) + len(updates) + len(newly_missing) + len(log)
+    step("writing", 0, total)
+    if is_new.any():
+        insert_columns(conn, table, inserts)
+    if updates:
+        statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
+            {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}
+            | {"last_run_id": sa.bindparam("last_run_id"), "missing_since_run_id": sa.bindparam("missing_since_run_id")})
+        conn.execute(statement, updates)
+    if len(newly_missing):
+        statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(missing_since_run_id=run_id)
+        conn.execute(statement, [{"b_key": k} for k in newly_missing])
+    if len(log):
+        insert_columns(conn, db.change_log, log.columns())
+    step("writing", total, total)
 
     summary.new = int(is_new.sum())
     summary.changed = int(changed_mask.sum())

@@ -95,14 +95,24 @@ def _per_distinct(values: pd.Series, convert) -> tuple[np.ndarray, np.ndarray]:
     A million-row extract holds a few thousand distinct dates and a handful of outcome codes, so
     parsing the distinct values and indexing back is what keeps validation linear and fast.
     """
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-    converted = np.array([convert(u) for u in uniques] + [convert(None)], dtype=object)
+    if isinstance(values.dtype, pd.CategoricalDtype):  # the fast CSV reader's columns: already distinct
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories.to_numpy(dtype=object)
+    else:
+        codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    converted = np.empty(len(uniques) + 1, dtype=object)
+    converted[:] = [convert(u) for u in uniques] + [convert(None)]
     return codes, converted  # code -1 (a missing cell) indexes the final entry
 
 
-def _strings(values: pd.Series) -> pd.Series:
+def _distinct_strings(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, text of each distinct cell): checks run once per distinct value, then index back by code."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.infer_dtype(values.cat.categories) == "string":
+        # CSV cells are all text: _cell_text is then just strip (a shortcut for a million distinct IDs)
+        texts = np.empty(len(values.cat.categories) + 1, dtype=object)
+        texts[:] = [u.strip() for u in values.cat.categories.to_numpy(dtype=object)] + [""]
+        return values.cat.codes.to_numpy(), pd.Series(texts, dtype=object)
     codes, texts = _per_distinct(values, _cell_text)
-    return pd.Series(texts[codes], index=values.index, dtype=object)
+    return codes, pd.Series(texts, dtype=object)
 
 
 def _parse_one_date(cell) -> tuple[np.datetime64, int]:
@@ -136,21 +146,20 @@ def parse_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
     kind = KINDS[raw.kind]
     out = _Collector(raw)
-    frame = pd.DataFrame(index=raw.cells.index)
+    frame: dict[str, object] = {}  # typed columns, made a DataFrame once at the end (cheaper than column by column)
     allowed = _allowed_values(kind, book)
     for col in kind.columns:
         if col.name not in raw.cells:
-            frame[col.name] = (np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[D]")
-                               if col.type == "date" else None)
+            frame[col.name] = (np.full(len(raw.cells), np.datetime64("NaT"), dtype="datetime64[D]")
+                               if col.type == "date" else np.full(len(raw.cells), None, dtype=object))
             continue
         values = raw.cells[col.name]
         if col.type == "date":
             days, unreadable, impossible = parse_dates(values)
-            text = _strings(values)
             # a personal value (a date of birth) is never echoed back
             out.mark(unreadable, col.name, Reason.BAD_DATE,
-                     lambda i, t=text, hide=col.personal: "not a date"
-                     + ("" if hide else f": {t.iloc[i]!r}") + " (expected YYYY-MM-DD or DD/MM/YYYY)")
+                     lambda i, v=values, hide=col.personal: "not a date"
+                     + ("" if hide else f": {_cell_text(v.iloc[i])!r}") + " (expected YYYY-MM-DD or DD/MM/YYYY)")
             out.mark(impossible, col.name, Reason.IMPOSSIBLE_DATE, "no such day in the calendar (dates are read day-first: DD/MM/YYYY)")
             if col.required:
                 out.mark(np.isnat(days) & ~unreadable & ~impossible, col.name, Reason.REQUIRED, "required but blank")
@@ -161,25 +170,28 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             days[future] = np.datetime64("NaT")
             frame[col.name] = days
             continue
-        text = _strings(values)
+        # every check below runs on the distinct cells (text) and is spread back to the rows by code
+        codes, text = _distinct_strings(values)
+        each = lambda distinct, c=codes: np.asarray(distinct)[c]  # noqa: E731 - distinct values -> rows
         if col.type in ("id", "text"):
             if col.required:
-                out.mark(text == "", col.name, Reason.REQUIRED, "required but blank")
+                out.mark(each(text == ""), col.name, Reason.REQUIRED, "required but blank")
             too_long = text.str.len() > (64 if col.type == "id" else 200)
-            out.mark(too_long, col.name, Reason.BAD_VALUE, "value too long")
-            frame[col.name] = text.where(text != "", None)
+            out.mark(each(too_long), col.name, Reason.BAD_VALUE, "value too long")
+            frame[col.name] = each(text.where(text != "", None))
         elif col.type == "choice":
             lowered = text.str.lower().str.replace(" ", "_", regex=False)
             valid = allowed[col.name]
             bad = (lowered != "") & ~lowered.isin(valid)
-            out.mark(bad, col.name, Reason.BAD_VALUE,
-                     lambda i, t=text: f"{t.iloc[i]!r} is not one of: {', '.join(valid)}")
-            frame[col.name] = lowered.where((lowered != "") & ~bad, None)
+            out.mark(each(bad), col.name, Reason.BAD_VALUE,
+                     lambda i, t=text, c=codes: f"{t.iloc[c[i]]!r} is not one of: {', '.join(valid)}")
+            frame[col.name] = each(lowered.where((lowered != "") & ~bad, None))
         elif col.type == "flag":
             lowered = text.str.lower()
             bad = ~lowered.isin(YES | NO)
-            out.mark(bad, col.name, Reason.BAD_FLAG, lambda i, t=text: f"{t.iloc[i]!r} is not yes or no")
-            frame[col.name] = lowered.isin(YES).astype(object).where(lowered != "", None)
+            out.mark(each(bad), col.name, Reason.BAD_FLAG,
+                     lambda i, t=text, c=codes: f"{t.iloc[c[i]]!r} is not yes or no")
+            frame[col.name] = each(lowered.isin(YES).astype(object).where(lowered != "", None))
         elif col.type == "int":
             spelled = text
             if col.aliases:
@@ -188,17 +200,20 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
                 spelled = lowered.map(lambda v, words=dict(col.aliases): str(words.get(v.strip(), v)))
             numbers = pd.to_numeric(spelled.where(spelled != "", None), errors="coerce")
             bad = (text != "") & (numbers.isna() | (numbers % 1 != 0))
-            out.mark(bad, col.name, Reason.BAD_NUMBER, lambda i, t=text, c=col: f"{t.iloc[i]!r} is not a whole number"
+            out.mark(each(bad), col.name, Reason.BAD_NUMBER,
+                     lambda i, t=text, c=col, k=codes: f"{t.iloc[k[i]]!r} is not a whole number"
                      + (" or one of: " + ", ".join(sorted({w.upper() if len(w) < 3 else w.title() for w, _ in c.aliases}))
                         if c.aliases else ""))
             if col.bounds:
                 low, high = col.bounds
                 outside = ~bad & numbers.notna() & ((numbers < low) | (numbers > high))
-                out.mark(outside.to_numpy(dtype=bool), col.name, Reason.OUT_OF_RANGE,
-                         lambda i, t=text: f"{t.iloc[i]!r} is outside {low}..{high}")
+                out.mark(each(outside.to_numpy(dtype=bool)), col.name, Reason.OUT_OF_RANGE,
+                         lambda i, t=text, k=codes: f"{t.iloc[k[i]]!r} is outside {low}..{high}")
                 bad |= outside
-            frame[col.name] = numbers.where(~bad).astype("Int64")
+            frame[col.name] = numbers.where(~bad).astype("Int64").array.take(codes)  # code -1: the blank entry
 
+    frame = pd.DataFrame({name: values.astype("datetime64[s]") if getattr(values, "dtype", None) == "datetime64[D]"
+                          else values for name, values in frame.items()}, index=raw.cells.index)
     key = frame[kind.key]
     duplicated = key.notna() & key.duplicated(keep=False)
     if duplicated.any():
