@@ -392,6 +392,8 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt,
     from .kpi import catalogue_table, compute_kpis, tracker as tracker_table
     from .kpi_catalogue import YEAR_STARTS, catalogue_dir, load_catalogue
 
+    if month and year:
+        raise click.UsageError("give --month or --year, not both")
     book = obj.book
     catalogue = load_catalogue(catalogue_dir(obj.rules_dir), book)
     unknown = [k for k in kpi_ids if k not in {c.id for c in catalogue.kpis}]
