@@ -105,14 +105,20 @@ def months_for(*, as_of: dt.date, month: str | int | None = None, year: int | No
 # --------------------------------------------------------------------------- the pure core
 
 class _Frame:
-    """Column access for one clock-result frame, converted once and cached: string columns as
-    factorised codes (so a filter is an integer ``isin``), dates as ``datetime64[D]``."""
+    """Column access for one clock-result frame, converted once and cached, so thirty KPIs over
+    millions of results cost a few passes: string columns as factorised codes (a filter is then a
+    lookup in a small boolean table), dates as ``datetime64[D]``, and each date column's month bin
+    (0 = before the first month, then one bin a month, then "after") worked out once per run."""
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, lo: int, hi: int):
         self.frame = frame
+        self.lo, self.hi = lo, hi
+        self.size = hi - lo + 2  # bin 0 = earlier, 1..hi-lo+1 = the months; bin ``size`` = later or none
         self._codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
         self._days: dict[str, np.ndarray] = {}
+        self._bins: dict[str, np.ndarray] = {}
         self._rows: dict[str, np.ndarray] = {}
+        self._masks: dict[tuple, np.ndarray] = {}
 
     def codes(self, column: str) -> tuple[np.ndarray, dict[str, int]]:
         if column not in self._codes:
@@ -124,30 +130,48 @@ class _Frame:
             self._codes[column] = (np.asarray(codes), lookup)
         return self._codes[column]
 
-    def blank(self, column: str, rows: np.ndarray) -> np.ndarray:
-        codes, lookup = self.codes(column)
-        blank_codes = [-1] + ([lookup[""]] if "" in lookup else [])
-        return np.isin(codes[rows], blank_codes)
-
-    def isin(self, column: str, values: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
-        codes, lookup = self.codes(column)
-        wanted = [lookup[v] for v in values if v in lookup]
-        mask = np.isin(codes[rows], wanted)
-        if "" in values:
-            mask |= self.blank(column, rows)
-        return mask
+    def isin(self, column: str, values: tuple[str, ...], clock: str) -> np.ndarray:
+        """Rows of ``clock`` whose ``column`` is one of ``values`` ("" = blank); cached."""
+        key = (clock, column, values)
+        if key not in self._masks:
+            codes, lookup = self.codes(column)
+            table = np.zeros(len(lookup) + 1, dtype=bool)  # the last slot is for code -1 (blank)
+            table[[lookup[v] for v in values if v in lookup]] = True
+            if "" in values:
+                table[-1] = True
+                if "" in lookup:
+                    table[lookup[""]] = True
+            self._masks[key] = table[codes[self.rows(clock)]]
+        return self._masks[key]
 
     def days(self, column: str) -> np.ndarray:
         if column not in self._days:
             self._days[column] = self.frame[column].to_numpy().astype("datetime64[D]")
         return self._days[column]
 
+    def bins(self, column: str) -> np.ndarray:
+        """Each row's month bin for ``column``, by lookup in a table of the days from the first
+        month to the last (no calendar arithmetic per row)."""
+        if column not in self._bins:
+            first = np.datetime64(month_start(self.lo), "D")
+            table = (np.arange(first, np.datetime64(month_end(self.hi), "D") + 1)
+                     .astype("datetime64[M]").astype(np.int64) - self.lo + 1)
+            days = self.days(column)
+            offset = (days - first).astype(np.int64)
+            inside = (offset >= 0) & (offset < len(table)) & ~np.isnat(days)
+            out = np.where(offset < 0, 0, self.size)
+            out[inside] = table[offset[inside]]
+            out[np.isnat(days)] = self.size
+            self._bins[column] = out
+        return self._bins[column]
+
     def rows(self, clock: str) -> np.ndarray:
         if not self._rows:
             codes, lookup = self.codes("clock")
-            order = np.argsort(codes, kind="stable")
-            bounds = np.searchsorted(codes[order], np.arange(len(lookup) + 1))
-            self._rows = {name: order[bounds[i]:bounds[i + 1]] for name, i in lookup.items()}
+            small = codes.astype(np.int16)  # few clocks: a stable sort of int16 is a radix sort
+            order = np.argsort(small, kind="stable")
+            bounds = np.searchsorted(small[order], np.arange(-1, len(lookup) + 1))
+            self._rows = {name: order[bounds[i + 1]:bounds[i + 2]] for name, i in lookup.items()}
         return self._rows.get(clock, np.empty(0, dtype=np.int64))
 
 
@@ -160,39 +184,38 @@ def _weeks_mask(days: np.ndarray, over: int | None, at_most: int | None) -> np.n
     return mask
 
 
-def _filter_mask(frame: _Frame, spec: Filter, rows: np.ndarray, age_from: np.ndarray | None) -> np.ndarray:
+def _filter_mask(frame: _Frame, spec: Filter, clock: str, age_from: np.ndarray | None) -> np.ndarray:
+    rows = frame.rows(clock)
     mask = np.ones(len(rows), dtype=bool)
     for column, values in spec.values.items():
-        mask &= frame.isin(column, values, rows)
+        mask &= frame.isin(column, values, clock)
     if spec.weeks_taken != (None, None):
-        taken = (frame.days("stopped")[rows] - frame.days("started")[rows]).astype(np.int64)
-        mask &= ~np.isnat(frame.days("stopped")[rows]) & _weeks_mask(taken, *spec.weeks_taken)
+        stopped = frame.days("stopped")[rows]
+        taken = (stopped - frame.days("started")[rows]).astype(np.int64)
+        mask &= ~np.isnat(stopped) & _weeks_mask(taken, *spec.weeks_taken)
     if spec.age_weeks != (None, None) and age_from is not None:
         age = (age_from - frame.days("started")[rows]).astype(np.int64)
         mask &= _weeks_mask(age, *spec.age_weeks)
     return mask
 
 
-def _counts(kpi: Kpi, frame: _Frame, event_day: np.ndarray, rows: np.ndarray, base: np.ndarray,
-            lo: int, hi: int, age_from: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Denominator and numerator counts by month: bin 0 holds everything before month ``lo``."""
-    months = event_day.astype("datetime64[M]").astype(np.int64)
-    inside = base & (months <= hi)
-    bins = np.clip(months - lo + 1, 0, None)
-    size = hi - lo + 2
-    den = np.bincount(bins[inside], minlength=size)
+def _counts(kpi: Kpi, frame: _Frame, column: str, base: np.ndarray,
+            age_from: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Denominator and numerator counts by month bin: bin 0 holds everything before the first month."""
+    bins = frame.bins(column)[frame.rows(kpi.clock)]
+    den = np.bincount(bins[base], minlength=frame.size + 1)[:frame.size]
     if kpi.type == "count":
         return den, den
-    numerator = inside & _filter_mask(frame, kpi.numerator, rows, age_from)
-    return den, np.bincount(bins[numerator], minlength=size)
+    numerator = base & _filter_mask(frame, kpi.numerator, kpi.clock, age_from)
+    return den, np.bincount(bins[numerator], minlength=frame.size + 1)[:frame.size]
 
 
-def _base(kpi: Kpi, frame: _Frame, rows: np.ndarray, event_day: np.ndarray, last_day,
+def _base(kpi: Kpi, frame: _Frame, event_day: np.ndarray, last_day,
           age_from: np.ndarray | None = None) -> np.ndarray:
     base = ~np.isnat(event_day) & (event_day <= last_day)
-    base &= _filter_mask(frame, kpi.where, rows, age_from)
+    base &= _filter_mask(frame, kpi.where, kpi.clock, age_from)
     if kpi.exceptions == "exclude":
-        base &= frame.blank("exception", rows)
+        base &= frame.isin("exception", ("",), kpi.clock)
     return base
 
 
@@ -228,29 +251,28 @@ def kpi_table(results: pd.DataFrame, catalogue: Catalogue, months: list[int], *,
     where = np.array(months) - lo + 1
     ytd_from = year_starts - lo  # cumulative sum index just before the year's first month
 
-    frame = _Frame(results)
+    frame = _Frame(results, lo, hi)
     snap = None
     if any(k.window == "snapshot" for k in catalogue.kpis):
         if snapshots is None:
             raise ValueError("the catalogue has snapshot KPIs: pass snapshots (see snapshot_results)")
-        snap = _Frame(snapshots)
+        snap = _Frame(snapshots, lo, hi)
 
     blocks, warnings = [], []
     for kpi in catalogue.kpis:
         if kpi.window == "snapshot":
-            rows = snap.rows(kpi.clock)
-            day = snap.days("snapshot")[rows]
-            base = _base(kpi, snap, rows, day, last_day, age_from=day)
-            den, num = _counts(kpi, snap, day, rows, base, lo, hi, age_from=day)
+            day = snap.days("snapshot")[snap.rows(kpi.clock)]
+            base = _base(kpi, snap, day, last_day, age_from=day)
+            den, num = _counts(kpi, snap, "snapshot", base, age_from=day)
             month_den, month_num = den[where], num[where]
             ytd_den, ytd_num = month_den, month_num
         else:
             rows = frame.rows(kpi.clock)
             event_day = frame.days(kpi.counts_by)[rows]
-            base = _base(kpi, frame, rows, event_day, last_day)
+            base = _base(kpi, frame, event_day, last_day)
             if kpi.window == "cohort":
                 base &= frame.days("started")[rows] >= np.datetime64(settings.cohort_start, "D")
-            den, num = _counts(kpi, frame, event_day, rows, base, lo, hi)
+            den, num = _counts(kpi, frame, kpi.counts_by, base)
             cum_den, cum_num = np.cumsum(den), np.cumsum(num)
             if kpi.window == "cohort":  # cumulative from the cohort start, whatever the basis
                 month_den = ytd_den = cum_den[where]
@@ -259,7 +281,7 @@ def kpi_table(results: pd.DataFrame, catalogue: Catalogue, months: list[int], *,
                 month_den, month_num = den[where], num[where]
                 ytd_den, ytd_num = cum_den[where] - cum_den[ytd_from], cum_num[where] - cum_num[ytd_from]
             if kpi.id == settings.exception_share_kpi:
-                warnings += _exception_share(kpi, frame, rows, base, event_day, lo, hi, settings)
+                warnings += _exception_share(kpi, frame, base, settings)
         for basis, d, n in (("month", month_den, month_num), ("year_to_date", ytd_den, ytd_num)):
             blocks.append((kpi, basis, d, n))
     out = _assemble(blocks, months, year_starts, as_of, catalogue)
@@ -267,13 +289,14 @@ def kpi_table(results: pd.DataFrame, catalogue: Catalogue, months: list[int], *,
     return out
 
 
-def _exception_share(kpi: Kpi, frame: _Frame, rows, base, event_day, lo: int, hi: int, settings) -> list[str]:
+def _exception_share(kpi: Kpi, frame: _Frame, base: np.ndarray, settings) -> list[str]:
     """Warn when the share of plans with an exception is implausible (DfE suppressed councils that
     marked every plan as an exception; nationally about 6.6% of plans in 2025)."""
-    months = event_day.astype("datetime64[M]").astype(np.int64)
-    window = base & (months >= lo) & (months <= hi)
+    bins = frame.bins(kpi.counts_by)[frame.rows(kpi.clock)]
+    window = base & (bins > 0) & (bins < frame.size)
     plans = int(window.sum())
-    with_exception = int((window & ~frame.blank("exception", rows)).sum())
+    with_exception = int((window & ~frame.isin("exception", ("",), kpi.clock)).sum())
+    lo, hi = frame.lo, frame.hi
     if plans < max(settings.exception_share_min_plans, 1):
         return []
     share = 100 * with_exception / plans
