@@ -163,3 +163,19 @@ def test_broken_catalogue_lists_every_problem(run, tmp_path):
 
 def test_rule_book_loader_skips_the_kpi_folder(book):
     assert not any("kpi" in p.parts for p in book.files)
+
+
+def test_kpi_on_an_empty_database(run):
+    result = run(*ARGS, "kpi", "--kpi", "open_assessments", "--kpi", "plans_within_20_weeks", "--format", "csv")
+    assert result.exit_code == 0
+    assert "plans_within_20_weeks,2026-04,month,0,0,,55.0" in result.stdout
+    assert "open_assessments,2026-04,month,0,,," in result.stdout
+    tracker = run(*ARGS, "kpi", "--tracker", "--format", "csv")
+    assert tracker.stdout.splitlines()[-1] == "total,0,0,0,,0"
+
+
+def test_kpi_team_filter(loaded):
+    other = loaded(*ARGS, "kpi", "--team", "South", "--kpi", "requests_received", "--format", "csv")
+    assert "requests_received,2026-04,year_to_date,0," in other.stdout
+    mine = loaded(*ARGS, "kpi", "--team", "North", "--kpi", "requests_received", "--format", "csv")
+    assert "requests_received,2026-04,year_to_date,5," in mine.stdout
