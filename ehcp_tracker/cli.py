@@ -379,9 +379,14 @@ def rules_check(obj: Context):
 
     Example: EHCP_RULES=./my-rules ehcp rules check
     """
+    from .kpi_catalogue import catalogue_dir, load_catalogue
+
     book = obj.book
     click.echo(f"rule book OK: {len({c.id for c in book.clocks})} clocks, {len(book.exceptions)} exception reasons, "
                f"{len(book.files)} files, fingerprint {book.fingerprint}", err=True)
+    catalogue = load_catalogue(catalogue_dir(obj.rules_dir), book)
+    click.echo(f"KPI catalogue OK: {len(catalogue.kpis)} KPIs, targets for {len(catalogue.targets)}, "
+               f"{len(catalogue.files)} files", err=True)
 
 
 @cli.group(invoke_without_command=True)
@@ -418,6 +423,77 @@ def demo_generate(obj: Context, requests, reviews, seed, end, output):
     paths = write_extracts(output, requests, reviews, seed, end or obj.as_of)
     for name, path in paths.items():
         click.echo(f"wrote {name}: {path}", err=True)
+
+
+def _parse_month_option(ctx, param, value):
+    if value is None:
+        return None
+    from .kpi import parse_month
+
+    try:
+        parse_month(value)
+    except EhcpError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--month: ")) from None
+    return value
+
+
+@cli.command()
+@click.option("--month", metavar="YYYY-MM", callback=_parse_month_option,
+              help="That month's KPIs, on both bases (default: the as-of month, to date).")
+@click.option("--year", type=click.IntRange(2014, 2100), metavar="YYYY",
+              help="Every month of the reporting year starting in YYYY (to the as-of date).")
+@click.option("--year-start", type=click.Choice(["january", "april", "september"]),
+              help="When the reporting year starts (default: the catalogue's, january).")
+@click.option("--tracker", is_flag=True,
+              help="The monthly tracker table of a calendar year instead (needs --year; default the as-of year).")
+@click.option("--list", "list_kpis", is_flag=True, help="List every KPI and its definition, and stop.")
+@click.option("--kpi", "kpi_ids", multiple=True, metavar="ID", help="Only this KPI (repeatable).")
+@filter_options
+@listing_options
+@click.pass_obj
+def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt, output, **filters):
+    """Monthly and year-to-date KPIs, to the DfE's definitions, with targets.
+
+    Each KPI comes for the month (basis "month") and from the start of the reporting year (basis
+    "year_to_date"): columns kpi, period, basis, numerator, denominator, value (%, one decimal;
+    blank when nothing to divide by) and target. Definitions: rules/kpi/catalogue.toml
+    (`ehcp kpi --list`); targets: rules/kpi/targets.toml.
+
+    \b
+    Example: ehcp kpi --month 2026-03 --format csv -o kpi-2026-03.csv
+             ehcp kpi --tracker --year 2026
+    """
+    from .kpi import catalogue_table, compute_kpis, tracker as tracker_table
+    from .kpi_catalogue import YEAR_STARTS, catalogue_dir, load_catalogue
+
+    if month and year:
+        raise click.UsageError("give --month or --year, not both")
+    book = obj.book
+    catalogue = load_catalogue(catalogue_dir(obj.rules_dir), book)
+    unknown = [k for k in kpi_ids if k not in {c.id for c in catalogue.kpis}]
+    if unknown:
+        raise EhcpError(f"--kpi: no KPI {', '.join(map(repr, unknown))} (see `ehcp kpi --list`)")
+    if kpi_ids:
+        catalogue = catalogue.only(kpi_ids)
+    if list_kpis:
+        _emit(catalogue_table(catalogue), fmt, output, "kpis")
+        return
+    if tracker:
+        if month:
+            raise click.UsageError("--tracker reports a calendar year: give --year, not --month")
+        frame = tracker_table(obj.engine, book, year or obj.as_of.year, obj.as_of, catalogue, _filters(**filters))
+    else:
+        frame = compute_kpis(obj.engine, book, catalogue, month=month, year=year, as_of=obj.as_of,
+                             filters=_filters(**filters),
+                             year_start=YEAR_STARTS[year_start] if year_start else None)
+        if frame.attrs.get("skipped"):
+            click.echo("note: left out (their clocks are not in the rule book): "
+                       + ", ".join(frame.attrs["skipped"]), err=True)
+        if fmt == "table":
+            frame = frame.drop(columns=["title", "period_start", "period_end"])
+    for warning in frame.attrs.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
+    _emit(frame, fmt, output, "tracker" if tracker else "kpi")
 
 
 def main():  # pragma: no cover - console script entry

@@ -20,7 +20,10 @@ from .schema import BY_CASE, FLAGS
 # The listing contract (design.md section 4): these columns, in this order; more may follow.
 CLOCK_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock", "started", "due",
                  "stopped", "status", "days_overdue", "exception"]
-EXTRA_COLUMNS = ["statutory", "stop_reason", "rule_version", "reference", *FLAGS]
+# Outcome fields of the case, carried beside each clock so measures such as "requests agreed" (KPIs)
+# need no second read of the caseload; blank where the kind of case has no such field.
+OUTCOME_COLUMNS = ["request_outcome", "assessment_outcome"]
+EXTRA_COLUMNS = ["statutory", "stop_reason", "rule_version", "reference", *FLAGS, *OUTCOME_COLUMNS]
 STATUSES = ("open", "due_soon", "overdue", "met", "late")
 OPEN_STATUSES = ("open", "due_soon", "overdue")
 
@@ -153,6 +156,8 @@ def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str =
         out[key] = np.concatenate([p[key] for p in parts])
     for flag in FLAGS:
         out[flag] = columns[flag][rows]
+    for name in OUTCOME_COLUMNS:
+        out[name] = columns[name][rows] if name in columns else _repeat(None, len(rows))
     for key in ("started", "due", "stopped"):
         out[key] = out[key].astype("datetime64[s]")
     # object columns stay object: letting pandas infer its string dtype copies every cell (seconds at 1M cases)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from . import db
-from .engine import CLOCK_COLUMNS, EXTRA_COLUMNS, OPEN_STATUSES, STATUSES, empty_result, evaluate
+from .engine import CLOCK_COLUMNS, EXTRA_COLUMNS, OPEN_STATUSES, OUTCOME_COLUMNS, STATUSES, empty_result, evaluate
 from .errors import EhcpError
 from .explain import CaseWorking, explain_case
 from .rules import RuleBook
@@ -201,6 +201,7 @@ def working_rows(working: CaseWorking) -> pd.DataFrame:
             "days_overdue": w.days_overdue, "exception": w.exception, "statutory": w.clock.statutory,
             "stop_reason": w.stop_reason, "rule_version": w.rule_version, "reference": w.reference,
             **{f: working.record.get(f) for f in COHORTS},
+            **{f: working.record.get(f) for f in OUTCOME_COLUMNS},
         })
     frame = pd.DataFrame(rows, columns=CLOCK_COLUMNS + EXTRA_COLUMNS)
     for key in ("started", "due", "stopped"):

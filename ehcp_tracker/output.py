@@ -25,6 +25,10 @@ def neutralise(text):
     return text
 
 
+def _cell(value):
+    return "yes" if value is True else "no" if value is False else neutralise(value)
+
+
 def _for_export(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for name in out.columns:
@@ -34,7 +38,10 @@ def _for_export(frame: pd.DataFrame) -> pd.DataFrame:
         elif column.dtype.kind == "b":
             out[name] = column.map({True: "yes", False: "no"})
         elif column.dtype == object or str(column.dtype) in ("string", "str"):
-            out[name] = column.map(lambda v: "yes" if v is True else "no" if v is False else neutralise(v))
+            # Built as object, not with Series.map: map would infer float64 for whole numbers mixed
+            # with blanks (a KPI denominator of 12 exported as "12.0").
+            out[name] = pd.Series([_cell(v) for v in column.to_numpy(dtype=object)], index=column.index,
+                                  dtype=object)
     return out
 
 

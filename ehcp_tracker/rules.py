@@ -21,6 +21,10 @@ from .schema import BY_CASE, REVIEWS, TRANSFER_TYPES
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 LIMIT_KEYS = ("weeks", "days", "months", "months_before", "working_days", "fixed_date")
+# Folders of rules/ that hold other data, each read strictly by its own loader rather than as rule
+# sets: kpi/ is the KPI catalogue and targets (kpi_catalogue.py; `ehcp rules check` checks both).
+OTHER_DATA_FOLDERS = ("kpi",)
+
 SCOPES = ("la", "advice", "review", "all")
 
 
@@ -259,7 +263,8 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
     reader = _Reader()
     if not directory.is_dir():
         raise RuleBookError([f"{directory}: rules folder not found (set EHCP_RULES or --rules)"])
-    files = sorted(directory.rglob("*.toml"))
+    files = sorted(p for p in directory.rglob("*.toml")
+                   if p.relative_to(directory).parts[0] not in OTHER_DATA_FOLDERS)
     if not files:
         raise RuleBookError([f"{directory}: no rule files (*.toml) found"])
     clocks: list[Clock] = []

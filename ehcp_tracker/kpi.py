@@ -1,0 +1,511 @@
+"""KPIs: every measure a team lead reports, to the DfE's definitions, from the clock results.
+
+The KPI definitions are data (``rules/kpi/catalogue.toml``, see ``kpi_catalogue.py``); this module
+applies them. The core, :func:`kpi_table`, is a pure function over clock results (the frame
+``engine.evaluate`` returns) and needs no database: each KPI is a few numpy masks and one
+``bincount`` by month over the results of its clock, so a year of KPIs over a national caseload is
+one vectorised pass. :func:`compute_kpis` and :func:`tracker` are the library entry points over a
+database (the CLI and the board pack call them).
+
+Periods. Every KPI is reported per month, on two bases: ``month`` (events dated in the month) and
+``year_to_date`` (events from the start of the reporting year to the month's end; the year starts
+in January by default, April or September by configuration). A period never runs past the as-of
+date: the month containing it is "month to date", and months starting after it are not reported.
+
+Which results are counted. Clock results are judged once, as of the run's as-of date (so a month's
+figures are the same whether asked for alone or as part of its year); an event's date puts it in a
+period. Snapshot KPIs (open assessments, overdue reviews) are instead evaluated as of each period's
+end (or the as-of date, if earlier), when the engine sees only what had happened by then.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from . import db
+from .engine import empty_result, evaluate
+from .errors import EhcpError
+from .kpi_catalogue import Catalogue, Filter, Kpi, load_catalogue
+from .listings import Filters
+from .rules import RuleBook
+from .schema import COHORTS, KINDS
+
+KPI_COLUMNS = ["kpi", "period", "basis", "numerator", "denominator", "value", "target"]
+EXTRA_KPI_COLUMNS = ["period_start", "period_end", "title"]
+BASES = ("month", "year_to_date")
+TRACKER_COLUMNS = ["month", "requests_agreed", "plans_issued", "issued_within_20_weeks",
+                   "pct_within_20_weeks", "plans_issued_cumulative"]
+TRACKER_KPIS = ("requests_agreed", "plans_issued", "plans_within_20_weeks")
+
+_EPOCH_YEAR = 1970
+
+
+# --------------------------------------------------------------------------- periods
+
+def month_index(year: int, month: int) -> int:
+    """Months since January 1970 (numpy's ``datetime64[M]`` integer)."""
+    return (year - _EPOCH_YEAR) * 12 + month - 1
+
+
+def month_of(index: int) -> tuple[int, int]:
+    return _EPOCH_YEAR + index // 12, index % 12 + 1
+
+
+def month_start(index: int) -> dt.date:
+    year, month = month_of(index)
+    return dt.date(year, month, 1)
+
+
+def month_end(index: int) -> dt.date:
+    year, month = month_of(index)
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def year_start_of(index: int, year_start: int) -> int:
+    """The first month of the reporting year containing month ``index``."""
+    return index - (index % 12 + 1 - year_start) % 12
+
+
+def parse_month(text: str) -> int:
+    """``"2026-03"`` -> month index; a user error otherwise."""
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        dt.date(year, month, 1)
+    except ValueError:
+        raise EhcpError(f"--month: {text!r} is not a month in the form YYYY-MM") from None
+    return month_index(year, month)
+
+
+def months_for(*, as_of: dt.date, month: str | int | None = None, year: int | None = None,
+               year_start: int = 1) -> list[int]:
+    """The months a run reports: one month, or every month of the reporting year starting in ``year``
+    (January to December by default) up to the as-of date, or (neither given) the as-of month."""
+    if month is not None and year is not None:
+        raise EhcpError("give --month or --year, not both")
+    last = month_index(as_of.year, as_of.month)
+    if year is not None:
+        first = month_index(year, year_start)
+        months = [m for m in range(first, first + 12) if m <= last]
+        if not months:
+            raise EhcpError(f"--year {year}: the reporting year starts {month_start(first):%B %Y}, "
+                            f"after the as-of date {as_of.isoformat()}")
+        return months
+    chosen = last if month is None else (parse_month(month) if isinstance(month, str) else int(month))
+    if chosen > last:
+        raise EhcpError(f"--month {month_start(chosen):%Y-%m} is after the as-of date {as_of.isoformat()}")
+    return [chosen]
+
+
+# --------------------------------------------------------------------------- the pure core
+
+class _Frame:
+    """Column access for one clock-result frame, converted once and cached, so thirty KPIs over
+    millions of results cost a few passes: string columns as factorised codes (a filter is then a
+    lookup in a small boolean table), dates as ``datetime64[D]``, and each date column's month bin
+    (0 = before the first month, then one bin a month, then "after") worked out once per run."""
+
+    def __init__(self, frame: pd.DataFrame, lo: int, hi: int):
+        self.frame = frame
+        self.lo, self.hi = lo, hi
+        self.size = hi - lo + 2  # bin 0 = earlier, 1..hi-lo+1 = the months; bin ``size`` = later or none
+        self._codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+        self._days: dict[str, np.ndarray] = {}
+        self._bins: dict[str, np.ndarray] = {}
+        self._rows: dict[str, np.ndarray] = {}
+        self._masks: dict[tuple, np.ndarray] = {}
+
+    def codes(self, column: str) -> tuple[np.ndarray, dict[str, int]]:
+        if column not in self._codes:
+            if column in self.frame:
+                codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
+                lookup = {str(u): i for i, u in enumerate(uniques)}
+            else:  # a column this caseload lacks (e.g. transfer_type before the review clocks)
+                codes, lookup = np.full(len(self.frame), -1, dtype=np.int64), {}
+            self._codes[column] = (np.asarray(codes), lookup)
+        return self._codes[column]
+
+    def isin(self, column: str, values: tuple[str, ...], clock: str) -> np.ndarray:
+        """Rows of ``clock`` whose ``column`` is one of ``values`` ("" = blank); cached."""
+        key = (clock, column, values)
+        if key not in self._masks:
+            codes, lookup = self.codes(column)
+            table = np.zeros(len(lookup) + 1, dtype=bool)  # the last slot is for code -1 (blank)
+            table[[lookup[v] for v in values if v in lookup]] = True
+            if "" in values:
+                table[-1] = True
+                if "" in lookup:
+                    table[lookup[""]] = True
+            self._masks[key] = table[codes[self.rows(clock)]]
+        return self._masks[key]
+
+    def days(self, column: str) -> np.ndarray:
+        if column not in self._days:
+            self._days[column] = self.frame[column].to_numpy().astype("datetime64[D]")
+        return self._days[column]
+
+    def bins(self, column: str) -> np.ndarray:
+        """Each row's month bin for ``column``, by lookup in a table of the days from the first
+        month to the last (no calendar arithmetic per row)."""
+        if column not in self._bins:
+            first = np.datetime64(month_start(self.lo), "D")
+            table = (np.arange(first, np.datetime64(month_end(self.hi), "D") + 1)
+                     .astype("datetime64[M]").astype(np.int64) - self.lo + 1)
+            days = self.days(column)
+            offset = (days - first).astype(np.int64)
+            inside = (offset >= 0) & (offset < len(table)) & ~np.isnat(days)
+            out = np.where(offset < 0, 0, self.size)
+            out[inside] = table[offset[inside]]
+            out[np.isnat(days)] = self.size
+            self._bins[column] = out
+        return self._bins[column]
+
+    def rows(self, clock: str) -> np.ndarray:
+        if not self._rows:
+            codes, lookup = self.codes("clock")
+            small = codes.astype(np.int16)  # few clocks: a stable sort of int16 is a radix sort
+            order = np.argsort(small, kind="stable")
+            bounds = np.searchsorted(small[order], np.arange(-1, len(lookup) + 1))
+            self._rows = {name: order[bounds[i + 1]:bounds[i + 2]] for name, i in lookup.items()}
+        return self._rows.get(clock, np.empty(0, dtype=np.int64))
+
+
+def _weeks_mask(days: np.ndarray, over: int | None, at_most: int | None) -> np.ndarray:
+    mask = np.ones(len(days), dtype=bool)
+    if over is not None:
+        mask &= days > 7 * over
+    if at_most is not None:
+        mask &= days <= 7 * at_most
+    return mask
+
+
+def _filter_mask(frame: _Frame, spec: Filter, clock: str, age_from: np.ndarray | None) -> np.ndarray:
+    rows = frame.rows(clock)
+    mask = np.ones(len(rows), dtype=bool)
+    for column, values in spec.values.items():
+        mask &= frame.isin(column, values, clock)
+    if spec.weeks_taken != (None, None):
+        stopped = frame.days("stopped")[rows]
+        taken = (stopped - frame.days("started")[rows]).astype(np.int64)
+        mask &= ~np.isnat(stopped) & _weeks_mask(taken, *spec.weeks_taken)
+    if spec.age_weeks != (None, None) and age_from is not None:
+        age = (age_from - frame.days("started")[rows]).astype(np.int64)
+        mask &= _weeks_mask(age, *spec.age_weeks)
+    return mask
+
+
+def _counts(kpi: Kpi, frame: _Frame, column: str, base: np.ndarray,
+            age_from: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Denominator and numerator counts by month bin: bin 0 holds everything before the first month."""
+    bins = frame.bins(column)[frame.rows(kpi.clock)]
+    den = np.bincount(bins[base], minlength=frame.size + 1)[:frame.size]
+    if kpi.type == "count":
+        return den, den
+    numerator = base & _filter_mask(frame, kpi.numerator, kpi.clock, age_from)
+    return den, np.bincount(bins[numerator], minlength=frame.size + 1)[:frame.size]
+
+
+def _base(kpi: Kpi, frame: _Frame, event_day: np.ndarray, last_day,
+          age_from: np.ndarray | None = None) -> np.ndarray:
+    base = ~np.isnat(event_day) & (event_day <= last_day)
+    base &= _filter_mask(frame, kpi.where, kpi.clock, age_from)
+    if kpi.exceptions == "exclude":
+        base &= frame.isin("exception", ("",), kpi.clock)
+    return base
+
+
+def percent(numerator, denominator):
+    """numerator / denominator as a percentage to one decimal, halves rounded up (exact integer
+    arithmetic, so 2 of 3 is 66.7 and 1 of 8 is 12.5); ``None`` when the denominator is 0."""
+    numerator = np.asarray(numerator, dtype=np.int64)
+    denominator = np.asarray(denominator, dtype=np.int64)
+    safe = np.where(denominator > 0, denominator, 1)
+    tenths = (2000 * numerator + safe) // (2 * safe)
+    return np.where(denominator > 0, tenths / 10, np.nan)
+
+
+def kpi_table(results: pd.DataFrame, catalogue: Catalogue, months: list[int], *, as_of: dt.date,
+              snapshots: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The KPIs of ``catalogue`` for ``months`` (month indexes, see :func:`months_for`).
+
+    ``results`` are clock results (``engine.evaluate`` columns, plus ``transfer_type`` for phase
+    transfers) judged on ``as_of``. ``snapshots`` are the clock results of the snapshot KPIs'
+    clocks evaluated as of each month's end (or ``as_of`` if earlier), concatenated, with a
+    ``snapshot`` column holding that day (:func:`snapshot_results` builds it); needed only when the
+    catalogue has snapshot KPIs.
+
+    Returns one row per (KPI, month, basis) with ``KPI_COLUMNS`` then ``period_start``,
+    ``period_end`` and ``title``; ``attrs["warnings"]`` lists data-quality warnings (an
+    implausibly high share of plans with an exception).
+    """
+    months = sorted(set(months))
+    settings = catalogue.settings
+    year_starts = np.array([year_start_of(m, settings.year_start) for m in months])
+    lo, hi = int(year_starts.min()), months[-1]
+    last_day = np.datetime64(min(month_end(hi), as_of), "D")
+    where = np.array(months) - lo + 1
+    ytd_from = year_starts - lo  # cumulative sum index just before the year's first month
+
+    frame = _Frame(results, lo, hi)
+    snap = None
+    if any(k.window == "snapshot" for k in catalogue.kpis):
+        if snapshots is None:
+            raise ValueError("the catalogue has snapshot KPIs: pass snapshots (see snapshot_results)")
+        snap = _Frame(snapshots, lo, hi)
+
+    blocks, warnings = [], []
+    for kpi in catalogue.kpis:
+        if kpi.window == "snapshot":
+            day = snap.days("snapshot")[snap.rows(kpi.clock)]
+            base = _base(kpi, snap, day, last_day, age_from=day)
+            den, num = _counts(kpi, snap, "snapshot", base, age_from=day)
+            month_den, month_num = den[where], num[where]
+            ytd_den, ytd_num = month_den, month_num
+        else:
+            rows = frame.rows(kpi.clock)
+            event_day = frame.days(kpi.counts_by)[rows]
+            base = _base(kpi, frame, event_day, last_day)
+            if kpi.window == "cohort":
+                base &= frame.days("started")[rows] >= np.datetime64(settings.cohort_start, "D")
+            den, num = _counts(kpi, frame, kpi.counts_by, base)
+            cum_den, cum_num = np.cumsum(den), np.cumsum(num)
+            if kpi.window == "cohort":  # cumulative from the cohort start, whatever the basis
+                month_den = ytd_den = cum_den[where]
+                month_num = ytd_num = cum_num[where]
+            else:
+                month_den, month_num = den[where], num[where]
+                ytd_den, ytd_num = cum_den[where] - cum_den[ytd_from], cum_num[where] - cum_num[ytd_from]
+            if kpi.id == settings.exception_share_kpi:
+                warnings += _exception_share(kpi, frame, base, settings)
+        for basis, d, n in (("month", month_den, month_num), ("year_to_date", ytd_den, ytd_num)):
+            blocks.append((kpi, basis, d, n))
+    out = _assemble(blocks, months, year_starts, as_of, catalogue)
+    out.attrs["warnings"] = warnings
+    return out
+
+
+def _exception_share(kpi: Kpi, frame: _Frame, base: np.ndarray, settings) -> list[str]:
+    """Warn when the share of plans with an exception is implausible (DfE suppressed councils that
+    marked every plan as an exception; nationally about 6.6% of plans in 2025)."""
+    bins = frame.bins(kpi.counts_by)[frame.rows(kpi.clock)]
+    window = base & (bins > 0) & (bins < frame.size)
+    plans = int(window.sum())
+    with_exception = int((window & ~frame.isin("exception", ("",), kpi.clock)).sum())
+    lo, hi = frame.lo, frame.hi
+    if plans < max(settings.exception_share_min_plans, 1):
+        return []
+    share = 100 * with_exception / plans
+    if share <= settings.exception_share_warning:
+        return []
+    return [f"{with_exception} of {plans} plans issued {month_start(lo):%b %Y} to {month_end(hi):%b %Y} "
+            f"({share:.1f}%) have a 20-week exception recorded, above the {settings.exception_share_warning:g}% "
+            "warning level (nationally about 6.6% in 2025). DfE suppressed councils that classed every plan "
+            "as an exception: check how exceptions are recorded before publishing the excluding-exceptions figures."]
+
+
+def _assemble(blocks, months: list[int], year_starts: np.ndarray, as_of: dt.date, catalogue: Catalogue) -> pd.DataFrame:
+    n_months = len(months)
+    records: dict[str, list] = {c: [] for c in KPI_COLUMNS + EXTRA_KPI_COLUMNS}
+    periods = [f"{month_start(m):%Y-%m}" for m in months]
+    ends = [min(month_end(m), as_of) for m in months]
+    for kpi, basis, den, num in blocks:
+        values = percent(num, den) if kpi.type == "ratio" else np.full(n_months, np.nan)
+        for i, m in enumerate(months):
+            records["kpi"].append(kpi.id)
+            records["period"].append(periods[i])
+            records["basis"].append(basis)
+            records["numerator"].append(int(num[i]))
+            if kpi.type == "ratio":
+                records["denominator"].append(int(den[i]))
+                records["value"].append(None if np.isnan(values[i]) else float(values[i]))
+            else:
+                records["denominator"].append(None)
+                records["value"].append(None)
+            records["target"].append(catalogue.target_for(kpi.id, month_end(m)))
+            if kpi.window == "cohort":
+                start = catalogue.settings.cohort_start
+            elif basis == "year_to_date" and kpi.window == "period":
+                start = month_start(int(year_starts[i]))
+            else:
+                start = month_start(m)
+            records["period_start"].append(start)
+            records["period_end"].append(ends[i])
+            records["title"].append(kpi.title)
+    # Blank stays None (not NaN) and counts stay whole numbers, so CSV shows "" and "12", not "12.0".
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in records.items()})
+    frame["numerator"] = frame["numerator"].astype("int64")
+    for name in ("period_start", "period_end"):
+        frame[name] = pd.to_datetime(frame[name]).astype("datetime64[s]")
+    return frame
+
+
+# --------------------------------------------------------------------------- over a database
+
+def load_caseload(engine: Engine, filters: Filters = Filters()) -> dict[str, pd.DataFrame]:
+    """Every case matching ``filters`` (team, caseworker, cohort, kind), by kind of case, read once."""
+    import sqlalchemy as sa
+
+    if filters.cohort and filters.cohort not in COHORTS:
+        raise EhcpError(f"--cohort: {filters.cohort!r} is not one of {', '.join(COHORTS)}")
+    caseload = {}
+    with engine.connect() as conn:
+        for name in [filters.kind] if filters.kind else list(KINDS):
+            kind, table = KINDS[name], db.table_for(name)
+            conditions = []
+            if filters.caseworker:
+                conditions.append(table.c.caseworker == filters.caseworker)
+            if filters.team:
+                conditions.append(table.c.team == filters.team)
+            if filters.cohort:
+                conditions.append(table.c[filters.cohort].is_(True))
+            where = sa.and_(*conditions) if conditions else None
+            caseload[kind.case] = db.load_cases(conn, kind, where, include_missing=filters.include_missing)
+    return caseload
+
+
+def evaluate_caseload(caseload: dict[str, pd.DataFrame], book: RuleBook, as_of: dt.date,
+                      clocks: list[str]) -> pd.DataFrame:
+    """The results of ``clocks`` over a caseload read by :func:`load_caseload`, judged on ``as_of``."""
+    frames = []
+    for case, cases in caseload.items():
+        wanted = [c.id for c in book.clocks_for(case) if c.id in clocks]
+        if wanted and len(cases):
+            frames.append(evaluate(cases, book, as_of, case=case, clocks=wanted))
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else empty_result()
+
+
+def snapshot_results(evaluate_on, months: list[int], as_of: dt.date) -> pd.DataFrame:
+    """Clock results as of each month's end (or ``as_of`` if earlier), with a ``snapshot`` column.
+
+    ``evaluate_on(day)`` returns the clock results judged on ``day``.
+    """
+    frames = []
+    for m in sorted(set(months)):
+        day = min(month_end(m), as_of)
+        part = evaluate_on(day)
+        part = part.assign(snapshot=pd.Series(np.full(len(part), np.datetime64(day, "s")), index=part.index))
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _usable(catalogue: Catalogue, book: RuleBook) -> tuple[Catalogue, list[str]]:
+    clocks = {c.id for c in book.clocks}
+    skipped = [k.id for k in catalogue.kpis if k.clock not in clocks]
+    return catalogue.only(k.id for k in catalogue.kpis if k.clock in clocks), skipped
+
+
+def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = None, *,
+                 month: str | int | None = None, year: int | None = None, as_of: dt.date,
+                 filters: Filters = Filters(), year_start: int | None = None) -> pd.DataFrame:
+    """The KPIs for one month (``month="2026-03"``), for every month of a reporting year
+    (``year=2026``), or for the as-of month, over the cases in the database matching ``filters``.
+
+    ``catalogue`` defaults to the shipped ``rules/kpi``; ``year_start`` (1, 4 or 9) overrides its
+    reporting-year start. KPIs whose clock the rule book lacks are left out and listed in
+    ``attrs["skipped"]``; ``attrs["warnings"]`` holds data-quality warnings. Columns: ``KPI_COLUMNS``
+    (``kpi, period, basis, numerator, denominator, value, target``) then ``period_start``,
+    ``period_end``, ``title``; one row per KPI, month and basis, in catalogue order.
+
+    Example::
+
+        frame = compute_kpis(engine, book, month="2026-03", as_of=dt.date(2026, 4, 2))
+        frame[(frame.basis == "year_to_date") & (frame.kpi == "plans_within_20_weeks_excl_exceptions")]
+    """
+    catalogue = catalogue or load_catalogue(book=book)
+    if year_start is not None:
+        catalogue = Catalogue(catalogue.kpis, replace(catalogue.settings, year_start=year_start),
+                              catalogue.targets, catalogue.target_sources, catalogue.files)
+    catalogue, skipped = _usable(catalogue, book)
+    months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
+    caseload = load_caseload(engine, filters)
+    period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
+    snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
+    results = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}))
+
+    def evaluate_on(day: dt.date) -> pd.DataFrame:
+        if day == as_of:
+            return results[results["clock"].isin(snapshot_clocks)]
+        return evaluate_caseload(caseload, book, day, snapshot_clocks)
+
+    snapshots = snapshot_results(evaluate_on, months, as_of) if snapshot_clocks else None
+    frame = kpi_table(results, catalogue, months, as_of=as_of, snapshots=snapshots)
+    frame.attrs["skipped"] = skipped
+    return frame
+
+
+def tracker_table(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The monthly tracker councils publish, from :func:`kpi_table` rows of a calendar year:
+    one row a month and a total row (``TRACKER_COLUMNS``)."""
+    month_rows = kpis[kpis["basis"] == "month"]
+    ytd_rows = kpis[kpis["basis"] == "year_to_date"]
+
+    def series(frame, kpi, column):
+        chosen = frame[frame["kpi"] == kpi].set_index("period")[column]
+        return chosen.astype("int64") if column != "value" else chosen
+
+    agreed = series(month_rows, "requests_agreed", "numerator")
+    issued = series(month_rows, "plans_within_20_weeks", "denominator")
+    within = series(month_rows, "plans_within_20_weeks", "numerator")
+    table = pd.DataFrame({
+        "month": agreed.index.to_numpy(dtype=object),
+        "requests_agreed": agreed.to_numpy(),
+        "plans_issued": issued.to_numpy(),
+        "issued_within_20_weeks": within.to_numpy(),
+        "pct_within_20_weeks": list(percent(within.to_numpy(), issued.to_numpy())),
+        "plans_issued_cumulative": series(ytd_rows, "plans_issued", "numerator").to_numpy(),
+    })
+    total = {"month": "total", "requests_agreed": int(table["requests_agreed"].sum()),
+             "plans_issued": int(table["plans_issued"].sum()),
+             "issued_within_20_weeks": int(table["issued_within_20_weeks"].sum())}
+    total["pct_within_20_weeks"] = float(percent(total["issued_within_20_weeks"], total["plans_issued"]))
+    total["plans_issued_cumulative"] = total["plans_issued"]
+    table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    table["pct_within_20_weeks"] = table["pct_within_20_weeks"].astype(object).where(
+        table["pct_within_20_weeks"].notna(), None)
+    for name in ("requests_agreed", "plans_issued", "issued_within_20_weeks", "plans_issued_cumulative"):
+        table[name] = table[name].astype("int64")
+    return table[TRACKER_COLUMNS]
+
+
+def tracker(engine: Engine, book: RuleBook, year: int, as_of: dt.date, catalogue: Catalogue | None = None,
+            filters: Filters = Filters()) -> pd.DataFrame:
+    """The published monthly tracker for calendar ``year`` (January to December, or to the as-of
+    month): month, requests agreed, plans issued, issued within 20 weeks, % within 20 weeks, plans
+    issued cumulative from January; then a total row. ``attrs["warnings"]`` as :func:`compute_kpis`."""
+    catalogue = (catalogue or load_catalogue(book=book)).only(TRACKER_KPIS)
+    kpis = compute_kpis(engine, book, catalogue, year=year, as_of=as_of, filters=filters, year_start=1)
+    missing = set(TRACKER_KPIS) - set(kpis["kpi"])
+    if missing:
+        raise EhcpError("the tracker needs the KPIs " + ", ".join(sorted(missing)) + " in the catalogue")
+    table = tracker_table(kpis)
+    table.attrs["warnings"] = kpis.attrs.get("warnings", [])
+    return table
+
+
+# --------------------------------------------------------------------------- documentation
+
+def catalogue_table(catalogue: Catalogue) -> pd.DataFrame:
+    """Every KPI with its definition (``ehcp kpi --list``)."""
+    rows = []
+    for k in catalogue.kpis:
+        rows.append({"kpi": k.id, "type": k.type, "clock": k.clock, "counts_by": k.counts_by,
+                     "window": k.window, "exceptions": k.exceptions, "definition": k.definition,
+                     "source": k.source})
+    return pd.DataFrame(rows)
+
+
+def catalogue_markdown(catalogue: Catalogue) -> str:
+    """The README's KPI table, generated from the catalogue (a test keeps the README equal to it)."""
+    lines = ["| KPI | type | clock, counted by | definition | source |", "| --- | --- | --- | --- | --- |"]
+    for k in catalogue.kpis:
+        window = {"period": "", "cohort": ", cohort", "snapshot": ", snapshot at the period end"}[k.window]
+        exceptions = " Exception cases excluded from both." if k.exceptions == "exclude" else ""
+        lines.append(f"| `{k.id}` | {k.type} | `{k.clock}`, {k.counts_by}{window} | {k.definition}{exceptions} "
+                     f"| {k.source} |")
+    return "\n".join(lines) + "\n"
