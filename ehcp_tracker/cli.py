@@ -338,8 +338,15 @@ def rules_check(obj: Context):
                f"{len(book.files)} files, fingerprint {book.fingerprint}", err=True)
 
 
+def _parse_month(ctx, param, value):
+    try:
+        return f"{dt.datetime.strptime(value, '%Y-%m'):%Y-%m}"
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a month in the form YYYY-MM") from None
+
+
 @cli.command()
-@click.option("--month", required=True, metavar="YYYY-MM", help="The month the pack reports on.")
+@click.option("--month", required=True, metavar="YYYY-MM", callback=_parse_month, help="The month the pack reports on.")
 @click.option("--output", "-o", required=True, metavar="PATH", help="FILE.html or FILE.xlsx.")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx"]),
               help="html or xlsx (default: from the --output suffix).")

@@ -47,6 +47,7 @@ tr.total th, tr.total td { font-weight: 700; border-top: 2px solid var(--ink); }
 .rag-red { color: var(--red); background: var(--red-bg); }
 .rag-none { color: var(--muted); border-color: var(--line); }
 .better { color: var(--green); } .worse { color: var(--red); }
+td[data-field=direction] { white-space: nowrap; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 14px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 4px; padding: 8px; break-inside: avoid; }
 figure h3 { margin: 0 0 4px; font-size: .95em; }
@@ -385,7 +386,7 @@ def _ageing(pack: PackData) -> str:
 
 def _backlog(pack: PackData) -> str:
     rows = pack.backlog
-    shown = rows.head(HTML_BACKLOG_LIMIT)
+    shown = rows.nlargest(HTML_BACKLOG_LIMIT, "weeks_overdue", keep="first").sort_index()  # the longest waiting
     intro = (f'<p class="note">{len(rows):,} cases past their limit as at {pack.as_of.day} {pack.as_of:%B %Y}: open assessments '
              'past 20 weeks, annual reviews overdue and phase-transfer reviews at risk (overdue or due within '
              '8 weeks). Case IDs only; no names. ')
