@@ -95,8 +95,12 @@ def test_board_pack_in_chromium(browser_page, sample_db, book, tmp_path):  # noq
     assert page.evaluate("document.documentElement.lang") == "en-GB"
 
     charts = page.evaluate("""() => [...document.querySelectorAll('svg.chart')].map(svg => {
-        const series = svg.querySelector('.series');
-        const box = series ? series.getBBox() : {width: 0, height: 0};
+        // the marks drawn (line, dots, bars), not their labels: their union must cover an area
+        const marks = [...svg.querySelectorAll('.series path, .series polyline, .series circle, .series rect')]
+            .map(m => m.getBBox()).filter(b => b.width > 0 || b.height > 0);
+        const left = Math.min(...marks.map(b => b.x)), right = Math.max(...marks.map(b => b.x + b.width));
+        const top = Math.min(...marks.map(b => b.y)), bottom = Math.max(...marks.map(b => b.y + b.height));
+        const box = marks.length ? {width: right - left, height: bottom - top} : {width: 0, height: 0};
         return {id: svg.id, points: Number(svg.dataset.points), lines: svg.querySelectorAll('.series path').length,
                 bars: svg.querySelectorAll('.series rect').length, width: box.width, height: box.height,
                 title: svg.querySelector(':scope > title')?.textContent || '',
