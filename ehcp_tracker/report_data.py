@@ -135,7 +135,9 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for m in months_back(month, TREND_MONTHS):
-            frame = source.month(engine, book, m, as_of)
+            frame = source.month(engine, book, m, as_of).copy()
+            frame["period"] = frame["period"].astype(object)
+            frame.loc[frame["basis"] == "month", "period"] = m  # we asked for month m, however the library writes it
             frames.append(frame if m == month else frame[frame["basis"] == "month"])
         tracker = source.tracker(engine, book, int(month[:4]), as_of)
     for warning in caught:

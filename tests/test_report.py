@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ehcp_tracker import db, kpi_standin, report_data
+from ehcp_tracker import db, report_data
 from ehcp_tracker.cli import cli
 from ehcp_tracker.importer import import_extract
 from ehcp_tracker.listings import Filters, clock_results
@@ -92,17 +92,6 @@ def test_pack_figures_are_the_kpi_librarys(sample_db, sample_pack, book):
     september = source.month(sample_db[1], book, "2026-09", SAMPLE_AS_OF)
     september = september[september["basis"] == "month"].set_index("kpi")["value"].astype(float)
     pd.testing.assert_series_equal(headline["previous"], september, check_names=False)
-
-
-def test_standin_counts_plans_from_the_final_plan_clock(sample_db, book):
-    """The stand-in's 20-week figure, recounted by hand from the clock results."""
-    engine = sample_db[1]
-    frame = kpi_standin.compute_kpis(engine, book, kpi_standin.load_catalogue(), month=MONTH, as_of=SAMPLE_AS_OF)
-    row = frame[(frame["kpi"] == "plans_within_20_weeks") & (frame["basis"] == "month")].iloc[0]
-    results = clock_results(engine, book, SAMPLE_AS_OF, Filters(clock="final_plan"))
-    issued = results[(results["stop_reason"] == "event") & (results["stopped"].dt.strftime("%Y-%m") == MONTH)]
-    assert (row["numerator"], row["denominator"]) == ((issued["status"] == "met").sum(), len(issued))
-    assert row["value"] == round(100 * row["numerator"] / row["denominator"], 1)
 
 
 def test_ageing_and_backlog(sample_db, sample_pack, book):
