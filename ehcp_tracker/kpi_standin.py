@@ -98,7 +98,25 @@ def _rows(results, cases, catalogue, period: str, basis: str, start, end) -> lis
     return rows
 
 
+_CACHE: dict = {}
+
+
 def _inputs(engine, book, as_of):
+    """Clock results and assessment cases, computed once per database state (the latest import run)."""
+    import sqlalchemy as sa
+
+    from . import db
+
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(db.import_run.c.id))).scalar_one()
+    key = (str(engine.url), id(engine), book.fingerprint, as_of, latest)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = _load_inputs(engine, book, as_of)
+    return _CACHE[key]
+
+
+def _load_inputs(engine, book, as_of):
     from . import db
     from .schema import KINDS
 
