@@ -278,7 +278,8 @@ def _backlog(engine: Engine, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
         frames.append(review_backlog(engine, book, as_of, Filters(kind="reviews")))
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=BACKLOG_COLUMNS)
+        empty = pd.DataFrame(columns=BACKLOG_COLUMNS).astype(object)
+        return empty.astype({"due": "datetime64[s]", "weeks_overdue": "int64"})
     rows = pd.concat(frames, ignore_index=True)
     return rows.sort_values(["kind", "due", "case_id"], kind="stable")[BACKLOG_COLUMNS].reset_index(drop=True)
 

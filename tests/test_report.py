@@ -112,6 +112,14 @@ def test_data_quality_notes(sample_pack, engine, book):
     assert "No extract has been imported: every figure is blank or zero." in empty.notes
 
 
+def test_pack_of_an_empty_database(run, tmp_path):
+    for suffix in ("html", "xlsx"):
+        result = run("--as-of", "2020-02-03", "report", "--month", "2020-01", "--output", tmp_path / f"p.{suffix}")
+        assert result.exit_code == 0, result.output
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "0 cases past their limit" in page and "nothing to measure in these months" in page
+
+
 def test_implausible_exception_share_is_a_data_quality_note(engine, book, tmp_path):
     header = ["request_id", "person_id", "request_received", "request_outcome", "request_outcome_date",
               "assessment_outcome", "assessment_outcome_date", "final_plan_issued", "exception_reason"]
