@@ -389,6 +389,35 @@ def rules_check(obj: Context):
                f"{len(catalogue.files)} files", err=True)
 
 
+def _parse_month(ctx, param, value):
+    try:
+        return f"{dt.datetime.strptime(value, '%Y-%m'):%Y-%m}"
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a month in the form YYYY-MM") from None
+
+
+@cli.command()
+@click.option("--month", required=True, metavar="YYYY-MM", callback=_parse_month, help="The month the pack reports on.")
+@click.option("--output", "-o", required=True, metavar="PATH", help="FILE.html or FILE.xlsx.")
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx"]),
+              help="html or xlsx (default: from the --output suffix).")
+@click.pass_obj
+def report(obj: Context, month, output, fmt):
+    """The board pack for a month: headline KPIs with direction of travel and RAG against target,
+    twelve-month trends, the monthly tracker, ageing, the backlog (IDs only), data-quality notes and
+    the rule book version. HTML (one self-contained file with charts; prints well) or XLSX.
+
+    Example: ehcp --as-of 2026-11-02 report --month 2026-10 --output pack.html
+    """
+    from .report import write_pack
+
+    fmt = fmt or Path(output).suffix.lower().lstrip(".")
+    if fmt not in ("html", "xlsx"):
+        raise click.UsageError("--output must end .html or .xlsx (or give --format html|xlsx)")
+    path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt)
+    click.echo(f"board pack for {month} written to {path}", err=True)
+
+
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def demo(ctx):

@@ -61,6 +61,7 @@ def run_demo(obj, as_of: dt.date | None = None) -> Path:
         click.echo(f"== Why? ehcp explain {case_id} ==")
         click.echo(render_working(explain(engine, book, as_of, case_id)))
     _review_section(engine, book, as_of, late)
+    _board_pack(engine, book, as_of, work)
     say(f"\ndemo database kept at {work / 'demo.db'}: try  ehcp --db sqlite:///{work / 'demo.db'} "
         f"--as-of {as_of} due --days 14")
     return work
@@ -85,6 +86,17 @@ def _review_section(engine, book, as_of: dt.date, late) -> None:
         case_id = example["case_id"].iloc[0]
         click.echo(f"== Why? ehcp explain {case_id} ==")
         click.echo(render_working(explain(engine, book, as_of, case_id)))
+
+
+def _board_pack(engine, book, as_of: dt.date, work: Path) -> None:
+    """The board pack (HTML and XLSX) for the last whole month before ``as_of``, in the work folder."""
+    from .report import write
+    from .report_data import gather
+
+    month = f"{(as_of.replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
+    pack = gather(engine, book, month, as_of)
+    paths = [write(pack, work / f"board-pack-{month}.{fmt}", fmt) for fmt in ("html", "xlsx")]
+    click.echo(f"== Board pack for {pack.month_label} ==\n" + "\n".join(map(str, paths)))
 
 
 def _today_default(obj) -> dt.date:
