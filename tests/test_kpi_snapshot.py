@@ -1,48 +1,49 @@
-"""Golden snapshot of a year of KPIs on a synthetic caseload: a rule, catalogue or engine change
-shows up as a reviewable diff of figures. Regenerate (and review the diff) with
-``EHCP_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_kpi_snapshot.py``.
+"""Golden snapshot of a year of KPIs on the committed sample caseload (sample_data/): a rule,
+catalogue or engine change shows up as a reviewable diff of figures. Regenerate (and review the
+diff) with ``EHCP_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_kpi_snapshot.py``.
 
-Built from ``synthetic.generate_assessments`` (the committed sample_data/ is generated on another
-branch; once it lands, this can switch to it). The review KPIs join when the review clocks do.
+The caseload goes through the real path: the sample extracts are imported into a fresh SQLite
+database and ``compute_kpis`` runs over it for calendar 2026, as of the demo's date.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 
 import pandas as pd
+import pytest
 
 from .conftest import ROOT
+from ehcp_tracker import db
 from ehcp_tracker import kpi as K
-from ehcp_tracker.engine import evaluate
-from ehcp_tracker.kpi_catalogue import load_catalogue
+from ehcp_tracker.demo import SAMPLE_AS_OF as AS_OF
+from ehcp_tracker.importer import import_extract
 from ehcp_tracker.output import to_csv
-from ehcp_tracker.synthetic import generate_assessments
 
-SNAPSHOT = ROOT / "tests" / "snapshots" / "kpi_synthetic_2026.csv"
-END, AS_OF, SEED = dt.date(2026, 10, 30), dt.date(2026, 11, 2), 20261030
+SNAPSHOT = ROOT / "tests" / "snapshots" / "kpi_sample_2026.csv"
 
 
-def year_of_kpis(book) -> pd.DataFrame:
-    cases = generate_assessments(n=400, seed=SEED, end=END)
-    usable, _ = K._usable(load_catalogue(book=book), book)
-    months = K.months_for(as_of=AS_OF, year=2026)
-    snapshots = K.snapshot_results(lambda day: evaluate(cases, book, day, clocks=["final_plan"]), months, AS_OF)
-    frame = K.kpi_table(evaluate(cases, book, AS_OF), usable, months, as_of=AS_OF, snapshots=snapshots)
+@pytest.fixture(scope="module")
+def sample_kpis(tmp_path_factory, book):
+    engine = db.connect(f"sqlite:///{tmp_path_factory.mktemp('kpi') / 'sample.db'}")
+    db.init_db(engine)
+    for name in ("assessments.csv", "reviews.csv"):
+        import_extract(engine, ROOT / "sample_data" / name, book, AS_OF)
+    frame = K.compute_kpis(engine, book, year=2026, as_of=AS_OF)
+    engine.dispose()
     return frame[K.KPI_COLUMNS + ["period_end"]].sort_values(["kpi", "basis", "period"], kind="stable")
 
 
-def test_kpi_snapshot(book):
-    text = to_csv(year_of_kpis(book))
+def test_kpi_snapshot(sample_kpis):
+    text = to_csv(sample_kpis)
     if os.environ.get("EHCP_UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
         SNAPSHOT.write_text(text, encoding="utf-8")
     assert text == SNAPSHOT.read_text(encoding="utf-8")
 
 
-def test_snapshot_invariants(book):
-    frame = pd.read_csv(io.StringIO(to_csv(year_of_kpis(book))), dtype={"period": str})
+def test_snapshot_invariants(sample_kpis):
+    frame = pd.read_csv(io.StringIO(to_csv(sample_kpis)), dtype={"period": str})
     ratios = frame[frame["denominator"].notna()]
     assert (ratios["numerator"] <= ratios["denominator"]).all()
     december = frame[frame["period"] == frame["period"].max()]
