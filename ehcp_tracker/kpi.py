@@ -28,11 +28,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from . import db
 from .engine import empty_result, evaluate
 from .errors import EhcpError
 from .kpi_catalogue import Catalogue, Filter, Kpi, load_catalogue
-from .listings import Filters
+from .listings import Filters, load_filtered
 from .rules import RuleBook
 from .schema import COHORTS, KINDS
 
@@ -348,23 +347,12 @@ def _assemble(blocks, months: list[int], year_starts: np.ndarray, as_of: dt.date
 
 def load_caseload(engine: Engine, filters: Filters = Filters()) -> dict[str, pd.DataFrame]:
     """Every case matching ``filters`` (team, caseworker, cohort, kind), by kind of case, read once."""
-    import sqlalchemy as sa
-
     if filters.cohort and filters.cohort not in COHORTS:
         raise EhcpError(f"--cohort: {filters.cohort!r} is not one of {', '.join(COHORTS)}")
     caseload = {}
     with engine.connect() as conn:
         for name in [filters.kind] if filters.kind else list(KINDS):
-            kind, table = KINDS[name], db.table_for(name)
-            conditions = []
-            if filters.caseworker:
-                conditions.append(table.c.caseworker == filters.caseworker)
-            if filters.team:
-                conditions.append(table.c.team == filters.team)
-            if filters.cohort:
-                conditions.append(table.c[filters.cohort].is_(True))
-            where = sa.and_(*conditions) if conditions else None
-            caseload[kind.case] = db.load_cases(conn, kind, where, include_missing=filters.include_missing)
+            caseload[KINDS[name].case] = load_filtered(conn, name, filters)
     return caseload
 
 

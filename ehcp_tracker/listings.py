@@ -56,16 +56,7 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
                 clocks = [c for c in clocks if c.id == filters.clock]
             if not clocks:
                 continue
-            table = db.table_for(name)
-            conditions = []
-            if filters.caseworker:
-                conditions.append(table.c.caseworker == filters.caseworker)
-            if filters.team:
-                conditions.append(table.c.team == filters.team)
-            if filters.cohort:
-                conditions.append(table.c[filters.cohort].is_(True))
-            where = sa.and_(*conditions) if conditions else None
-            cases = db.load_cases(conn, kind, where, include_missing=filters.include_missing)
+            cases = load_filtered(conn, name, filters)
             if len(cases):
                 frames.append(evaluate(cases, book, as_of, case=kind.case, clocks=[c.id for c in clocks]))
     frames = [f for f in frames if len(f)]
@@ -73,6 +64,26 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
     if filters.status:
         result = result[result["status"] == filters.status]
     return result[CLOCK_COLUMNS + EXTRA_COLUMNS].sort_values(["due", "case_id", "clock"], kind="stable").reset_index(drop=True)
+
+
+def filter_condition(table: sa.Table, filters: Filters):
+    """The caseworker, team and cohort filters as one SQL condition (None for no filter), so they
+    run in the database on indexed columns rather than over the whole caseload."""
+    conditions = []
+    if filters.caseworker:
+        conditions.append(table.c.caseworker == filters.caseworker)
+    if filters.team:
+        conditions.append(table.c.team == filters.team)
+    if filters.cohort:
+        conditions.append(table.c[filters.cohort].is_(True))
+    return sa.and_(*conditions) if conditions else None
+
+
+def load_filtered(conn: sa.Connection, kind_name: str, filters: Filters) -> pd.DataFrame:
+    """The cases of one kind matching ``filters`` (canonical columns)."""
+    table = db.table_for(kind_name)
+    return db.load_cases(conn, KINDS[kind_name], filter_condition(table, filters),
+                         include_missing=filters.include_missing)
 
 
 def week_window(as_of: dt.date) -> tuple[dt.date, dt.date]:

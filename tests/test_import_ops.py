@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 
-import pytest
 import sqlalchemy as sa
 
 from ehcp_tracker import db

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from ehcp_tracker import db, report_data
 from ehcp_tracker.cli import cli
 from ehcp_tracker.importer import import_extract
-from ehcp_tracker.listings import Filters, clock_results
+from ehcp_tracker.listings import clock_results
 from ehcp_tracker.report_data import direction, gather, months_back, rag
 
 from .conftest import ROOT, write_csv
