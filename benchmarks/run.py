@@ -81,7 +81,11 @@ def step_import(url: str, extracts: Path, fresh: bool = False):
 
     engine, book = _engine(url), _book()
     if fresh:
+        import sqlalchemy as sa
+
         db.metadata.drop_all(engine)
+        with engine.begin() as conn:  # the migration record too, or init would think the schema is there
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
         db.init_db(engine)
 
     def run():
