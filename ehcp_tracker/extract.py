@@ -7,7 +7,6 @@ canonical column names, with the spreadsheet row number of every row, ready for 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import os
 import tomllib
@@ -388,7 +387,3 @@ def _detect_profile(file: str, header: list, kind: str | None, candidates: list[
 def _cell_dtype(column) -> object:
     """Raw cells stay as read: the fast CSV reader's categories, otherwise plain objects."""
     return column.dtype if isinstance(column, pd.Categorical) else object
-
-
-def is_excel_date(value) -> bool:
-    return isinstance(value, (dt.date, dt.datetime))

@@ -130,7 +130,3 @@ REVIEWS = Kind(
 
 KINDS = {k.name: k for k in (ASSESSMENTS, REVIEWS)}
 BY_CASE = {k.case: k for k in (ASSESSMENTS, REVIEWS)}
-
-
-def kind_named(name: str) -> Kind:
-    return KINDS[name]
