@@ -21,13 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ehcp_tracker import db  # noqa: E402
-from ehcp_tracker.engine import evaluate  # noqa: E402
-from ehcp_tracker.importer import import_extract  # noqa: E402
+from ehcp_tracker.store import db  # noqa: E402
+from ehcp_tracker.clocks.engine import evaluate  # noqa: E402
+from ehcp_tracker.ingest.importer import import_extract  # noqa: E402
 from ehcp_tracker.listings import Filters, due  # noqa: E402
-from ehcp_tracker.rules import load_rule_book  # noqa: E402
+from ehcp_tracker.clocks.rules import load_rule_book  # noqa: E402
 from ehcp_tracker.schema import ASSESSMENTS  # noqa: E402
-from ehcp_tracker.synthetic import generate_assessments  # noqa: E402
+from ehcp_tracker.demo.synthetic import generate_assessments  # noqa: E402
 
 AS_OF = dt.date(2026, 10, 30)
 

@@ -3,7 +3,7 @@
     python benchmarks/bench_kpi.py                 # 10k, 100k, 1M
     python benchmarks/bench_kpi.py --sizes 10000   # just one size
 
-The caseload comes from ``ehcp_tracker.synthetic`` (requests over two years to 30 October 2026);
+The caseload comes from ``ehcp_tracker.demo.synthetic`` (requests over two years to 30 October 2026);
 the clocks are evaluated once as of 2 November 2026, plus the final-plan clock at each month end for
 the snapshot KPIs; only ``kpi.kpi_table`` is inside the timed step (best of ``--repeat`` runs).
 Target (issue 4): under 5 seconds at 1,000,000 requests, growing linearly.
@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ehcp_tracker import kpi as K  # noqa: E402
-from ehcp_tracker.engine import evaluate  # noqa: E402
-from ehcp_tracker.kpi_catalogue import load_catalogue  # noqa: E402
-from ehcp_tracker.rules import load_rule_book  # noqa: E402
-from ehcp_tracker.synthetic import generate_assessments  # noqa: E402
+from ehcp_tracker.measures import kpi as K  # noqa: E402
+from ehcp_tracker.clocks.engine import evaluate  # noqa: E402
+from ehcp_tracker.measures.catalogue import load_catalogue  # noqa: E402
+from ehcp_tracker.clocks.rules import load_rule_book  # noqa: E402
+from ehcp_tracker.demo.synthetic import generate_assessments  # noqa: E402
 
 END, AS_OF = dt.date(2026, 10, 30), dt.date(2026, 11, 2)
 

@@ -8,7 +8,7 @@ For each size N (with 0.7 N reviews, as nationally): write the synthetic extract
 generate``), then on each database, every step in its own process (so each step's peak memory is
 its own, read from ``ru_maxrss``): full import of both extracts into an empty database; re-import
 with nothing changed; re-import with 1% of cases changed; full clock evaluation (load + engine,
-assessments and reviews); ``kpi --year`` and ``kpi --month`` (``ehcp_tracker.kpi`` when it exists,
+assessments and reviews); ``kpi --year`` and ``kpi --month`` (``ehcp_tracker.measures.kpi`` when it exists,
 otherwise n/a); ``due`` for one caseworker; ``explain`` for one case. The floor, on the same files:
 pyarrow's CSV read of the extracts, and DuckDB reading the assessments CSV and computing the plans
 issued within 20 weeks per month. Prints a table and writes ``benchmarks/results.md``.
@@ -64,20 +64,20 @@ FLOOR = [("pyarrow_read", "floor: pyarrow CSV read of both extracts"),
 
 
 def _book():
-    from ehcp_tracker.rules import load_rule_book
+    from ehcp_tracker.clocks.rules import load_rule_book
 
     return load_rule_book(ROOT / "rules")
 
 
 def _engine(url: str):
-    from ehcp_tracker import db
+    from ehcp_tracker.store import db
 
     return db.connect(url)
 
 
 def step_import(url: str, extracts: Path, fresh: bool = False):
-    from ehcp_tracker import db
-    from ehcp_tracker.importer import import_extract
+    from ehcp_tracker.store import db
+    from ehcp_tracker.ingest.importer import import_extract
 
     engine, book = _engine(url), _book()
     if fresh:
@@ -99,8 +99,8 @@ def step_import(url: str, extracts: Path, fresh: bool = False):
 
 
 def step_evaluate(url: str):
-    from ehcp_tracker import db
-    from ehcp_tracker.engine import evaluate
+    from ehcp_tracker.store import db
+    from ehcp_tracker.clocks.engine import evaluate
     from ehcp_tracker.schema import KINDS
 
     book, engine = _book(), _engine(url)
@@ -116,12 +116,12 @@ def step_evaluate(url: str):
 
 def step_kpi(url: str, period: str):
     try:
-        from ehcp_tracker import kpi
+        from ehcp_tracker.measures import kpi
     except ImportError:
-        return lambda: "n/a: ehcp_tracker.kpi not on this branch"
+        return lambda: "n/a: ehcp_tracker.measures.kpi not on this branch"
     function = getattr(kpi, "compute_kpis", None)
     if function is None:
-        return lambda: "n/a: ehcp_tracker.kpi has no compute_kpis"
+        return lambda: "n/a: ehcp_tracker.measures.kpi has no compute_kpis"
     offered = {"engine": _engine(url), "book": _book(), "as_of": AS_OF}
     offered |= {"year": AS_OF.year} if period == "year" else {"month": f"{AS_OF:%Y-%m}"}
     accepted = inspect.signature(function).parameters
@@ -137,7 +137,7 @@ def _one_case(url: str, column: str):
     """The second case by ID (the first is among the 1% the changed extract moved to another caseworker)."""
     import sqlalchemy as sa
 
-    from ehcp_tracker import db
+    from ehcp_tracker.store import db
 
     table = db.assessment_table
     with _engine(url).connect() as conn:
@@ -235,7 +235,7 @@ def write_extracts(size: int, folder: Path) -> Path:
     """The synthetic extracts for ``size`` requests, and a copy with 1% of cases changed."""
     import pandas as pd
 
-    from ehcp_tracker.synthetic import write_extracts as generate
+    from ehcp_tracker.demo.synthetic import write_extracts as generate
 
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "assessments.csv").is_file():

@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ehcp_tracker import db  # noqa: E402
-from ehcp_tracker.importer import import_extract  # noqa: E402
+from ehcp_tracker.store import db  # noqa: E402
+from ehcp_tracker.ingest.importer import import_extract  # noqa: E402
 from ehcp_tracker.report import write_pack  # noqa: E402
-from ehcp_tracker.rules import load_rule_book  # noqa: E402
+from ehcp_tracker.clocks.rules import load_rule_book  # noqa: E402
 
 AS_OF, MONTH = dt.date(2026, 11, 2), "2026-10"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import click
 
-from . import __version__, db
-from .dates import today
+from . import __version__
+from .clocks.dates import today
+from .clocks.rules import default_rules_dir, load_rule_book
 from .errors import EhcpError, ImportRejected
 from .listings import Filters
 from .output import FORMATS, emit
-from .rules import default_rules_dir, load_rule_book
 from .schema import COHORTS, KINDS
+from .store import db
 
 
 class Context:
@@ -155,7 +156,7 @@ def init(obj: Context):
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(list(KINDS)), help="Kind of extract (default: detected from the columns).")
-@click.option("--profile", metavar="NAME", help="Column mapping profile: a name (ehcp_tracker/profiles, ./profiles, "
+@click.option("--profile", metavar="NAME", help="Column mapping profile: a name (ehcp_tracker/ingest/profiles, ./profiles, "
               "$EHCP_PROFILES) or a path to a .toml file.")
 @click.option("--skip-bad-rows", is_flag=True, help="Import the good rows; write every bad row to a rejects file.")
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
@@ -172,8 +173,8 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
 
     Example: ehcp import assessments.csv reviews.xlsx --profile example-system
     """
-    from .extract import load_profile
-    from .importer import import_extract
+    from .ingest.extract import load_profile
+    from .ingest.importer import import_extract
     from .progress import import_progress
 
     book = obj.book
@@ -228,7 +229,7 @@ def changes(obj: Context, run_id, all_runs, fmt, output):
 
     Example: ehcp changes --run 12 --format csv -o moved.csv
     """
-    from .changes import deadline_changes
+    from .store.changes import deadline_changes
 
     frame, runs = deadline_changes(obj.engine, run_id=run_id, all_runs=all_runs)
     obj.say(f"import run{'s' if len(runs) != 1 else ''} {', '.join(map(str, runs)) or '(none yet)'}: "
@@ -315,30 +316,13 @@ def explain(obj: Context, case_id, fmt, output):
 
     Example: ehcp explain R0000123
     """
-    from .listings import explain as explain_case, working_rows
+    from .listings import explain as explain_case, render_working, working_rows
 
     working = explain_case(obj.engine, obj.book, obj.as_of, case_id)
     if fmt == "table" and not output:
         click.echo(render_working(working))
         return
     _emit(working_rows(working), fmt, output, "explain")
-
-
-def render_working(working) -> str:
-    lines = [f"{working.case} {working.case_id} (person {working.record.get('person_id')}), "
-             f"caseworker {working.record.get('caseworker') or '-'}, team {working.record.get('team') or '-'}",
-             f"as of {working.as_of:%a %d %b %Y}"]
-    flags = [f for f, on in working.flags.items() if on]
-    lines.append("priority cohorts: " + (", ".join(flags) if flags else "none"))
-    lines += [f"note: {n}" for n in working.notes]
-    for clock in working.clocks:
-        lines.append("")
-        lines.append(f"  {clock.steps[0]}")
-        lines += [f"    {step}" for step in clock.steps[1:]]
-        if clock.applies:
-            lines.append(f"    => due {clock.due:%d %b %Y}, status {clock.status}"
-                         + (f", exception {clock.exception}" if clock.exception else ""))
-    return "\n".join(lines)
 
 
 @cli.group()
@@ -354,7 +338,7 @@ def rules_list(obj: Context, fmt, output):
 
     Example: ehcp rules list --format csv
     """
-    from .rulebook_view import rule_table
+    from .clocks.rulebook_view import rule_table
 
     _emit(rule_table(obj.book), fmt, output, "rules")
 
@@ -367,7 +351,7 @@ def rules_show(obj: Context, clock_id):
 
     Example: ehcp rules show final_plan
     """
-    from .rulebook_view import describe_clock
+    from .clocks.rulebook_view import describe_clock
 
     click.echo(describe_clock(obj.book, clock_id))
 
@@ -379,7 +363,7 @@ def rules_check(obj: Context):
 
     Example: EHCP_RULES=./my-rules ehcp rules check
     """
-    from .kpi_catalogue import catalogue_dir, load_catalogue
+    from .measures.catalogue import catalogue_dir, load_catalogue
 
     book = obj.book
     click.echo(f"rule book OK: {len({c.id for c in book.clocks})} clocks, {len(book.exceptions)} exception reasons, "
@@ -426,7 +410,7 @@ def demo(ctx):
     Example: ehcp demo
     """
     if ctx.invoked_subcommand is None:
-        from .demo import run_demo
+        from .demo.demo import run_demo
 
         run_demo(ctx.obj)
 
@@ -447,7 +431,7 @@ def demo_generate(obj: Context, requests, reviews, seed, end, output):
 
     Example: ehcp demo generate --requests 100000 --reviews 70000 --seed 1 --output extracts/
     """
-    from .synthetic import write_extracts
+    from .demo.synthetic import write_extracts
 
     paths = write_extracts(output, requests, reviews, seed, end or obj.as_of)
     for name, path in paths.items():
@@ -457,7 +441,7 @@ def demo_generate(obj: Context, requests, reviews, seed, end, output):
 def _parse_month_option(ctx, param, value):
     if value is None:
         return None
-    from .kpi import parse_month
+    from .measures.kpi import parse_month
 
     try:
         parse_month(value)
@@ -492,8 +476,8 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt,
     Example: ehcp kpi --month 2026-03 --format csv -o kpi-2026-03.csv
              ehcp kpi --tracker --year 2026
     """
-    from .kpi import catalogue_table, compute_kpis, tracker as tracker_table
-    from .kpi_catalogue import YEAR_STARTS, catalogue_dir, load_catalogue
+    from .measures.kpi import catalogue_table, compute_kpis, tracker as tracker_table
+    from .measures.catalogue import YEAR_STARTS, catalogue_dir, load_catalogue
 
     if month and year:
         raise click.UsageError("give --month or --year, not both")

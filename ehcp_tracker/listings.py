@@ -13,12 +13,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from . import db
-from .engine import CLOCK_COLUMNS, EXTRA_COLUMNS, OPEN_STATUSES, OUTCOME_COLUMNS, STATUSES, empty_result, evaluate
+from .clocks.engine import CLOCK_COLUMNS, EXTRA_COLUMNS, OPEN_STATUSES, OUTCOME_COLUMNS, STATUSES, empty_result, evaluate
+from .clocks.explain import CaseWorking, explain_case
+from .clocks.rules import RuleBook
 from .errors import EhcpError
-from .explain import CaseWorking, explain_case
-from .rules import RuleBook
 from .schema import COHORTS, KINDS
+from .store import db
 
 
 @dataclass(frozen=True)
@@ -218,3 +218,20 @@ def working_rows(working: CaseWorking) -> pd.DataFrame:
     for key in ("started", "due", "stopped"):
         frame[key] = pd.to_datetime(frame[key]).astype("datetime64[s]")
     return frame
+
+
+def render_working(working) -> str:
+    lines = [f"{working.case} {working.case_id} (person {working.record.get('person_id')}), "
+             f"caseworker {working.record.get('caseworker') or '-'}, team {working.record.get('team') or '-'}",
+             f"as of {working.as_of:%a %d %b %Y}"]
+    flags = [f for f, on in working.flags.items() if on]
+    lines.append("priority cohorts: " + (", ".join(flags) if flags else "none"))
+    lines += [f"note: {n}" for n in working.notes]
+    for clock in working.clocks:
+        lines.append("")
+        lines.append(f"  {clock.steps[0]}")
+        lines += [f"    {step}" for step in clock.steps[1:]]
+        if clock.applies:
+            lines.append(f"    => due {clock.due:%d %b %Y}, status {clock.status}"
+                         + (f", exception {clock.exception}" if clock.exception else ""))
+    return "\n".join(lines)

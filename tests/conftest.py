@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from ehcp_tracker import db
+from ehcp_tracker.store import db
 from ehcp_tracker.cli import cli
-from ehcp_tracker.rules import load_rule_book
+from ehcp_tracker.clocks.rules import load_rule_book
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,8 +13,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from ehcp_tracker.engine import CLOCK_COLUMNS, EXTRA_COLUMNS
-from ehcp_tracker.synthetic import ASSESSMENT_COLUMNS
+from ehcp_tracker.clocks.engine import CLOCK_COLUMNS, EXTRA_COLUMNS
+from ehcp_tracker.demo.synthetic import ASSESSMENT_COLUMNS
 
 AS_OF = dt.date(2026, 4, 15)
 D = dt.date.fromisoformat

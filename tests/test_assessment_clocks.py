@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from ehcp_tracker.engine import evaluate
-from ehcp_tracker.explain import explain_case
+from ehcp_tracker.clocks.engine import evaluate
+from ehcp_tracker.clocks.explain import explain_case
 from ehcp_tracker.schema import ASSESSMENTS
 
 D = dt.date.fromisoformat

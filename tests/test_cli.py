@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ehcp_tracker.cli import cli
-from ehcp_tracker.engine import CLOCK_COLUMNS
+from ehcp_tracker.clocks.engine import CLOCK_COLUMNS
 
 from .conftest import write_csv
 

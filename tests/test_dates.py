@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from ehcp_tracker.dates import Counting, Days, FixedDate, Months, Weeks, WorkingDays, today
+from ehcp_tracker.clocks.dates import Counting, Days, FixedDate, Months, Weeks, WorkingDays, today
 
 D = dt.date.fromisoformat
 DEFAULT = Counting()

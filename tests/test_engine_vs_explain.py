@@ -11,8 +11,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ehcp_tracker.engine import evaluate
-from ehcp_tracker.explain import explain_case
+from ehcp_tracker.clocks.engine import evaluate
+from ehcp_tracker.clocks.explain import explain_case
 from ehcp_tracker.schema import ASSESSMENTS, REVIEWS
 
 DAY0 = dt.date(2014, 6, 1)

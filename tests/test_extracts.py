@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from ehcp_tracker import db
+from ehcp_tracker.store import db
 from ehcp_tracker.errors import EhcpError, ImportRejected
-from ehcp_tracker.extract import available_profiles, read_extract
-from ehcp_tracker.importer import import_extract
-from ehcp_tracker.validate import parse_dates
+from ehcp_tracker.ingest.extract import available_profiles, read_extract
+from ehcp_tracker.ingest.importer import import_extract
+from ehcp_tracker.ingest.validate import parse_dates
 
 from .conftest import ROOT
 

@@ -17,9 +17,9 @@ import os
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ehcp_tracker import db
+from ehcp_tracker.store import db
 from ehcp_tracker.errors import EhcpError
-from ehcp_tracker.importer import import_extract
+from ehcp_tracker.ingest.importer import import_extract
 from ehcp_tracker.schema import ASSESSMENTS
 
 from .conftest import ASSESSMENT_HEADER, assessment_rows, snapshot, write_csv

@@ -6,10 +6,10 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from ehcp_tracker import db
+from ehcp_tracker.store import db
 from ehcp_tracker.errors import EhcpError, ImportRejected
-from ehcp_tracker.extract import load_profile
-from ehcp_tracker.importer import import_extract
+from ehcp_tracker.ingest.extract import load_profile
+from ehcp_tracker.ingest.importer import import_extract
 
 from .conftest import write_csv
 

@@ -13,8 +13,8 @@ import time
 
 import sqlalchemy as sa
 
-from ehcp_tracker import db
-from ehcp_tracker.importer import import_extract
+from ehcp_tracker.store import db
+from ehcp_tracker.ingest.importer import import_extract
 from ehcp_tracker.listings import clock_results
 
 from .conftest import ASSESSMENT_HEADER, ROOT, assessment_rows, snapshot, write_csv

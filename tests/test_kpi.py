@@ -11,9 +11,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from ehcp_tracker import kpi as K
-from ehcp_tracker.engine import evaluate
-from ehcp_tracker.kpi_catalogue import Catalogue, Settings, load_catalogue
+from ehcp_tracker.measures import kpi as K
+from ehcp_tracker.clocks.engine import evaluate
+from ehcp_tracker.measures.catalogue import Catalogue, Settings, load_catalogue
 from .kpi_cases import (AS_OF, REVIEW_AS_OF, REVIEW_RESULTS, REVIEW_SNAPSHOTS, assessment_frame,
                        result_frame)
 

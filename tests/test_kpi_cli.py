@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from .conftest import ROOT
-from ehcp_tracker import kpi as K
-from ehcp_tracker.engine import evaluate
-from ehcp_tracker.kpi_catalogue import KpiCatalogueError, load_catalogue
+from ehcp_tracker.measures import kpi as K
+from ehcp_tracker.clocks.engine import evaluate
+from ehcp_tracker.measures.catalogue import KpiCatalogueError, load_catalogue
 from .kpi_cases import AS_OF, assessment_frame
 
 ARGS = ("--as-of", AS_OF.isoformat())

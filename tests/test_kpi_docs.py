@@ -6,8 +6,8 @@ import os
 import re
 
 from .conftest import ROOT
-from ehcp_tracker.kpi import catalogue_markdown
-from ehcp_tracker.kpi_catalogue import load_catalogue
+from ehcp_tracker.measures.kpi import catalogue_markdown
+from ehcp_tracker.measures.catalogue import load_catalogue
 
 PATTERN = re.compile(r"(<!-- kpi-table:start -->\n)(.*?)(<!-- kpi-table:end -->)", re.S)
 

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from .conftest import ROOT
-from ehcp_tracker import db
-from ehcp_tracker import kpi as K
-from ehcp_tracker.demo import SAMPLE_AS_OF as AS_OF
-from ehcp_tracker.importer import import_extract
+from ehcp_tracker.store import db
+from ehcp_tracker.measures import kpi as K
+from ehcp_tracker.demo.demo import SAMPLE_AS_OF as AS_OF
+from ehcp_tracker.ingest.importer import import_extract
 from ehcp_tracker.output import to_csv
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "kpi_sample_2026.csv"

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from ehcp_tracker import db
+from ehcp_tracker.store import db
 from ehcp_tracker.errors import EhcpError
-from ehcp_tracker.importer import import_extract
+from ehcp_tracker.ingest.importer import import_extract
 
 from .conftest import ASSESSMENT_HEADER, assessment_rows, snapshot, write_csv
 

@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ehcp_tracker import db, report_data
+from ehcp_tracker.report import data as report_data
+from ehcp_tracker.store import db
 from ehcp_tracker.cli import cli
-from ehcp_tracker.importer import import_extract
+from ehcp_tracker.ingest.importer import import_extract
 from ehcp_tracker.listings import clock_results
-from ehcp_tracker.report_data import direction, gather, months_back, rag
+from ehcp_tracker.report.data import direction, gather, months_back, rag
 
 from .conftest import ROOT, write_csv
 
@@ -161,7 +162,7 @@ def test_report_html_is_self_contained_and_accessible(sample_db, sample_pack, tm
 
 
 def test_report_html_backlog_lists_ids_only(sample_db, sample_pack):
-    from ehcp_tracker.report_html import render
+    from ehcp_tracker.report.html import render
 
     page = render(sample_pack)
     backlog = page[page.index('id="backlog"'):page.index('id="quality"')]
@@ -298,7 +299,7 @@ def test_demo_writes_the_board_pack():
 
 
 def test_html_backlog_lists_the_longest_waiting_when_long(sample_pack, monkeypatch):
-    from ehcp_tracker import report_html
+    from ehcp_tracker.report import html as report_html
 
     monkeypatch.setattr(report_html, "HTML_BACKLOG_LIMIT", 5)
     page = report_html.render(sample_pack)

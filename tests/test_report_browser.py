@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ehcp_tracker import report_data
+from ehcp_tracker.report import data as report_data
 from ehcp_tracker.cli import cli
-from ehcp_tracker.report_data import value_text
+from ehcp_tracker.report.data import value_text
 
 from .test_report import MONTH, SAMPLE_AS_OF, sample_db  # noqa: F401 - the shared sample database fixture
 

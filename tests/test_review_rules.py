@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ehcp_tracker.dates import Counting, Months, MonthsBefore
-from ehcp_tracker.engine import curriculum_years, evaluate
+from ehcp_tracker.clocks.dates import Counting, Months, MonthsBefore
+from ehcp_tracker.clocks.engine import curriculum_years, evaluate
 from ehcp_tracker.errors import RuleBookError
-from ehcp_tracker.explain import explain_case
-from ehcp_tracker.rules import load_rule_book
+from ehcp_tracker.clocks.explain import explain_case
+from ehcp_tracker.clocks.rules import load_rule_book
 from ehcp_tracker.schema import REVIEWS
 
 from .conftest import ROOT, D

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from ehcp_tracker import db
+from ehcp_tracker.store import db
 from ehcp_tracker.errors import ImportRejected
-from ehcp_tracker.importer import import_extract
+from ehcp_tracker.ingest.importer import import_extract
 from ehcp_tracker.listings import Filters, backlog, backlog_summary, clock_results, months_overdue
 from ehcp_tracker.schema import REVIEWS
 
@@ -262,7 +262,7 @@ def test_cli_rules_show_phase_transfer(run):
 
 
 def test_demo_prints_review_figures(run, tmp_path, monkeypatch):
-    from ehcp_tracker import demo
+    from ehcp_tracker.demo import demo
 
     samples = tmp_path / "samples"
     samples.mkdir()

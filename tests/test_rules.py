@@ -4,9 +4,9 @@ import textwrap
 
 import pytest
 
-from ehcp_tracker.dates import WorkingDays
+from ehcp_tracker.clocks.dates import WorkingDays
 from ehcp_tracker.errors import RuleBookError
-from ehcp_tracker.rules import load_rule_book
+from ehcp_tracker.clocks.rules import load_rule_book
 
 STATUTORY_IDS = {"decision_to_assess", "advice_ep", "advice_health", "advice_social_care", "advice_education",
                  "no_plan_notice", "final_plan"}

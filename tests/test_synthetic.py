@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ehcp_tracker import synthetic as S
+from ehcp_tracker.demo import synthetic as S
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -342,7 +342,7 @@ def test_sample_matches_generator(tmp_path):
     for name in ("assessments.csv", "reviews.csv"):
         committed = (SAMPLE / name).read_text(encoding="utf-8")
         assert committed == fresh[name.removesuffix(".csv")].read_text(encoding="utf-8"), (
-            f"sample_data/{name} is stale: run python -m ehcp_tracker.synthetic --sample-data sample_data")
+            f"sample_data/{name} is stale: run python -m ehcp_tracker.demo.synthetic --sample-data sample_data")
     openpyxl = pytest.importorskip("openpyxl")
     old = openpyxl.load_workbook(SAMPLE / "assessments_council.xlsx")
     new = openpyxl.load_workbook(fresh["assessments_council"])
@@ -424,7 +424,7 @@ def test_council_workbook_matches_csv():
 def test_profile_maps_every_council_column():
     import tomllib
 
-    profile = tomllib.loads((ROOT / "ehcp_tracker/profiles/example-system.toml").read_text("utf-8"))
+    profile = tomllib.loads((ROOT / "ehcp_tracker/ingest/profiles/example-system.toml").read_text("utf-8"))
     assert profile["profile"]["name"] == "example-system"
     assert profile["profile"]["kind"] == "assessments"
     columns = {k.lower(): v for k, v in profile["columns"].items()}

@@ -14,15 +14,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import RuleBookError
+from ..schema import BY_CASE, REVIEWS, TRANSFER_TYPES
 from .dates import Counting, DatePolicy, Days, FixedDate, Months, MonthsBefore, Weeks, WorkingDays
-from .errors import RuleBookError
-from .schema import BY_CASE, REVIEWS, TRANSFER_TYPES
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # ehcp_tracker/, beside which rules/ stands in a checkout
 
 LIMIT_KEYS = ("weeks", "days", "months", "months_before", "working_days", "fixed_date")
 # Folders of rules/ that hold other data, each read strictly by its own loader rather than as rule
-# sets: kpi/ is the KPI catalogue and targets (kpi_catalogue.py; `ehcp rules check` checks both).
+# sets: kpi/ is the KPI catalogue and targets (measures/catalogue.py; `ehcp rules check` checks both).
 OTHER_DATA_FOLDERS = ("kpi",)
 
 SCOPES = ("la", "advice", "review", "all")

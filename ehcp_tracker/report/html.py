@@ -2,7 +2,7 @@
 
 Charts are inline SVG drawn here in Python, each with a ``<title>`` and ``<desc>`` and a data table
 beside it; RAG is written as a word and a symbol as well as a colour; the print stylesheet keeps each
-chart on one page and repeats table headers. Everything shown comes from ``report_data.PackData``.
+chart on one page and repeats table headers. Everything shown comes from ``data.PackData``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import re
 
 import pandas as pd
 
-from .output import neutralise
-from .report_data import (AMBER_COUNT_SHARE, AMBER_POINTS, HTML_BACKLOG_LIMIT, TREND_MONTHS, PackData, count_text,
+from ..output import neutralise
+from .data import (AMBER_COUNT_SHARE, AMBER_POINTS, HTML_BACKLOG_LIMIT, TREND_MONTHS, PackData, count_text,
                           value_text)
 
 RAG_TEXT = {"green": ("●", "Green"), "amber": ("▲", "Amber"), "red": ("■", "Red"), "none": ("–", "No target")}

@@ -36,8 +36,8 @@ one it depends on, codes only where they are allowed); ``tests/test_synthetic.py
 ``write_sample_data`` regenerates the committed ``sample_data/`` (seeded rows plus the hand-written
 edge rows below), so a test can check the committed files are exactly what the code produces::
 
-    python -m ehcp_tracker.synthetic --sample-data sample_data
-    python -m ehcp_tracker.synthetic --requests 1000000 --reviews 700000 --seed 1 --output DIR
+    python -m ehcp_tracker.demo.synthetic --sample-data sample_data
+    python -m ehcp_tracker.demo.synthetic --requests 1000000 --reviews 700000 --seed 1 --output DIR
 """
 
 from __future__ import annotations
@@ -993,7 +993,7 @@ EDGE_REVIEWS = [
 ]
 
 # The council system's own names for the assessment columns (sample_data/assessments_council.xlsx,
-# mapped back by ehcp_tracker/profiles/example-system.toml). The xlsx puts "Child ID" first to
+# mapped back by ehcp_tracker/ingest/profiles/example-system.toml). The xlsx puts "Child ID" first to
 # show that columns are matched by name, not position.
 COUNCIL_COLUMNS = {
     "request_id": "Request Ref",
@@ -1146,7 +1146,7 @@ def write_sample_data(directory) -> dict[str, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ehcp_tracker.synthetic",
+        prog="python -m ehcp_tracker.demo.synthetic",
         description="Write synthetic (entirely invented) assessment and review extracts.")
     parser.add_argument("--requests", type=int, default=1000, help="assessment rows (default 1000)")
     parser.add_argument("--reviews", type=int, default=700, help="review rows (default 700)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .errors import EhcpError
+from ..errors import EhcpError
 from .rules import RuleBook
 
 

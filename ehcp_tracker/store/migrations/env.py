@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from ehcp_tracker import db
+from ehcp_tracker.store import db
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=db.metadata,

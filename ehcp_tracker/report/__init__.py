@@ -1,5 +1,7 @@
-"""``ehcp report``: the monthly board pack, gathered once (``report_data``) and rendered as HTML
-(``report_html``) or XLSX (``report_xlsx``)."""
+"""The board pack (``ehcp report``): gathered once (``report.data``) and rendered as HTML (``report.html``) or XLSX (``report.xlsx``).
+
+May import the shared vocabulary, ``listings``, ``measures``, ``clocks`` and ``store``; never ``ingest`` or ``cli``.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +10,17 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from .report_data import PackData, gather
-from .rules import RuleBook
+from ..clocks.rules import RuleBook
+from .data import PackData, gather
 
 
 def write(pack: PackData, path: Path, fmt: str) -> Path:
     if fmt == "html":
-        from .report_html import render
+        from .html import render
 
         path.write_text(render(pack), encoding="utf-8")
     else:
-        from .report_xlsx import save
+        from .xlsx import save
 
         save(pack, path)
     return path

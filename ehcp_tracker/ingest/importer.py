@@ -21,13 +21,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from . import db
-from .errors import ImportRejected, Problem
+from ..clocks.engine import evaluate
+from ..clocks.rules import RuleBook
+from ..errors import ImportRejected, Problem
+from ..output import neutralise
+from ..schema import KINDS, Kind
+from ..store import db
 from .extract import Profile, read_extract
-from .output import neutralise
-from .rules import RuleBook
-from .engine import evaluate
-from .schema import KINDS, Kind
 from .validate import validate
 
 # progress(stage, done, total): the CLI draws a bar from it; the library never prints.

@@ -18,8 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from .errors import EhcpError
-from .schema import ASSESSMENTS, REVIEWS, Kind
+from ..errors import EhcpError
+from ..schema import ASSESSMENTS, REVIEWS, Kind
 
 DEFAULT_URL = "sqlite:///ehcp.db"
 

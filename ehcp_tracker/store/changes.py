@@ -6,8 +6,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ..errors import EhcpError
 from . import db
-from .errors import EhcpError
 
 COLUMNS = ["run_id", "kind", "case_id", "clock", "old_due", "new_due", "old_status", "new_status", "why"]
 

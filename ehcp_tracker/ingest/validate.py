@@ -16,11 +16,11 @@ from enum import Enum
 import numpy as np
 import pandas as pd
 
-from .engine import evaluate, window_mask
-from .errors import Problem
+from ..clocks.engine import evaluate, window_mask
+from ..clocks.rules import RuleBook
+from ..errors import Problem
+from ..schema import ADVICE_SERVICES, ASSESSMENTS, KINDS, Kind
 from .extract import RawExtract
-from .rules import RuleBook
-from .schema import ADVICE_SERVICES, ASSESSMENTS, KINDS, Kind
 
 
 class Reason(str, Enum):

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import pendulum
 
+from ..schema import BY_CASE, FLAGS
 from .dates import as_date
 from .rules import DEFAULT_TRANSFERS, Clock, RuleBook
-from .schema import BY_CASE, FLAGS
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """KPIs: every measure a team lead reports, to the DfE's definitions, from the clock results.
 
-The KPI definitions are data (``rules/kpi/catalogue.toml``, see ``kpi_catalogue.py``); this module
+The KPI definitions are data (``rules/kpi/catalogue.toml``, see ``catalogue.py``); this module
 applies them. The core, :func:`kpi_table`, is a pure function over clock results (the frame
 ``engine.evaluate`` returns) and needs no database: each KPI is a few numpy masks and one
 ``bincount`` by month over the results of its clock, so a year of KPIs over a national caseload is
@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from .engine import empty_result, evaluate
-from .errors import EhcpError
-from .kpi_catalogue import Catalogue, Filter, Kpi, load_catalogue
-from .listings import Filters, load_filtered
-from .rules import RuleBook
-from .schema import COHORTS, KINDS
+from ..clocks.engine import empty_result, evaluate
+from ..clocks.rules import RuleBook
+from ..errors import EhcpError
+from ..listings import Filters, load_filtered
+from ..schema import COHORTS, KINDS
+from .catalogue import Catalogue, Filter, Kpi, load_catalogue
 
 KPI_COLUMNS = ["kpi", "period", "basis", "numerator", "denominator", "value", "target"]
 EXTRA_KPI_COLUMNS = ["period_start", "period_end", "title"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .schema import Kind
+from ..schema import Kind
 
 FIELD = "\x1f"  # the unit separator: a value holding one is caught by the cell count
 

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from .output import neutralise
-from .report_data import PackData
+from ..output import neutralise
+from .data import PackData
 
 PERCENT = "0.0%"
 COUNT = "#,##0"

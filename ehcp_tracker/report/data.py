@@ -1,5 +1,5 @@
 """Everything the board pack shows, gathered in one place: the adapter between the KPI library and
-the renderers (``report_html.py``, ``report_xlsx.py``).
+the renderers (``html.py``, ``xlsx.py``).
 
 The renderers read only ``PackData``; they never ask where a number came from. The KPI figures come
 from the KPI library through three calls, all in ``_KpiSource`` below (the only code that knows the
@@ -22,11 +22,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from . import __version__, db
-from .engine import OPEN_STATUSES
-from .errors import EhcpError
-from .listings import REVIEW_BANDS, Filters, backlog, clock_results, months_overdue, review_backlog
-from .rules import RuleBook
+from .. import __version__
+
+from ..clocks.engine import OPEN_STATUSES
+from ..clocks.rules import RuleBook
+from ..errors import EhcpError
+from ..listings import REVIEW_BANDS, Filters, backlog, clock_results, months_overdue, review_backlog
+from ..store import db
 
 # How each KPI is presented: title, unit ("percent" or "count"), and which way is better
 # (+1 higher, -1 lower, 0 neither). A KPI the library adds that is not listed here is shown by its id.
@@ -83,12 +85,12 @@ class PackData:
 
 
 class _KpiSource:
-    """The KPI library behind the pack (``ehcp_tracker.kpi``); tests may pass another module."""
+    """The KPI library behind the pack (``ehcp_tracker.measures.kpi``); tests may pass another module."""
 
     def __init__(self, module=None, book: RuleBook | None = None):
-        module = module or importlib.import_module(".kpi", __package__)
+        module = module or importlib.import_module("ehcp_tracker.measures.kpi")
         self.module = module
-        self.name = getattr(module, "SOURCE", "KPI library (ehcp_tracker/kpi.py, rules/kpi/catalogue.toml)")
+        self.name = getattr(module, "SOURCE", "KPI library (ehcp_tracker/measures/kpi.py, rules/kpi/catalogue.toml)")
         self.catalogue = module.load_catalogue(book=book) if book is not None else module.load_catalogue()
 
     def month(self, engine: Engine, book: RuleBook, month: str, as_of: dt.date) -> pd.DataFrame:
@@ -167,7 +169,7 @@ def presentation(kpi: str, rows: pd.DataFrame | None = None) -> tuple[str, str, 
 
 @functools.lru_cache(maxsize=1)
 def _catalogue_kpis() -> dict:
-    from .kpi_catalogue import load_catalogue
+    from ..measures.catalogue import load_catalogue
 
     return {k.id: k for k in load_catalogue().kpis}
 

@@ -13,9 +13,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from ..schema import BY_CASE, FLAGS
 from .dates import NAT, add_months, to_day_array
 from .rules import DEFAULT_TRANSFERS, Clock, ExceptionReason, RuleBook
-from .schema import BY_CASE, FLAGS
 
 # The listing contract (design.md section 4): these columns, in this order; more may follow.
 CLOCK_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock", "started", "due",

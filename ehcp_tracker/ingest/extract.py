@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import EhcpError
-from .schema import KINDS
+from ..errors import EhcpError
+from ..schema import KINDS
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 UTF8_BOM = b"\xef\xbb\xbf"

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
-from . import db
-from .extract import load_profile
-from .importer import import_extract
-from .listings import Filters, backlog, backlog_summary, breaches, clock_results, due, explain, review_backlog
-from .output import render_table
-from .rules import PACKAGE_DIR
+from ..ingest.extract import load_profile
+from ..ingest.importer import import_extract
+from ..store import db
+from ..listings import (Filters, backlog, backlog_summary, breaches, clock_results, due, explain, render_working,
+                        review_backlog)
+from ..clocks.rules import PACKAGE_DIR
+from ..output import render_table
 
 # The sample extracts run to Friday 30 October 2026; the demo looks at them from the Monday after.
 SAMPLE_AS_OF = dt.date(2026, 11, 2)
@@ -26,7 +27,6 @@ def sample_dir() -> Path:
 
 def run_demo(obj, as_of: dt.date | None = None) -> Path:
     """Import the samples, then show due, breaches, backlog and one explanation. Returns the work folder."""
-    from .cli import render_working
 
     as_of = as_of or (obj.as_of if obj.as_of != _today_default(obj) else SAMPLE_AS_OF)
     work = Path(tempfile.mkdtemp(prefix="ehcp-demo-"))
@@ -69,7 +69,6 @@ def run_demo(obj, as_of: dt.date | None = None) -> Path:
 
 def _review_section(engine, book, as_of: dt.date, late) -> None:
     """Annual reviews overdue by band, phase transfers at risk, and one phase transfer explained."""
-    from .cli import render_working
 
     reviews = review_backlog(engine, book, as_of, Filters(kind="reviews"))
     if not len(clock_results(engine, book, as_of, Filters(kind="reviews", clock="annual_review"))):
@@ -90,8 +89,8 @@ def _review_section(engine, book, as_of: dt.date, late) -> None:
 
 def _board_pack(engine, book, as_of: dt.date, work: Path) -> None:
     """The board pack (HTML and XLSX) for the last whole month before ``as_of``, in the work folder."""
-    from .report import write
-    from .report_data import gather
+    from ..report import write
+    from ..report.data import gather
 
     month = f"{(as_of.replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
     pack = gather(engine, book, month, as_of)
@@ -100,6 +99,6 @@ def _board_pack(engine, book, as_of: dt.date, work: Path) -> None:
 
 
 def _today_default(obj) -> dt.date:
-    from .dates import today
+    from ..clocks.dates import today
 
     return today()

@@ -12,10 +12,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import STATUSES
-from .errors import RuleBookError
-from .rules import RuleBook, _Reader, default_rules_dir
-from .schema import ASSESSMENTS
+from ..clocks.engine import STATUSES
+from ..clocks.rules import RuleBook, _Reader, default_rules_dir
+from ..errors import RuleBookError
+from ..schema import ASSESSMENTS
 
 KPI_FOLDER = "kpi"
 CATALOGUE_FILE = "catalogue.toml"
