@@ -20,6 +20,7 @@ class Column:
     planned: bool = False  # a date planned ahead (may lie after the as-of date), not an event that happened
     aliases: tuple[tuple[str, int], ...] = ()  # "int": words accepted for numbers, e.g. ("reception", 0)
     bounds: tuple[int, int] | None = None  # "int": the lowest and highest value allowed
+    academic_year: bool = False  # "int": also read "2025/26" (the academic year starting in 2025) as 2025
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,20 @@ REVIEWS = Kind(
         Column("plan_issued", "date", doc="date the plan was first made"),
         Column("last_review", "date", doc="date the previous review concluded (decision letter)"),
         Column("ncy", "int", aliases=NCY_ALIASES, bounds=(-2, 14),
-               doc="national curriculum year in the academic year containing the review's due date"),
+               doc="national curriculum year today: in the academic year containing the import's as-of date"),
+        Column("ncy_academic_year", "int", bounds=(2000, 2100), academic_year=True,
+               doc="the academic year ncy is for (2025 or 2025/26: the calendar year it starts); "
+                   "filled from the import's as-of date when blank"),
         Column("date_of_birth", "date", personal=True, doc="used to derive ncy when ncy is blank"),
         Column("phase_transfer", "choice", choices=TRANSFER_TYPES,
                doc="derived from ncy and the configured transfer years when blank"),
         Column("transfer_date", "date", planned=True, doc="date of a post-16 to post-16 move (reg 18(2))"),
+        Column("transferred_in", "date",
+               doc="date the plan was transferred in from another council (reg 15(2)); reg 15(5) first review"),
+        Column("meeting_notice_sent", "date", doc="date notice of the review meeting was given (regs 20(3), 21(3))"),
+        Column("advice_circulated", "date", doc="date advice and information was circulated (regs 20(4), 21(4))"),
         Column("review_meeting", "date"),
+        Column("review_report_sent", "date", doc="date the review report was sent (reg 21(7); reg 20)"),
         Column("decision_notified", "date"),
         Column("decision", "choice", choices=("maintain", "amend", "cease")),
         Column("amendment_notice_sent", "date"),

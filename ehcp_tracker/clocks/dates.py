@@ -41,16 +41,21 @@ class Counting:
       start date, so it ends the day before the anniversary; ``"anniversary"`` is IPSEA's reading.
     - ``before_date``: "before 15 February" (reg 18(1)) means the last compliant day is 14 February;
       ``"on_the_day"`` is the common "by 15 February" reading.
+    - ``months_before``: "at least five months before" a transfer (reg 18(2)): ``"corresponding_day"``
+      (default) lets the period of five months end on the transfer day itself (1 September -> 1
+      April); ``"clear_months"`` wants five whole months clear of both days (1 September -> 31 March).
     """
 
     event_day: str = "excluded"
     period_end: str = "day_before_anniversary"
     before_date: str = "day_before"
+    months_before: str = "corresponding_day"
 
     CHOICES = {
         "event_day": ("excluded", "included"),
         "period_end": ("day_before_anniversary", "anniversary"),
         "before_date": ("day_before", "on_the_day"),
+        "months_before": ("corresponding_day", "clear_months"),
     }
 
     @property
@@ -64,6 +69,10 @@ class Counting:
     @property
     def before_offset(self) -> int:
         return -1 if self.before_date == "day_before" else 0
+
+    @property
+    def months_before_offset(self) -> int:
+        return -1 if self.months_before == "clear_months" else 0
 
 
 class DatePolicy:
@@ -116,24 +125,48 @@ class Weeks(DatePolicy):
 class Months(DatePolicy):
     """A period of N calendar months starting with the start date.
 
-    "Starting with D" includes D, so it is the period of N months *after* the day before D, which
-    ends on the corresponding date, or the last day of a shorter month (the corresponding-date rule
-    of Dodds v Walker [1981] 1 WLR 1027). So 15 March 2023 gives 14 March 2024, and 29 February 2024
-    gives 28 February 2025 (a full year, 366 days), not 27 February.
+    "The period of 12 months starting with D" (CFA 2014 s44(1)) includes D, so it ends the day before
+    the corresponding date N months on; where that month has no corresponding day (29 February in a
+    common year) it ends on the last day of that month (the corresponding-date rule of Dodds v Walker
+    [1981] 1 WLR 1027). So 15 March 2023 gives 14 March 2024, 1 March 2023 gives 29 February 2024
+    (the day before 1 March 2024), and 29 February 2024 gives 28 February 2025 (no 29 February 2025:
+    the month's last day). ``period_end = "anniversary"`` gives the corresponding date itself.
     """
 
     months: int
 
     def due_date(self, start, counting):
-        first = pendulum.date(start.year, start.month, start.day).add(days=counting.period_offset)
-        return _plain(first.add(months=self.months))
+        return period_end(start, self.months, counting)
 
     def due_dates(self, start, counting):
-        return add_months(start + np.timedelta64(counting.period_offset, "D"), self.months)
+        return period_ends(start, self.months, counting)
 
     def describe(self, counting):
-        end = "the day before the anniversary" if counting.period_offset else "the anniversary"
+        end = "the day before the corresponding date" if counting.period_offset else "the corresponding date"
         return f"{self.months} months starting with the start date, ending {end}"
+
+
+def period_end(start: dt.date, months: int, counting: Counting) -> dt.date:
+    """Scalar: the last day of "the period of N months starting with" ``start`` (see ``Months``)."""
+    target_year, target_month = divmod(start.year * 12 + start.month - 1 + months, 12)
+    target_month += 1
+    last_day = pendulum.date(target_year, target_month, 1).days_in_month
+    if start.day > last_day:  # no corresponding day: the period ends on the month's last day
+        return dt.date(target_year, target_month, last_day)
+    corresponding = dt.date(target_year, target_month, start.day)
+    return corresponding + dt.timedelta(days=counting.period_offset)
+
+
+def period_ends(start: np.ndarray, months: int, counting: Counting) -> np.ndarray:
+    """Vectorised ``period_end``: the corresponding date less the offset, or the month end when clamped."""
+    start = np.asarray(start, dtype="datetime64[D]")
+    corresponding = add_months(start, months)
+    day_of_month = (start - start.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    landed = (corresponding - corresponding.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    clamped = landed < day_of_month
+    out = np.where(clamped, corresponding, corresponding + np.timedelta64(counting.period_offset, "D"))
+    out[np.isnat(start)] = NAT
+    return out
 
 
 @dataclass(frozen=True)
@@ -165,19 +198,40 @@ class MonthsBefore(DatePolicy):
     The last compliant day is the corresponding date N months earlier, or the last day of a shorter
     month: from that day a period of N months (Dodds v Walker) ends exactly on the transfer date, and
     from the next day it would end after it. So 1 September 2025 gives 1 April 2025, and 31 July 2025
-    gives 28 February 2025. Counting does not change it.
+    gives 28 February 2025. ``[counting] months_before = "clear_months"`` reads it as N whole months
+    clear of both days, one day earlier (1 September 2025 -> 31 March 2025).
     """
 
     months: int
 
     def due_date(self, start, counting):
-        return _plain(pendulum.date(start.year, start.month, start.day).subtract(months=self.months))
+        earlier = pendulum.date(start.year, start.month, start.day).subtract(months=self.months)
+        return _plain(earlier.add(days=counting.months_before_offset))
 
     def due_dates(self, start, counting):
-        return add_months(start, -self.months)
+        return add_months(start, -self.months) + np.timedelta64(counting.months_before_offset, "D")
 
     def describe(self, counting):
+        if counting.months_before_offset:
+            return f"at least {self.months} clear months before the start date (the day before the corresponding day)"
         return f"at least {self.months} months before the start date (the corresponding day {self.months} months earlier)"
+
+
+@dataclass(frozen=True)
+class WeeksBefore(DatePolicy):
+    """At least N weeks before the start date (a meeting): "at least two weeks' notice of the date of
+    the meeting" (regs 20(3), 21(3)) is met by notice given on the meeting day less 7N days or earlier."""
+
+    weeks: int
+
+    def due_date(self, start, counting):
+        return _plain(pendulum.date(start.year, start.month, start.day).subtract(weeks=self.weeks))
+
+    def due_dates(self, start, counting):
+        return start - np.timedelta64(7 * self.weeks, "D")
+
+    def describe(self, counting):
+        return f"at least {self.weeks} weeks = {7 * self.weeks} days before the start date"
 
 
 @dataclass(frozen=True)

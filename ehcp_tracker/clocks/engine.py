@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import BY_CASE, FLAGS
-from .dates import NAT, add_months, to_day_array
+from .dates import NAT, Counting, add_months, period_ends, to_day_array
 from .rules import DEFAULT_TRANSFERS, Clock, ExceptionReason, RuleBook
 
 # The listing contract (design.md section 4): these columns, in this order; more may follow.
@@ -76,14 +76,44 @@ def _academic_years(days: np.ndarray) -> np.ndarray:
     return _years(days) - (months < 9)
 
 
-def curriculum_years(ncy: np.ndarray, date_of_birth: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """The national curriculum year (float, NaN if unknown) in the academic year containing ``reference``.
+def _numbers(values: np.ndarray) -> np.ndarray:
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
-    ``ncy`` when given; otherwise from the date of birth: children born 1 September (Y-5) to 31 August
-    (Y-4) are in Reception (year 0) in the academic year starting September Y: year groups go by
-    age on 31 August.
+
+def _year_day(years: np.ndarray, month: int) -> np.ndarray:
+    """1 ``month`` of each calendar year (NaT where the year is NaN)."""
+    out = np.full(len(years), NAT)
+    known = ~np.isnan(years)
+    first = (years[known].astype(np.int64) - 1970).astype("datetime64[Y]").astype("datetime64[M]")
+    out[known] = (first + np.timedelta64(month - 1, "M")).astype("datetime64[D]")
+    return out
+
+
+def reception_years(ncy: np.ndarray, ncy_year: np.ndarray, date_of_birth: np.ndarray,
+                    period_end: np.ndarray) -> np.ndarray:
+    """The academic year (float, NaN if unknown) in which each child is in Reception (year 0).
+
+    ``ncy`` is the year group in the academic year ``ncy_academic_year`` (the one containing the
+    import's as-of date); for a row stored without it, the academic year containing the review's due
+    date (how ``ncy`` was read before December 2026). Otherwise from the date of birth: children born
+    1 September (Y-5) to 31 August (Y-4) are in Reception in the academic year starting September Y.
+    A given ``ncy`` wins over the date of birth.
     """
-    given = pd.to_numeric(pd.Series(ncy, dtype=object), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    given, stated = _numbers(ncy), _numbers(ncy_year)
+    fallback = np.full(len(given), np.nan)
+    dated = ~np.isnat(period_end)
+    fallback[dated] = _academic_years(period_end[dated])
+    from_ncy = np.where(np.isnan(stated), fallback, stated) - given
+    born = ~np.isnat(date_of_birth)
+    from_birth = np.full(len(given), np.nan)
+    from_birth[born] = _academic_years(date_of_birth[born]) + 5
+    return np.where(np.isnan(given), from_birth, from_ncy)
+
+
+def curriculum_years(ncy: np.ndarray, date_of_birth: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The national curriculum year (float, NaN if unknown) in the academic year containing ``reference``:
+    ``ncy`` when given, else from the date of birth (year groups go by age on 31 August)."""
+    given = _numbers(ncy)
     known = ~np.isnat(date_of_birth) & ~np.isnat(reference)
     from_birth = np.full(len(given), np.nan)
     from_birth[known] = (_academic_years(reference[known]) - _academic_years(date_of_birth[known]) - 5)
@@ -91,31 +121,121 @@ def curriculum_years(ncy: np.ndarray, date_of_birth: np.ndarray, reference: np.n
 
 
 def review_fields(columns: dict[str, np.ndarray], transfers: dict[int, str]) -> dict[str, np.ndarray]:
-    """review_anchor, transfer_type, transfer_year_start and review_completed (rules.DERIVED_FIELDS).
-
-    The national curriculum year a review row gives (or its date of birth implies) is the one in the
-    academic year containing the last day of the review period (the anchor's anniversary minus a
-    day, whatever the counting parameters say): the year in which the review falls due. A school or
-    post-16 transfer then happens in the September after that academic year.
-    """
+    """The derived review fields of rules.DERIVED_FIELDS, over the whole caseload."""
     plan, last = columns["plan_issued"], columns["last_review"]
     anchor = np.where(np.isnat(last), plan, np.where(np.isnat(plan) | (last > plan), last, plan))
-    period_end = add_months(anchor - np.timedelta64(1, "D"), 12)
-    ncy = curriculum_years(columns["ncy"], columns["date_of_birth"], period_end)
-    derived = np.full(len(anchor), None, dtype=object)
-    derived[~np.isnan(ncy)] = "none"
-    for year, transfer in transfers.items():
-        derived[ncy == year] = transfer
-    recorded = columns["phase_transfer"]
-    transfer_type = np.where(pd.isna(recorded), derived, recorded).astype(object)
-    calendar_year = np.where(np.isnat(period_end), 0, _academic_years(period_end) + 1)
-    year_start = (calendar_year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
-    dated = np.isin(transfer_type, ["school", "post16"]) & ~np.isnat(period_end)
-    transfer_year_start = np.where(dated, year_start, NAT)
+    period_end = period_ends(anchor, 12, Counting())
     amend = columns["decision"] == "amend"
     completed = np.where(amend, columns["amended_plan_issued"], columns["decision_notified"])
-    return {"review_anchor": anchor, "transfer_type": transfer_type, "transfer_year_start": transfer_year_start,
-            "review_completed": completed, "curriculum_year": ncy}
+    notified, notice = columns["decision_notified"], columns["amendment_notice_sent"]
+    both = ~np.isnat(notified) & ~np.isnat(notice)
+    with_amendments = np.where(amend, np.where(both, np.maximum(notified, notice), NAT), notified)
+    reception = reception_years(columns["ncy"], columns["ncy_academic_year"], columns["date_of_birth"], period_end)
+    fields = {"review_anchor": anchor, "review_completed": completed, "decision_with_amendments": with_amendments,
+              "review_period_end": period_end, "reception_year": reception}
+    fields.update(phase_transfers(columns, fields, transfers))
+    return fields
+
+
+def phase_transfers(columns: dict[str, np.ndarray], fields: dict[str, np.ndarray],
+                    transfers: dict[int, str]) -> dict[str, np.ndarray]:
+    """Each child's phase transfers (reg 18), each placed on the one review row that carries it.
+
+    A transfer belongs to the child, not to a review cycle: the child in year T (a transfer year of
+    ``transfers``) in academic year A moves on 1 September A+1. The candidate transfers of a child
+    are those derived from its year group whose deadline year starts after its earliest review
+    anchor and whose 12-month window opens within 12 months of its latest review period's end,
+    plus what its rows record: ``post16_move`` with its ``transfer_date``; ``school``/``post16`` for
+    the transfer following the academic year of the row's meeting (else its due date), overriding the
+    derived type; ``none`` removing the derived transfer of that year (CFA 2014 s83(2): staying on in a
+    school sixth form is no transfer). A transfer is met only by a review whose meeting falls within
+    the 12 months before it (reg 18(1)); it is listed under that row (the one concluded first), else
+    under the child's latest row. Two transfers on one row: the later is kept.
+    """
+    n = len(fields["review_anchor"])
+    out = {"transfer_type": np.full(n, None, dtype=object), "transfer_year_start": np.full(n, NAT),
+           "transfer_move_date": np.full(n, NAT), "transfer_review_completed": np.full(n, NAT),
+           "transfer_date_derived": np.full(n, NAT), "transfer_covered": np.zeros(n, dtype=bool)}
+    anchor = fields["review_anchor"]
+    rows = np.flatnonzero(~np.isnat(anchor))
+    if not len(rows):
+        return out
+    meeting = columns["review_meeting"]
+    ref = np.where(np.isnat(meeting), fields["review_period_end"], meeting)
+    frame = pd.DataFrame({
+        "row": rows, "person": pd.Series(columns["person_id"][rows], dtype=object).fillna("").astype(str).to_numpy(),
+        "review_id": pd.Series(columns["review_id"][rows], dtype=object).astype(str).to_numpy(),
+        "anchor": anchor[rows], "end": fields["review_period_end"][rows], "reception": fields["reception_year"][rows],
+        "meeting": meeting[rows], "completed": fields["review_completed"][rows],
+        "recorded": columns["phase_transfer"][rows], "move": columns["transfer_date"][rows],
+        "ref_year": _academic_years(ref[rows]) + 1})
+    frame = frame.sort_values(["person", "anchor", "review_id"], kind="stable")
+    latest = frame.groupby("person", sort=False).tail(1).set_index("person")
+    child = pd.DataFrame({"earliest": frame.groupby("person", sort=False)["anchor"].min(),
+                          "latest_end": frame.groupby("person", sort=False)["end"].max(),
+                          "latest_row": latest["row"]})
+    known = frame.dropna(subset=["reception"]).groupby("person", sort=False).tail(1).set_index("person")
+    child["reception"] = known["reception"].reindex(child.index)
+    horizon = add_months(child["latest_end"].to_numpy(dtype="datetime64[D]"), 12)
+    parts = []
+    for year, kind in sorted(transfers.items()):
+        moves = child["reception"].to_numpy(dtype=float) + year + 1
+        date = _year_day(moves, 9)
+        window_opens = add_months(date, -12)
+        start = _year_day(moves, 1)
+        keep = (~np.isnat(date) & (child["earliest"].to_numpy(dtype="datetime64[D]") < start)
+                & (window_opens <= horizon))
+        parts.append(pd.DataFrame({"person": child.index[keep], "date": date[keep], "type": kind,
+                                   "priority": 0, "order_anchor": NAT, "order_id": ""}))
+    derived = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["person", "date", "type", "priority", "order_anchor", "order_id"])
+    recorded = frame[frame["recorded"].isin(["school", "post16", "post16_move", "none"])]
+    dated = recorded["recorded"] != "post16_move"
+    rec_date = np.where(dated, _year_day(recorded["ref_year"].to_numpy(dtype=float), 9),
+                        recorded["move"].to_numpy(dtype="datetime64[D]"))
+    stated = pd.DataFrame({"person": recorded["person"].to_numpy(), "date": rec_date,
+                           "type": recorded["recorded"].to_numpy(), "priority": 1,
+                           "order_anchor": recorded["anchor"].to_numpy(), "order_id": recorded["review_id"].to_numpy()})
+    stated = stated[~pd.isna(stated["date"])]
+    candidates = pd.concat([derived, stated], ignore_index=True)
+    if not len(candidates):
+        return out
+    # per child and transfer date: what a row records wins over the default (the latest row's record first)
+    candidates["date"] = candidates["date"].astype("datetime64[s]")
+    candidates["order_anchor"] = candidates["order_anchor"].astype("datetime64[s]")
+    candidates = candidates.sort_values(["person", "date", "priority", "order_anchor", "order_id"], kind="stable",
+                                        na_position="first")
+    chosen = candidates.groupby(["person", "date"], sort=False).tail(1)
+    chosen = chosen[chosen["type"] != "none"].reset_index(drop=True)
+    if not len(chosen):
+        return out
+    date = chosen["date"].to_numpy(dtype="datetime64[D]")
+    chosen["opens"] = add_months(date, -12)
+    pairs = chosen.reset_index().merge(frame[["person", "row", "review_id", "meeting", "completed"]], on="person")
+    meet = pairs["meeting"].to_numpy(dtype="datetime64[D]")
+    inside = (~np.isnat(meet) & (meet >= pairs["opens"].to_numpy(dtype="datetime64[D]"))
+              & (meet < pairs["date"].to_numpy(dtype="datetime64[D]")))
+    covering = pairs[inside].copy()
+    covering["done"] = covering["completed"].fillna(pd.Timestamp.max)
+    covering = covering.sort_values(["index", "done", "meeting", "review_id"], kind="stable").groupby("index").head(1)
+    chosen["row"] = child["latest_row"].reindex(chosen["person"]).to_numpy()
+    chosen["completed"] = pd.Series(NAT, index=chosen.index).astype("datetime64[s]")
+    chosen["covered"] = False
+    chosen.loc[covering["index"].to_numpy(), "row"] = covering["row"].to_numpy()
+    chosen.loc[covering["index"].to_numpy(), "completed"] = covering["completed"].to_numpy()
+    chosen.loc[covering["index"].to_numpy(), "covered"] = True
+    chosen = chosen.sort_values(["row", "date"], kind="stable").groupby("row").tail(1)
+    at = chosen["row"].to_numpy(dtype=np.int64)
+    date = chosen["date"].to_numpy(dtype="datetime64[D]")
+    kind = chosen["type"].to_numpy(dtype=object)
+    out["transfer_type"][at] = kind
+    out["transfer_date_derived"][at] = date
+    year_start = date.astype("datetime64[Y]").astype("datetime64[D]")
+    out["transfer_year_start"][at] = np.where(kind != "post16_move", year_start, NAT)
+    out["transfer_move_date"][at] = np.where(kind == "post16_move", date, NAT)
+    out["transfer_review_completed"][at] = chosen["completed"].to_numpy(dtype="datetime64[D]")
+    out["transfer_covered"][at] = chosen["covered"].to_numpy(dtype=bool)
+    return out
 
 
 def condition_mask(conditions: dict[str, tuple[str, ...]], columns: dict[str, np.ndarray], n: int,
@@ -178,6 +298,8 @@ def _named(codes: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
 def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dict | None:
     start = columns[clock.start]
     live = ~np.isnat(start)
+    for name in clock.needs:
+        live &= ~np.isnat(columns[name])
     live &= condition_mask(clock.applies_when, columns, n, any_of=False)
     if clock.applies_unless:
         live &= ~condition_mask(clock.applies_unless, columns, n, any_of=True)
@@ -193,26 +315,42 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
     if len(rows) == 0:
         return None
     start, due, version = start[rows], due[rows], version[rows]
+    rule_version = np.array([f"{clock.ruleset}:{clock.qualified_id} {v.label}" for v in clock.versions],
+                            dtype=object)[version]
+    reference = np.array([v.reference for v in clock.versions], dtype=object)[version]
+    if clock.later_of is not None:
+        # reg 15(5): the later of the usual due date and the limit from a second event in this cycle
+        other = columns[clock.later_of.start][rows]
+        counted = ~np.isnat(other) & (other >= start)
+        alternative = np.full(len(rows), NAT)
+        alternative[counted] = clock.later_of.policy.due_dates(other[counted], clock.counting)
+        later = counted & (alternative > due)
+        due = np.where(later, alternative, due)
+        reference[later] = reference[later] + f"; later of: {clock.later_of.reference}"
 
     event = columns[clock.stop][rows].copy()
     if clock.stop_when:
         event[~condition_mask(clock.stop_when, columns, n, any_of=False)[rows]] = NAT
     closure = closure_dates(clock, columns, rows)
+    case_closed = columns["closure_date"][rows] if "closure_date" in columns else np.full(len(rows), NAT)
     has_event = ~np.isnat(event)
     closed = ~has_event & ~np.isnat(closure)
     stopped = np.where(has_event, event, np.where(closed, closure, NAT))
 
     late_by = (event - due).astype("timedelta64[D]").astype(np.int64)
+    closed_late_by = (closure - due).astype("timedelta64[D]").astype(np.int64)
+    # A case closed (or withdrawn) after its due date with the clock still running is a breach; a later
+    # stage named in closed_by (a local target overtaken) still ends the clock unjudged.
+    closed_late = closed & (closure == case_closed) & (closed_late_by > 0)
     overdue_by = (today - due).astype("timedelta64[D]").astype(np.int64)
     status = _named(np.select(
-        [has_event & (late_by <= 0), has_event, closed, overdue_by > 0, -overdue_by <= clock.warning_days],
-        [0, 1, 0, 2, 3], default=4), ("met", "late", "overdue", "due_soon", "open"))
-    days_overdue = np.select([has_event, closed, overdue_by > 0], [np.maximum(late_by, 0), 0, overdue_by], 0)
+        [has_event & (late_by <= 0), has_event, closed_late, closed, overdue_by > 0,
+         -overdue_by <= clock.warning_days],
+        [0, 1, 1, 0, 2, 3], default=4), ("met", "late", "overdue", "due_soon", "open"))
+    days_overdue = np.select([has_event, closed_late, closed, overdue_by > 0],
+                             [np.maximum(late_by, 0), closed_late_by, 0, overdue_by], 0)
 
     exception = _repeat(None, len(rows))
-    rule_version = np.array([f"{clock.ruleset}:{clock.qualified_id} {v.label}" for v in clock.versions],
-                            dtype=object)[version]
-    reference = np.array([v.reference for v in clock.versions], dtype=object)[version]
     if clock.exception_field:
         recorded = columns[clock.exception_field][rows]
         for reason in book.exceptions_for(clock):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pendulum
 
 from ..schema import BY_CASE, FLAGS
-from .dates import as_date
+from .dates import Counting, as_date, period_end as period_end_of
 from .rules import DEFAULT_TRANSFERS, Clock, RuleBook
 
 
@@ -48,9 +48,32 @@ class CaseWorking:
 
 
 def record_as_of(record: dict, case: str, as_of: dt.date,
-                 transfers: dict[int, str] | None = None) -> tuple[dict, list[str]]:
+                 transfers: dict[int, str] | None = None, siblings: list[dict] | None = None) -> tuple[dict, list[str]]:
     """The record with every date after ``as_of`` blanked (it has not happened yet on that day),
-    planned dates excepted, plus the derived fields (rules.DERIVED_FIELDS)."""
+    planned dates excepted, plus the derived fields (rules.DERIVED_FIELDS).
+
+    ``siblings`` are the other review rows of the same child: a phase transfer belongs to the child,
+    so which row carries it depends on them all."""
+    out, ignored = _blank_after(record, case, as_of)
+    if case == "assessment":
+        closure = out.get("closed_date")
+        if closure is None and out.get("request_outcome") == "withdrawn":
+            closure = out.get("request_outcome_date")
+        out["closure_date"] = closure
+    if case == "review":
+        transfers = DEFAULT_TRANSFERS if transfers is None else transfers
+        out.update(review_fields(out))
+        others = []
+        for sibling in siblings or []:
+            if str(sibling.get("review_id")) != str(out.get("review_id")):
+                prepared, _ = _blank_after(sibling, case, as_of)
+                prepared.update(review_fields(prepared))
+                others.append(prepared)
+        out.update(child_transfer(out, others, transfers))
+    return out, ignored
+
+
+def _blank_after(record: dict, case: str, as_of: dt.date) -> tuple[dict, list[str]]:
     kind = BY_CASE[case]
     out = dict(record)
     ignored = []
@@ -64,13 +87,6 @@ def record_as_of(record: dict, case: str, as_of: dt.date,
         value = out.get(name)
         if name not in kind.date_columns and _blank(value):
             out[name] = None
-    if case == "assessment":
-        closure = out.get("closed_date")
-        if closure is None and out.get("request_outcome") == "withdrawn":
-            closure = out.get("request_outcome_date")
-        out["closure_date"] = closure
-    if case == "review":
-        out.update(review_fields(out, DEFAULT_TRANSFERS if transfers is None else transfers))
     return out, ignored
 
 
@@ -86,33 +102,113 @@ def academic_year(day: dt.date) -> int:
     return day.year if day.month >= 9 else day.year - 1
 
 
-def review_fields(record: dict, transfers: dict[int, str]) -> dict:
-    """The derived fields of one review, worked as a caseworker would (cf. engine.review_fields)."""
+def _shift_months(day: dt.date, months: int) -> dt.date:
+    """The corresponding day ``months`` later (earlier when negative), or the last day of a shorter month."""
+    moved = pendulum.date(day.year, day.month, day.day).add(months=months)
+    return dt.date(moved.year, moved.month, moved.day)
+
+
+def review_fields(record: dict) -> dict:
+    """The derived fields of one review row, worked as a caseworker would (cf. engine.review_fields)."""
     plan, last = record.get("plan_issued"), record.get("last_review")
     anchor = max((d for d in (plan, last) if d is not None), default=None)
-    period_end = None
-    if anchor is not None:
-        # the last day of the 12 months starting with the anchor: the NCY's academic year is the one it falls in
-        day_before = pendulum.date(anchor.year, anchor.month, anchor.day).subtract(days=1)
-        ends = day_before.add(years=1)
-        period_end = dt.date(ends.year, ends.month, ends.day)
-    ncy, source = record.get("ncy"), "ncy"
-    if ncy is not None:
-        ncy = int(ncy)
-    elif record.get("date_of_birth") is not None and period_end is not None:
-        ncy, source = academic_year(period_end) - academic_year(record["date_of_birth"]) - 5, "date_of_birth"
-    transfer_type = record.get("phase_transfer")
-    how = "phase_transfer as recorded"
-    if transfer_type is None and ncy is not None:
-        transfer_type = transfers.get(ncy, "none")
-        how = f"national curriculum year {ncy} (from {source})"
-    transfer_year_start = None
-    if transfer_type in ("school", "post16") and period_end is not None:
-        transfer_year_start = dt.date(academic_year(period_end) + 1, 1, 1)
-    completed = record.get("amended_plan_issued") if record.get("decision") == "amend" else record.get("decision_notified")
-    return {"review_anchor": anchor, "transfer_type": transfer_type, "transfer_year_start": transfer_year_start,
-            "review_completed": completed, "curriculum_year": ncy,
-            "_transfer_how": how if transfer_type is not None else "no phase_transfer, ncy or date_of_birth"}
+    period_end = period_end_of(anchor, 12, Counting()) if anchor is not None else None
+    decision = record.get("decision")
+    completed = record.get("amended_plan_issued") if decision == "amend" else record.get("decision_notified")
+    if decision == "amend":
+        notified, notice = record.get("decision_notified"), record.get("amendment_notice_sent")
+        with_amendments = max(notified, notice) if notified is not None and notice is not None else None
+    else:
+        with_amendments = record.get("decision_notified")
+    reception, how = None, "no ncy or date_of_birth"
+    if record.get("ncy") is not None:
+        ncy = int(record["ncy"])
+        if record.get("ncy_academic_year") is not None:
+            year, said = int(record["ncy_academic_year"]), "ncy_academic_year"
+        elif period_end is not None:
+            year, said = academic_year(period_end), "the academic year of the review's due date (no ncy_academic_year)"
+        else:
+            year = None
+        if year is not None:
+            reception = year - ncy
+            how = f"year {ncy} in {year}/{(year + 1) % 100:02d} ({said})"
+    elif record.get("date_of_birth") is not None:
+        reception, how = academic_year(record["date_of_birth"]) + 5, "from date_of_birth"
+    return {"review_anchor": anchor, "review_period_end": period_end, "review_completed": completed,
+            "decision_with_amendments": with_amendments, "reception_year": reception, "_year_how": how,
+            "transfer_type": None, "transfer_year_start": None, "transfer_move_date": None,
+            "transfer_review_completed": None, "transfer_date_derived": None, "transfer_covered": False}
+
+
+def _rank(row: dict) -> tuple:
+    return (row["review_anchor"], str(row.get("review_id")))
+
+
+def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) -> dict:
+    """The phase transfer this review row carries for its child, if any (cf. engine.phase_transfers).
+
+    Worked one transfer at a time: list the child's transfers (derived from its year group, then what
+    its rows record), find for each the review whose meeting falls in the 12 months before it, and
+    keep the one this row carries.
+    """
+    if record["review_anchor"] is None:
+        return {}
+    rows = [record] + [o for o in others if o["review_anchor"] is not None
+                       and str(o.get("person_id")) == str(record.get("person_id"))]
+    latest = max(rows, key=_rank)
+    earliest = min(r["review_anchor"] for r in rows)
+    horizon = _shift_months(max(r["review_period_end"] for r in rows), 12)
+    with_year = [r for r in rows if r["reception_year"] is not None]
+    reception = max(with_year, key=_rank)["reception_year"] if with_year else None
+    found: dict[dt.date, tuple[str, str]] = {}  # transfer date -> (type, how it was found)
+    if reception is not None:
+        for year, kind in sorted(transfers.items()):
+            moves = reception + year + 1
+            date = dt.date(moves, 9, 1)
+            if earliest < dt.date(moves, 1, 1) and _shift_months(date, -12) <= horizon:
+                found[date] = (kind, f"year {year} in {moves - 1}/{moves % 100:02d} ({max(with_year, key=_rank)['_year_how']})")
+    recorded: dict[dt.date, tuple[tuple, str, str]] = {}
+    for r in rows:
+        kind = r.get("phase_transfer")
+        if kind not in ("school", "post16", "post16_move", "none"):
+            continue
+        if kind == "post16_move":
+            date = r.get("transfer_date")
+        else:
+            reference = r.get("review_meeting") or r["review_period_end"]
+            date = dt.date(academic_year(reference) + 1, 9, 1)
+        if date is None:
+            continue
+        if date not in recorded or _rank(r) >= recorded[date][0]:
+            recorded[date] = (_rank(r), kind, f"phase_transfer {kind} recorded on {r.get('review_id')}")
+    for date, (_, kind, how) in recorded.items():
+        if kind == "none":
+            found.pop(date, None)
+        else:
+            found[date] = (kind, how)
+    mine = None
+    for date, (kind, how) in sorted(found.items()):
+        opens = _shift_months(date, -12)
+        covering = [r for r in rows if r.get("review_meeting") is not None and opens <= r["review_meeting"] < date]
+        if covering:
+            best = min(covering, key=lambda r: (r["review_completed"] or dt.date.max, r["review_meeting"],
+                                                 str(r.get("review_id"))))
+            carrier, completed, covered = best, best["review_completed"], True
+        else:
+            carrier, completed, covered = latest, None, False
+        if carrier is record:
+            mine = (date, kind, how, completed, covered)  # a later transfer on the same row replaces an earlier
+    if mine is None:
+        return {"_transfer_how": "no phase transfer carried by this review row"}
+    date, kind, how, completed, covered = mine
+    return {"transfer_type": kind, "transfer_date_derived": date,
+            "transfer_year_start": dt.date(date.year, 1, 1) if kind != "post16_move" else None,
+            "transfer_move_date": date if kind == "post16_move" else None,
+            "transfer_review_completed": completed, "transfer_covered": covered,
+            "_transfer_how": f"{kind} transfer on {date:%d %b %Y} ({how}); "
+                             + ("its review meeting falls in the 12 months before the transfer"
+                                if covered else "no review meeting in the 12 months before the transfer: "
+                                                "listed under the child's latest review")}
 
 
 def _matches(conditions: dict, record: dict) -> list[str]:
@@ -130,6 +226,8 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
         return work
     missing = [f"{name} is {record.get(name) or 'blank'}" for name, values in clock.applies_when.items()
                if record.get(name) not in values]
+    missing += [f"{name} is blank (this clock is judged only where the extract holds it)"
+                for name in clock.needs if record.get(name) is None]
     if missing:
         say("does not apply: " + "; ".join(missing))
         return work
@@ -147,6 +245,21 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
     work.reference = version.reference
     say(f"started {start:%a %d %b %Y} ({clock.start})")
     say(f"limit: {version.policy.describe(clock.counting)}; rule version {version.label}; {version.reference}")
+    if clock.later_of is not None:
+        other = record.get(clock.later_of.start)
+        if other is not None and other >= start:
+            alternative = clock.later_of.policy.due_date(other, clock.counting)
+            if alternative > work.due:
+                say(f"{clock.later_of.start} {other:%d %b %Y}: the later of {work.due:%d %b %Y} and "
+                    f"{clock.later_of.policy.describe(clock.counting)} from it ({alternative:%d %b %Y}) applies: "
+                    f"{clock.later_of.reference}")
+                work.due = alternative
+                work.reference = f"{work.reference}; later of: {clock.later_of.reference}"
+            else:
+                say(f"{clock.later_of.start} {other:%d %b %Y}: {alternative:%d %b %Y} from it is not later, "
+                    f"so the usual due date applies ({clock.later_of.reference})")
+        elif other is not None:
+            say(f"{clock.later_of.start} {other:%d %b %Y} is before this period began: the usual due date applies")
     say(f"due {work.due:%a %d %b %Y}")
 
     if clock.exception_field and record.get(clock.exception_field):
@@ -169,6 +282,11 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
         say(f"{clock.stop} {event:%d %b %Y} does not stop this clock ("
             + ", ".join(f"{k} is {record.get(k) or 'blank'}" for k in clock.stop_when) + ")")
         event = None
+    if (event is None and clock.stop == "decision_with_amendments" and record.get("decision") == "amend"
+            and record.get("decision_notified") is not None):
+        say(f"decision to amend dated {record['decision_notified']:%d %b %Y}, but no notice of the proposed "
+            "amendments (amendment_notice_sent): the decision is not notified until the notice goes with it "
+            "(Devon [2022] EWHC 493 (Admin); reg 22(2)(a)), so the clock is still running")
     closers = [(record.get(name), name) for name in ("closure_date", *clock.closed_by) if record.get(name)]
     closure, closer = min(closers) if closers else (None, None)
     if event is not None:
@@ -179,9 +297,16 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
         said = "on time" if lateness <= 0 else f"{lateness} days late"
         say(f"stopped {event:%a %d %b %Y} ({clock.stop}): {said} -> {work.status}")
     elif closure is not None:
-        work.stopped, work.stop_reason, work.status = closure, "closed", "met"
-        why = "case closed" if closer == "closure_date" else f"{closer} recorded"
-        say(f"{why} {closure:%d %b %Y} before {clock.stop}: clock stopped without a breach")
+        work.stopped, work.stop_reason = closure, "closed"
+        lateness = (closure - work.due).days
+        if closer == "closure_date" and lateness > 0:
+            work.status, work.days_overdue = "late", lateness
+            say(f"case closed {closure:%d %b %Y} before {clock.stop}, {lateness} days after the due date: "
+                "still running past its due date, so a breach -> late")
+        else:
+            work.status = "met"
+            why = "case closed" if closer == "closure_date" else f"{closer} recorded"
+            say(f"{why} {closure:%d %b %Y} before {clock.stop}: clock stopped without a breach")
     else:
         to_go = (work.due - as_of).days
         if to_go < 0:
@@ -196,9 +321,11 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
     return work
 
 
-def explain_case(record: dict, case: str, book: RuleBook, as_of: dt.date) -> CaseWorking:
+def explain_case(record: dict, case: str, book: RuleBook, as_of: dt.date,
+                 siblings: list[dict] | None = None) -> CaseWorking:
+    """The working for one case; for a review, ``siblings`` are the child's other review rows."""
     kind = BY_CASE[case]
-    prepared, ignored = record_as_of(record, case, as_of, book.transfers)
+    prepared, ignored = record_as_of(record, case, as_of, book.transfers, siblings)
     working, shown = [], set()
     for clock in book.clocks_for(case):
         if clock.variant is not None and prepared.get(clock.variant_field) != clock.variant:
@@ -228,6 +355,7 @@ def _review_notes(record: dict, book: RuleBook) -> list[str]:
         which = "last_review" if record["review_anchor"] == record.get("last_review") else "plan_issued"
         notes.append(f"review period starts {record['review_anchor']:%d %b %Y} ({which}, the later of "
                      "plan_issued and last_review)")
-    notes.append(f"transfer type {record.get('transfer_type') or 'unknown'}: {record['_transfer_how']}; "
-                 "transfer years: " + ", ".join(f"year {y} -> {t}" for y, t in sorted(book.transfers.items())))
+    notes.append(f"year group: {record.get('_year_how', 'unknown')}")
+    notes.append(f"phase transfer: {record.get('_transfer_how', 'none')}; transfer years: "
+                 + ", ".join(f"year {y} -> {t}" for y, t in sorted(book.transfers.items())))
     return notes

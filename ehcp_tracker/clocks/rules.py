@@ -16,11 +16,11 @@ from pathlib import Path
 
 from ..errors import RuleBookError
 from ..schema import BY_CASE, REVIEWS, TRANSFER_TYPES
-from .dates import Counting, DatePolicy, Days, FixedDate, Months, MonthsBefore, Weeks, WorkingDays
+from .dates import Counting, DatePolicy, Days, FixedDate, Months, MonthsBefore, Weeks, WeeksBefore, WorkingDays
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # ehcp_tracker/, beside which rules/ stands in a checkout
 
-LIMIT_KEYS = ("weeks", "days", "months", "months_before", "working_days", "fixed_date")
+LIMIT_KEYS = ("weeks", "days", "months", "months_before", "weeks_before", "working_days", "fixed_date")
 # Folders of rules/ that hold other data, each read strictly by its own loader rather than as rule
 # sets: kpi/ is the KPI catalogue and targets (measures/catalogue.py; `ehcp rules check` checks both).
 OTHER_DATA_FOLDERS = ("kpi",)
@@ -60,6 +60,18 @@ class ExceptionReason:
 
 
 @dataclass(frozen=True)
+class LaterOf:
+    """A second start that can only push the due date later: the due date is the later of the
+    clock's own and ``policy`` from ``start`` (when ``start`` is recorded on or after the clock's
+    start). Reg 15(5): after a transfer between councils, the first review is due by the later of
+    the usual date and 3 months from the transfer."""
+
+    start: str
+    policy: DatePolicy
+    reference: str
+
+
+@dataclass(frozen=True)
 class Clock:
     id: str
     title: str
@@ -85,6 +97,10 @@ class Clock:
     variant: str | None = None
     variant_field: str | None = None
     family_title: str = ""  # the clock's own title when the variants have theirs
+    # The clock applies only where the extract holds these dates (the review procedure clocks of
+    # regs 20/21: a system that does not record the notice date must not show every meeting late).
+    needs: tuple[str, ...] = ()
+    later_of: LaterOf | None = None
 
     @property
     def qualified_id(self) -> str:
@@ -101,7 +117,9 @@ class Clock:
 # Which national curriculum year is the last before a September phase transfer, by transfer type
 # (reg 2(1), reg 18(1)). A council with infant/junior or middle schools sets its own in a rule file's
 # [transfers] table, e.g. school = [2, 6] or school = [4, 8].
-DEFAULT_TRANSFERS: dict[int, str] = {6: "school", 11: "post16"}
+# Year -1 (N2, the year before Reception) is the move from relevant early years education to school
+# (reg 2(1)(a)); a recorded phase_transfer = none overrides the default for a child who is not moving.
+DEFAULT_TRANSFERS: dict[int, str] = {-1: "school", 6: "school", 11: "post16"}
 TRANSFER_TABLE_KEYS = ("school", "post16")
 
 
@@ -230,7 +248,7 @@ class _Reader:
             self.fail(f"{where}.{key}", f"must be a positive whole number, got {value!r}")
             return None
         return {"weeks": Weeks, "days": Days, "months": Months, "months_before": MonthsBefore,
-                "working_days": WorkingDays}[key](value)
+                "weeks_before": WeeksBefore, "working_days": WorkingDays}[key](value)
 
 
 # Fields the engine derives from the canonical record, usable as rule starts and stops
@@ -242,16 +260,24 @@ class _Reader:
 #   (reg 18(1): "before 15 February in the calendar year of the transfer");
 # - review_completed: the review and any amendment completed: amended_plan_issued when the decision
 #   is amend, else decision_notified.
+# - decision_with_amendments: the review decision notified as the law reads it: decision_notified,
+#   or for an amend decision the later of decision_notified and amendment_notice_sent (Devon [2022]
+#   EWHC 493 (Admin): the notice of the proposed amendments goes with the decision).
+# - The phase transfer belongs to the child (reg 18(1)), not to one review row: transfer_type,
+#   transfer_year_start, transfer_move_date and transfer_review_completed are set only on the row
+#   that carries the child's transfer (engine.phase_transfers): the row whose meeting falls in the
+#   12 months before the transfer, else the child's latest row.
 DERIVED_FIELDS: dict[str, tuple[str, ...]] = {
     "assessment": ("closure_date",),
-    "review": ("review_anchor", "transfer_year_start", "transfer_type", "review_completed"),
+    "review": ("review_anchor", "transfer_year_start", "transfer_type", "review_completed",
+               "decision_with_amendments", "transfer_move_date", "transfer_review_completed"),
 }
 DERIVED_CHOICES: dict[str, tuple[str, ...]] = {"transfer_type": TRANSFER_TYPES}
 
 _RULESET_KEYS = {"id", "title", "statutory", "source", "description"}
 _CLOCK_KEYS = {"id", "title", "case", "start", "stop", "versions", "warning_days", "applies_when",
                "applies_unless", "stop_when", "closed_by", "exception_field", "exception_scope", "description", "statutory",
-               "variant_field", "variants"}
+               "variant_field", "variants", "needs", "later_of"}
 _VARIANT_KEYS = {"when", "title", "start", "description", "versions"}
 _VERSION_KEYS = {"from", "until", "reference", "note", *LIMIT_KEYS}
 _EXCEPTION_KEYS = {"title", "scopes", "reference", "due_from", "due_until", "effect"}
@@ -463,6 +489,13 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
         reader.fail(f"{where}.applies_when", f"{variant_field} is the variant field; give the value in each variant")
     applies_unless = reader.conditions(f"{where}.applies_unless", table.get("applies_unless"), case)
     stop_when = reader.conditions(f"{where}.stop_when", table.get("stop_when"), case)
+    needs = table.get("needs", [])
+    if not isinstance(needs, list) or not all(isinstance(f, str) for f in needs):
+        reader.fail(f"{where}.needs", "must be a list of date fields")
+        needs = []
+    for name in needs:
+        reader.field(f"{where}.needs", name, case)
+    later_of = _read_later_of(reader, f"{where}.later_of", table["later_of"], case) if "later_of" in table else None
     return [Clock(
         id=clock_id, title=v["title"] or title, case=case,
         start=v["start"], stop=table.get("stop", ""), versions=v["versions"],
@@ -473,7 +506,22 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
         exception_field=exception_field, exception_scope=scope,
         description=v["description"] or table.get("description", ""),
         variant=v["when"], variant_field=variant_field, family_title=title,
+        needs=tuple(needs), later_of=later_of,
     ) for v in variants]
+
+
+def _read_later_of(reader: _Reader, where: str, table, case) -> LaterOf | None:
+    """``[clocks.later_of]``: ``start``, one limit and its ``reference`` (reg 15(5))."""
+    if not isinstance(table, dict):
+        reader.fail(where, "must be a table with start, a limit and reference")
+        return None
+    reader.keys(where, table, {"start", "reference", *LIMIT_KEYS}, {"start", "reference"})
+    reader.field(f"{where}.start", table.get("start"), case)
+    policy = reader.policy(where, table)
+    reference = reader.text(f"{where}.reference", table.get("reference", ""))
+    if policy is None or not isinstance(table.get("start"), str):
+        return None
+    return LaterOf(table["start"], policy, reference)
 
 
 def _check_book(reader: _Reader, clocks: list[Clock], exceptions: dict[str, ExceptionReason]) -> None:
