@@ -150,7 +150,8 @@ def phase_transfers(columns: dict[str, np.ndarray], fields: dict[str, np.ndarray
     derived type; ``none`` removing the derived transfer of that year (CFA 2014 s83(2): staying on in a
     school sixth form is no transfer). A transfer is met only by a review whose meeting falls within
     the 12 months before it (reg 18(1)); it is listed under that row (the one concluded first), else
-    under the child's latest row. Two transfers on one row: the later is kept.
+    under the child's latest row. Two transfers on one row: a recorded one before a derived one, then
+    the later.
     """
     n = len(fields["review_anchor"])
     out = {"transfer_type": np.full(n, None, dtype=object), "transfer_year_start": np.full(n, NAT),
@@ -216,7 +217,8 @@ def phase_transfers(columns: dict[str, np.ndarray], fields: dict[str, np.ndarray
     inside = (~np.isnat(meet) & (meet >= pairs["opens"].to_numpy(dtype="datetime64[D]"))
               & (meet < pairs["date"].to_numpy(dtype="datetime64[D]")))
     covering = pairs[inside].copy()
-    covering["done"] = covering["completed"].fillna(pd.Timestamp.max)
+    done = covering["completed"].to_numpy(dtype="datetime64[D]")
+    covering["done"] = np.where(np.isnat(done), np.datetime64("9999-12-31", "D"), done)
     covering = covering.sort_values(["index", "done", "meeting", "review_id"], kind="stable").groupby("index").head(1)
     chosen["row"] = child["latest_row"].reindex(chosen["person"]).to_numpy()
     chosen["completed"] = pd.Series(NAT, index=chosen.index).astype("datetime64[s]")
@@ -224,7 +226,7 @@ def phase_transfers(columns: dict[str, np.ndarray], fields: dict[str, np.ndarray
     chosen.loc[covering["index"].to_numpy(), "row"] = covering["row"].to_numpy()
     chosen.loc[covering["index"].to_numpy(), "completed"] = covering["completed"].to_numpy()
     chosen.loc[covering["index"].to_numpy(), "covered"] = True
-    chosen = chosen.sort_values(["row", "date"], kind="stable").groupby("row").tail(1)
+    chosen = chosen.sort_values(["row", "priority", "date"], kind="stable").groupby("row").tail(1)
     at = chosen["row"].to_numpy(dtype=np.int64)
     date = chosen["date"].to_numpy(dtype="datetime64[D]")
     kind = chosen["type"].to_numpy(dtype=object)

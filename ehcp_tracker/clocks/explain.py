@@ -160,13 +160,14 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
     horizon = _shift_months(max(r["review_period_end"] for r in rows), 12)
     with_year = [r for r in rows if r["reception_year"] is not None]
     reception = max(with_year, key=_rank)["reception_year"] if with_year else None
-    found: dict[dt.date, tuple[str, str]] = {}  # transfer date -> (type, how it was found)
+    found: dict[dt.date, tuple[str, str, int]] = {}  # transfer date -> (type, how it was found, recorded?)
     if reception is not None:
         for year, kind in sorted(transfers.items()):
             moves = reception + year + 1
             date = dt.date(moves, 9, 1)
             if earliest < dt.date(moves, 1, 1) and _shift_months(date, -12) <= horizon:
-                found[date] = (kind, f"year {year} in {moves - 1}/{moves % 100:02d} ({max(with_year, key=_rank)['_year_how']})")
+                found[date] = (kind, f"year {year} in {moves - 1}/{moves % 100:02d} "
+                                     f"({max(with_year, key=_rank)['_year_how']})", 0)
     recorded: dict[dt.date, tuple[tuple, str, str]] = {}
     for r in rows:
         kind = r.get("phase_transfer")
@@ -185,9 +186,9 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
         if kind == "none":
             found.pop(date, None)
         else:
-            found[date] = (kind, how)
+            found[date] = (kind, how, 1)
     mine = None
-    for date, (kind, how) in sorted(found.items()):
+    for date, (kind, how, recorded_here) in sorted(found.items()):
         opens = _shift_months(date, -12)
         covering = [r for r in rows if r.get("review_meeting") is not None and opens <= r["review_meeting"] < date]
         if covering:
@@ -196,11 +197,12 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
             carrier, completed, covered = best, best["review_completed"], True
         else:
             carrier, completed, covered = latest, None, False
-        if carrier is record:
-            mine = (date, kind, how, completed, covered)  # a later transfer on the same row replaces an earlier
+        if carrier is record and (mine is None or recorded_here >= mine[-1]):
+            # two transfers on one row: a recorded one before a derived one, then the later
+            mine = (date, kind, how, completed, covered, recorded_here)
     if mine is None:
         return {"_transfer_how": "no phase transfer carried by this review row"}
-    date, kind, how, completed, covered = mine
+    date, kind, how, completed, covered, _ = mine
     return {"transfer_type": kind, "transfer_date_derived": date,
             "transfer_year_start": dt.date(date.year, 1, 1) if kind != "post16_move" else None,
             "transfer_move_date": date if kind == "post16_move" else None,

@@ -194,6 +194,8 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             frame[col.name] = each(lowered.isin(YES).astype(object).where(lowered != "", None))
         elif col.type == "int":
             spelled = text
+            if col.academic_year:
+                spelled = text.map(_academic_year_text)  # "2025/26" -> "2025"
             if col.aliases:
                 # "R", "Reception", "N1"; "Year 6", "Y6", "Yr 6" -> 6
                 lowered = text.str.lower().str.replace(r"^(?:year|yr|y)\s*(-?\d+)$", r"\1", regex=True)
@@ -223,10 +225,37 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
         out.mark(duplicated.to_numpy(), kind.key, Reason.DUPLICATE,
                  lambda i: f"{kind.key} {key.iloc[i]} appears more than once in the file "
                            f"(first at row {first_row[key.iloc[i]]})")
+    if kind.name == "reviews":
+        _fill_ncy_academic_year(frame, as_of)
     for check in CROSS_CHECKS.get(kind.name, []):
         check(frame, out)
     _check_exceptions(kind, frame, book, as_of, out)
     return Validated(frame.reset_index(drop=True), out.problems, out.bad)
+
+
+_ACADEMIC_YEAR = re.compile(r"(\d{4})\s*[/-]\s*(\d{2}|\d{4})")
+
+
+def _academic_year_text(text: str) -> str:
+    """"2025/26" or "2025-2026" (the academic year starting in 2025) as "2025"; anything else as given
+    (so "2025/27" is then reported as not a whole number)."""
+    match = _ACADEMIC_YEAR.fullmatch(text)
+    if not match:
+        return text
+    first, second = int(match[1]), int(match[2])
+    follows = second == first + 1 if len(match[2]) == 4 else second == (first + 1) % 100
+    return match[1] if follows else text
+
+
+def _fill_ncy_academic_year(frame: pd.DataFrame, as_of: dt.date) -> None:
+    """``ncy`` is the year group today: where the file does not say which academic year it is for,
+    it is the one containing the import's as-of date, and the stored row keeps it (design.md s6)."""
+    fill = frame["ncy"].notna().to_numpy() & frame["ncy_academic_year"].isna().to_numpy()
+    if fill.any():
+        year = as_of.year if as_of.month >= 9 else as_of.year - 1
+        values = pd.array(frame["ncy_academic_year"], dtype="Int64")
+        values[fill] = year
+        frame["ncy_academic_year"] = values
 
 
 def _allowed_values(kind: Kind, book: RuleBook) -> dict[str, tuple[str, ...]]:
@@ -246,9 +275,11 @@ def _check_exceptions(kind: Kind, frame: pd.DataFrame, book: RuleBook, as_of: dt
             continue
         wrong = present & ~recorded.isin(list(codes)).to_numpy()
         clocks_here = sorted({c.id for cs in codes.values() for c in cs})
+        why = (": the review clocks have no exemptions in law (CFA 2014 s44, SEND Regulations 2014 regs 18, "
+               "20-22), only the 2020 coronavirus relaxation (reg 18A)") if kind.case == "review" else ""
         out.mark(wrong, name, Reason.EXCEPTION,
                  lambda i: f"exception {recorded.iloc[i]!r} cannot apply to the {', '.join(clocks_here) or 'clocks of this column'} "
-                           f"clock (allowed here: {', '.join(sorted(codes))})")
+                           f"clock (allowed here: {', '.join(sorted(codes))}){why}")
         for code, clocks in codes.items():
             reason = book.exceptions[code]
             if reason.due_from is None:
@@ -324,6 +355,10 @@ def _check_review_order(frame: pd.DataFrame, out: _Collector) -> None:
              "give plan_issued or last_review: the review is due within 12 months of the later of them")
     out.mark(_before(frame, "last_review", "plan_issued"), "last_review", Reason.ORDER,
              "last_review is before plan_issued (a plan is reviewed after it is made)")
+    out.mark(_before(frame, "transferred_in", "plan_issued"), "transferred_in", Reason.ORDER,
+             "transferred_in is before plan_issued (a plan is transferred after it is made, reg 15(2))")
+    out.mark(_before(frame, "review_report_sent", "review_meeting"), "review_report_sent", Reason.ORDER,
+             "review_report_sent is before review_meeting: the report follows the meeting (reg 21(7))")
     for stage in REVIEW_STAGES:
         for anchor in ("plan_issued", "last_review"):
             out.mark(_before(frame, stage, anchor), stage, Reason.ORDER,
