@@ -81,9 +81,10 @@ ASSESSMENT_COLUMNS = [
 
 REVIEW_COLUMNS = [
     "review_id", "person_id", "caseworker", "team", "plan_issued", "last_review", "ncy",
-    "date_of_birth", "phase_transfer", "transfer_date", "review_meeting", "decision_notified",
-    "decision", "amendment_notice_sent", "amended_plan_issued", "ceased_date", "exception_reason",
-    "looked_after", "youth_justice", "camhs", "placed_out_of_area",
+    "ncy_academic_year", "date_of_birth", "phase_transfer", "transfer_date", "transferred_in",
+    "meeting_notice_sent", "advice_circulated", "review_meeting", "review_report_sent",
+    "decision_notified", "decision", "amendment_notice_sent", "amended_plan_issued", "ceased_date",
+    "exception_reason", "looked_after", "youth_justice", "camhs", "placed_out_of_area",
 ]
 
 FLAGS = ("looked_after", "youth_justice", "camhs", "placed_out_of_area")
@@ -571,8 +572,11 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     dob = np.where(by_dob, sept1.astype("M8[D]") + _days(rng.uniform(0, 364.99, m)), _NAT)
 
     late_review = np.isnat(meeting) & (due < end_d) | (~np.isnat(meeting) & (meeting > due))
-    exc = np.where(rng.random(m) < np.where(late_review, 0.05, 0.003),
-                   _choice_codes(rng, m, [0.6, 0.4]) + 2, -1).astype(np.int16)
+    # The review clocks have no exemptions in law (CFA 2014 s44, regs 18, 20-22; only the 2020
+    # coronavirus relaxation, long past): no exception is recorded. The draws stay so that every
+    # later number of the seeded stream (persons, caseworkers, flags) is what it was.
+    rng.random(m), _choice_codes(rng, m, [0.6, 0.4])
+    exc = np.full(m, -1, np.int16)
 
     person = _persons(rng, m, *_REVIEW_PERSONS)
     caseworker, team = _caseworkers(rng, m)
@@ -599,8 +603,8 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     prev_notice, prev_amended = _amendments(rng, last_review, prev_decision, end_d)
     prev_ceased = last_review + _days(rng.uniform(14, 60, m))
     prev_ceased = np.where((prev_decision == 2) & (prev_ceased <= end_d), prev_ceased, _NAT)
-    prev_exc = np.where(rng.random(m) < np.where(prev_meeting > prev_due, 0.03, 0.002),
-                        _choice_codes(rng, m, [0.6, 0.4]) + 2, -1).astype(np.int16)
+    rng.random(m), _choice_codes(rng, m, [0.6, 0.4])  # no review exceptions (see above); stream kept
+    prev_exc = np.full(m, -1, np.int16)
 
     # ---- choose the plans with a previous-review row (h of them); a plan ceased at that review
     # has no current row; the other plans have one row each, m rows in all
@@ -619,16 +623,38 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     def both(current, previous):
         return np.concatenate([current[cur], previous[prev]])
 
+    # From a second stream (so the first is unchanged): the review procedure dates of regs 20/21 for
+    # about half the meetings (notice and advice mostly 2 weeks ahead, report mostly within 2 weeks),
+    # and plans transferred in from another council during the cycle (reg 15, about 2%).
+    extra = np.random.default_rng([seed, 3])
+
+    def procedure(meetings, low, high, share):
+        dates = meetings + _days(extra.uniform(low, high, m))
+        return np.where(np.isnat(meetings) | (extra.random(m) >= share) | (dates > end_d), _NAT, dates)
+
+    notice_sent, prev_notice_sent = procedure(meeting, -30, -10, 0.5), procedure(prev_meeting, -30, -10, 0.5)
+    circulated, prev_circulated = procedure(meeting, -25, -8, 0.45), procedure(prev_meeting, -25, -8, 0.45)
+    report, prev_report = procedure(meeting, 2, 24, 0.5), procedure(prev_meeting, 2, 24, 0.5)
+    moved_in = anchor + _days(extra.uniform(1, 300, m))
+    moved_in = np.where((extra.random(m) < 0.02) & (moved_in <= end_d), moved_in, _NAT)
+
     blank_dates = np.full(m, _NAT)
     blank_codes = np.full(m, -1, np.int16)
     rows = {
         "plan_issued": both(plan_issued, plan_issued),
         "last_review": both(last_review, prev_last),
         "ncy": both(np.where(by_dob, -99, ncy), np.where(by_dob, -99, prev_ncy)),
+        # these rows give the year group of the academic year in which each review falls due, and say so
+        "ncy_academic_year": both(np.where(by_dob, -99, _academic_year_start(due)),
+                                  np.where(by_dob, -99, _academic_year_start(prev_due))),
         "date_of_birth": both(dob, dob),
         "phase_transfer": both(phase, blank_codes),
         "transfer_date": both(transfer, blank_dates),
+        "transferred_in": both(moved_in, blank_dates),
+        "meeting_notice_sent": both(notice_sent, prev_notice_sent),
+        "advice_circulated": both(circulated, prev_circulated),
         "review_meeting": both(meeting, prev_meeting),
+        "review_report_sent": both(report, prev_report),
         "decision_notified": both(notified, last_review),
         "decision": both(decision, prev_decision),
         "amendment_notice_sent": both(notice, prev_notice),
@@ -650,10 +676,15 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
         "plan_issued": _DateCol(rows["plan_issued"]),
         "last_review": _DateCol(rows["last_review"]),
         "ncy": _IntCol(rows["ncy"], -1, 14),
+        "ncy_academic_year": _IntCol(rows["ncy_academic_year"], 2000, 2100),
         "date_of_birth": _DateCol(rows["date_of_birth"]),
         "phase_transfer": _CatCol(rows["phase_transfer"], ("none", "school", "post16", "post16_move")),
         "transfer_date": _DateCol(rows["transfer_date"]),
+        "transferred_in": _DateCol(rows["transferred_in"]),
+        "meeting_notice_sent": _DateCol(rows["meeting_notice_sent"]),
+        "advice_circulated": _DateCol(rows["advice_circulated"]),
         "review_meeting": _DateCol(rows["review_meeting"]),
+        "review_report_sent": _DateCol(rows["review_report_sent"]),
         "decision_notified": _DateCol(rows["decision_notified"]),
         "decision": _CatCol(rows["decision"], ("maintain", "amend", "cease")),
         "amendment_notice_sent": _DateCol(rows["amendment_notice_sent"]),
@@ -751,10 +782,15 @@ def write_extracts(directory, requests: int, reviews: int, seed: int, end: dt.da
 #   AR9000017 post16_move (transfer 13 Apr 2026), amended plan late
 #   AR9000018 date_of_birth instead of ncy (year 6 in 2026/27)
 #   AR9000019 date_of_birth instead of ncy (year 11 in 2025/26), amended plan on time
-#   AR9000020 late review with exception personal_circumstances
+#   AR9000020 plan transferred in on 19 Jan 2026 (reg 15(5)): review due 18 Apr 2026, not 2 Mar; late
 #   AR9000021 first review of a new plan (no last_review), due in 3 days
 #   AR9000022 year 6 with phase_transfer none (all-through school)
-#   AR9000023 amend decided, amendment notice not yet sent
+#   AR9000023 amend decided, amendment notice not yet sent (Devon: decision still running)
+#   AR9000024 review procedure: notice on time, advice circulated late, report late (regs 20/21)
+#   AR9000025 N2 (year -1) in 2025/26: early years -> Reception, amended plan before 15 Feb 2026
+#   AR9000026 year 6 in 2025/26, transfer review ends "maintain": a query (reg 18 names the school)
+#   AR9000027, AR9000028 one child (P9000027), year 6 in 2025/26: the Year 5 review in July 2025 is
+#            not the transfer review; the transfer (before 15 Feb 2026) is overdue on AR9000028
 
 _BLANK_FLAGS = {f: "no" for f in FLAGS}
 
@@ -953,16 +989,16 @@ EDGE_REVIEWS = [
     _r("AR9000008", "CW004", "North", "2018-11-05", 10, last_review="2025-11-10"),
     _r("AR9000009", "CW001", "South", "2024-01-22", 1, last_review="2025-02-03",
        review_meeting="2026-04-15", decision_notified="2026-05-06", decision="maintain"),
-    _r("AR9000010", "CW002", "East", "2021-03-08", 6, last_review="2024-12-02",
+    _r("AR9000010", "CW002", "East", "2021-03-08", 6, ncy_academic_year="2025/26", last_review="2024-12-02",
        review_meeting="2025-10-08", decision_notified="2025-10-29", decision="amend",
        amendment_notice_sent="2025-10-29", amended_plan_issued="2026-01-30"),
-    _r("AR9000011", "CW003", "West", "2020-06-15", 6, phase_transfer="school",
+    _r("AR9000011", "CW003", "West", "2020-06-15", 6, ncy_academic_year=2025, phase_transfer="school",
        last_review="2024-11-18", review_meeting="2025-11-05", decision_notified="2025-12-10",
        decision="amend", amendment_notice_sent="2025-12-10", amended_plan_issued="2026-03-06"),
-    _r("AR9000012", "CW004", "North", "2017-09-18", 11, last_review="2024-12-09",
+    _r("AR9000012", "CW004", "North", "2017-09-18", 11, ncy_academic_year=2025, last_review="2024-12-09",
        review_meeting="2025-11-12", decision_notified="2025-12-03", decision="amend",
        amendment_notice_sent="2025-12-03", amended_plan_issued="2026-03-16"),
-    _r("AR9000013", "CW001", "South", "2018-02-26", 11, last_review="2025-01-20",
+    _r("AR9000013", "CW001", "South", "2018-02-26", 11, ncy_academic_year=2025, last_review="2025-01-20",
        review_meeting="2025-12-15", decision_notified="2026-01-12", decision="amend",
        amendment_notice_sent="2026-01-12", amended_plan_issued="2026-04-22"),
     _r("AR9000014", "CW002", "East", "2022-11-21", 6, last_review="2025-12-01"),
@@ -982,14 +1018,26 @@ EDGE_REVIEWS = [
        last_review="2024-12-16", review_meeting="2025-11-20", decision_notified="2025-12-11",
        decision="amend", amendment_notice_sent="2025-12-11", amended_plan_issued="2026-02-05"),
     _r("AR9000020", "CW004", "North", "2021-07-12", 8, last_review="2025-03-03",
-       review_meeting="2026-04-08", decision_notified="2026-04-20", decision="maintain",
-       exception_reason="personal_circumstances"),
+       transferred_in="2026-01-19",
+       review_meeting="2026-04-08", decision_notified="2026-04-20", decision="maintain"),
     _r("AR9000021", "CW001", "South", "2025-11-03", 2),
-    _r("AR9000022", "CW002", "East", "2020-01-20", 6, phase_transfer="none",
+    _r("AR9000022", "CW002", "East", "2020-01-20", 6, ncy_academic_year=2025, phase_transfer="none",
        last_review="2025-01-27", review_meeting="2026-01-12", decision_notified="2026-01-30",
        decision="maintain"),
     _r("AR9000023", "CW003", "West", "2022-09-05", 4, last_review="2025-10-27",
        review_meeting="2026-09-23", decision_notified="2026-10-12", decision="amend"),
+    _r("AR9000024", "CW004", "North", "2021-09-13", 7, last_review="2025-07-01",
+       meeting_notice_sent="2026-05-20", advice_circulated="2026-06-01", review_meeting="2026-06-10",
+       review_report_sent="2026-06-30", decision_notified="2026-06-30", decision="maintain"),
+    _r("AR9000025", "CW001", "South", "2025-03-03", -1, ncy_academic_year=2025,
+       review_meeting="2025-12-03", decision_notified="2025-12-17", decision="amend",
+       amendment_notice_sent="2025-12-17", amended_plan_issued="2026-02-10"),
+    _r("AR9000026", "CW002", "East", "2020-11-02", 6, ncy_academic_year=2025, last_review="2025-01-13",
+       review_meeting="2025-11-19", decision_notified="2025-12-10", decision="maintain"),
+    _r("AR9000027", "CW003", "West", "2022-07-04", 6, ncy_academic_year=2025, last_review="2024-07-15",
+       review_meeting="2025-07-02", decision_notified="2025-07-14", decision="maintain"),
+    {**_r("AR9000028", "CW003", "West", "2022-07-04", 6, ncy_academic_year=2025, last_review="2025-07-14"),
+     "person_id": "P9000027"},
 ]
 
 # The council system's own names for the assessment columns (sample_data/assessments_council.xlsx,
