@@ -190,9 +190,18 @@ def find_case(engine: Engine, case_id: str) -> tuple[str, dict]:
     raise EhcpError(f"no assessment request or review with ID {case_id!r}")
 
 
+def child_reviews(engine: Engine, person_id) -> list[dict]:
+    """Every stored review row of one child: a phase transfer belongs to the child (reg 18), so which
+    row carries it is worked out from them all."""
+    with engine.connect() as conn:
+        frame = db.load_cases(conn, KINDS["reviews"], db.review_table.c.person_id == person_id)
+    return frame.to_dict("records")
+
+
 def explain(engine: Engine, book: RuleBook, as_of: dt.date, case_id: str) -> CaseWorking:
     case, record = find_case(engine, case_id)
-    working = explain_case(record, case, book, as_of)
+    siblings = child_reviews(engine, record.get("person_id")) if case == "review" else None
+    working = explain_case(record, case, book, as_of, siblings)
     if record.get("missing_since_run_id"):
         working.notes.append(f"this case was missing from the extract of import run {record['missing_since_run_id']} "
                              "onwards: it is kept, but may have been closed in the case system")

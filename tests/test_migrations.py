@@ -40,6 +40,9 @@ def test_pre_alembic_database_is_stamped_and_upgraded(db_url, tmp_path, book):
     for table in first:
         table.to_metadata(old)
     old.tables["import_run"]._columns.remove(old.tables["import_run"].c.deadlines_moved)
+    for name in ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "advice_circulated",
+                 "review_report_sent"):  # added by 0006_legal
+        old.tables["review"]._columns.remove(old.tables["review"].c[name])
     old.create_all(engine)
     with engine.begin() as conn:
         conn.execute(old.tables["import_run"].insert().values(
@@ -67,6 +70,9 @@ def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     for name in ("import_run", "assessment", "review", "change_log"):
         db.metadata.tables[name].to_metadata(old)
     old.tables["import_run"]._columns.remove(old.tables["import_run"].c.deadlines_moved)
+    for name in ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "advice_circulated",
+                 "review_report_sent"):  # added by 0006_legal
+        old.tables["review"]._columns.remove(old.tables["review"].c[name])
     rows = assessment_rows(50)
     with engine.begin() as conn:
         run_id = conn.execute(old.tables["import_run"].insert().values(
@@ -117,4 +123,34 @@ def test_partial_foreign_schema_is_refused(db_url):
         conn.execute(sa.text("CREATE TABLE assessment (x INTEGER)"))
     with pytest.raises(EhcpError, match="not a database this tool made"):
         db.init_db(engine)
+    engine.dispose()
+
+
+def test_0006_keeps_the_year_stored_rows_were_imported_under(db_url):
+    """Before December 2026 ``ncy`` was the year group in the academic year of the review's due date;
+    0006_legal writes that year into ``ncy_academic_year`` so the stored rows keep their meaning.
+    Plan 1 March 2023 -> due 29 February 2024 (2023/24); last review 10 September 2024 -> due
+    9 September 2025 (2025/26); no ncy -> nothing to state."""
+    engine = db.connect(db_url)
+    db.init_db(engine, revision="0002")
+    old = sa.MetaData()
+    for name in ("import_run", "review"):
+        db.metadata.tables[name].to_metadata(old)
+    for name in ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "advice_circulated",
+                 "review_report_sent"):
+        old.tables["review"]._columns.remove(old.tables["review"].c[name])
+    with engine.begin() as conn:
+        conn.execute(old.tables["import_run"].insert().values(
+            started_at=dt.datetime(2024, 5, 1), file_name="r.csv", as_of=dt.date(2024, 5, 1), status="imported"))
+        conn.execute(old.tables["review"].insert(), [
+            {"review_id": "AR1", "person_id": "P1", "plan_issued": dt.date(2023, 3, 1), "last_review": None,
+             "ncy": 6, "first_run_id": 1, "last_run_id": 1},
+            {"review_id": "AR2", "person_id": "P2", "plan_issued": dt.date(2021, 1, 5),
+             "last_review": dt.date(2024, 9, 10), "ncy": 10, "first_run_id": 1, "last_run_id": 1},
+            {"review_id": "AR3", "person_id": "P3", "plan_issued": dt.date(2023, 3, 1), "last_review": None,
+             "ncy": None, "first_run_id": 1, "last_run_id": 1}])
+    db.init_db(engine)
+    with engine.connect() as conn:
+        got = dict(conn.execute(sa.select(db.review_table.c.review_id, db.review_table.c.ncy_academic_year)).all())
+    assert got == {"AR1": 2023, "AR2": 2025, "AR3": None}
     engine.dispose()

@@ -19,7 +19,8 @@ from ehcp_tracker.schema import REVIEWS
 from .conftest import D, write_csv
 
 AS_OF = D("2024-03-01")
-HEADER = ["review_id", "person_id", "caseworker", "team", "plan_issued", "last_review", "ncy", "date_of_birth",
+HEADER = ["review_id", "person_id", "caseworker", "team", "plan_issued", "last_review", "ncy", "ncy_academic_year",
+          "date_of_birth", "transferred_in", "review_report_sent",
           "phase_transfer", "transfer_date", "review_meeting", "decision_notified", "decision",
           "amendment_notice_sent", "amended_plan_issued", "ceased_date", "exception_reason", "looked_after",
           "youth_justice", "camhs", "placed_out_of_area"]
@@ -44,7 +45,7 @@ CASELOAD = [
     row(review_id="AR4", person_id="P4", caseworker="CW2", plan_issued="2023-03-15", last_review="",
         ncy="R"),  # first review, due 14 March 2024
     row(review_id="AR5", person_id="P5", caseworker="CW1", last_review="2021-02-01", plan_issued="2020-02-01",
-        exception_reason="personal_circumstances", camhs="yes"),  # 25 months overdue, with an exception
+        camhs="yes"),  # 25 months overdue (no exemption: the review clocks have none in law)
     row(review_id="AR6", person_id="P6", caseworker="CW2", phase_transfer="post16_move",
         transfer_date="2024-09-01", ncy="12", review_meeting="2024-02-20"),  # move: due 1 April 2024
 ]
@@ -78,8 +79,9 @@ def test_changed_review_is_logged(engine, book, tmp_path, caseload):
         log = conn.execute(sa.select(db.change_log.c.case_id, db.change_log.c.field, db.change_log.c.old_value,
                                      db.change_log.c.new_value).where(db.change_log.c.run_id == summary.run_id)
                            ).all()
-    assert set(log) == {("AR1", "ncy", "", "-1"), ("AR1", "review_meeting", "", "2024-02-01"),
-                        ("AR6", "(in extract)", "yes", "no")}
+    # ncy is the year group today: the import stores the academic year it is for (2023/24 on 1 March 2024)
+    assert set(log) == {("AR1", "ncy", "", "-1"), ("AR1", "ncy_academic_year", "", "2023"),
+                        ("AR1", "review_meeting", "", "2024-02-01"), ("AR6", "(in extract)", "yes", "no")}
 
 
 BAD_ROWS = [
@@ -114,7 +116,16 @@ BAD_ROWS = [
     (dict(ncy="15"), "ncy", "out_of_range", "'15' is outside -2..14"),
     (dict(ncy="Year Six"), "ncy", "bad_number", "'Year Six' is not a whole number or one of"),
     (dict(exception_reason="school_closure"), "exception_reason", "exception_not_allowed",
-     "allowed here: absence_from_area, coronavirus, personal_circumstances"),
+     "allowed here: coronavirus): the review clocks have no exemptions in law"),
+    # CFA 2014 s44 and regs 18, 20-22 have no "need not comply" grounds (issue 13 point 5)
+    (dict(exception_reason="personal_circumstances"), "exception_reason", "exception_not_allowed",
+     "cannot apply to the amended_plan, amended_plan_from_meeting, annual_review, phase_transfer, review_decision"),
+    (dict(exception_reason="absence_from_area"), "exception_reason", "exception_not_allowed",
+     "only the 2020 coronavirus relaxation (reg 18A)"),
+    (dict(ncy="6", ncy_academic_year="2023/25"), "ncy_academic_year", "bad_number", "'2023/25' is not a whole number"),
+    (dict(transferred_in="2021-12-01"), "transferred_in", "date_order", "transferred_in is before plan_issued"),
+    (dict(review_meeting="2024-01-10", review_report_sent="2024-01-09"), "review_report_sent", "date_order",
+     "the report follows the meeting"),
     (dict(exception_reason="coronavirus"), "exception_reason", "exception_not_allowed",
      "only applies to a clock due between 01 May 2020 and 25 September 2020"),
     (dict(review_meeting="2024-03-02"), "review_meeting", "future_date", "after the as-of date 2024-03-01"),
@@ -169,8 +180,7 @@ def test_clock_results_cover_reviews(loaded, book):
     assert got[("AR6", "phase_transfer")] == (D("2024-04-01"), "due_soon")
     assert got[("AR6", "review_decision")] == (D("2024-03-19"), "open")  # warning window 7 days
     assert set(results["kind"]) == {"review"}
-    exceptions = results[results["case_id"] == "AR5"]["exception"]
-    assert set(exceptions) == {"personal_circumstances"}
+    assert results["exception"].isna().all()
 
 
 def test_cohort_filter_works_for_reviews(loaded, book):
@@ -194,7 +204,7 @@ def test_review_backlog_bands_and_phase_transfers_at_risk(loaded, book):
     assert list(rows.columns)[-1] == "band"
     summary = backlog_summary(rows)
     assert summary[["clock", "band", "open_cases", "with_exception"]].values.tolist() == [
-        ["annual_review", "0-6 months", 3, 0], ["annual_review", "24+ months", 1, 1],
+        ["annual_review", "0-6 months", 3, 0], ["annual_review", "24+ months", 1, 0],
         ["phase_transfer", "due within 8 weeks", 2, 0]]
     # the assessment backlog is unchanged: no reviews in it
     assert len(backlog(loaded, book, AS_OF, Filters())) == 0
@@ -223,7 +233,8 @@ def test_cli_import_and_listings(run, caseload):
                                                    "--format", "csv").stdout)))
     assert {(b["case_id"], b["clock"], b["status"]) for b in breaches} == {
         (case, "annual_review", "overdue") for case in ("AR1", "AR3", "AR5", "AR6")} | {
-        ("AR2", "phase_transfer", "late"), ("AR2", "amended_plan", "late")}
+        ("AR2", "phase_transfer", "late"), ("AR2", "amended_plan", "late"),
+        ("AR2", "amended_plan_from_meeting", "late")}  # meeting 1 Nov 2023 + 12 weeks = 24 Jan 2024 (Devon)
     result = run("--as-of", "2024-03-01", "backlog", "--kind", "reviews", "--summary", "--format", "csv")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == "clock,band,open_cases,with_exception,oldest_weeks_overdue"
@@ -235,13 +246,15 @@ def test_cli_explain_review(run, caseload):
     assert result.exit_code == 0
     text = result.stdout
     assert "priority cohorts: looked_after" in text
-    assert "transfer type school: national curriculum year 6 (from ncy)" in text
+    assert ("phase transfer: school transfer on 01 Sep 2024 (from the year group: year 6 in 2023/24 "
+            "(ncy, for the academic year ncy_academic_year)); its review meeting falls in the 12 months before "
+            "the transfer") in text
     assert "Phase transfer (school): reviewed and amended before 15 February [phase_transfer, statutory]" in text
     assert "due Wed 14 Feb 2024" in text and "1 days late -> late" in text
     assert "SEND Regulations 2014 reg 18(1)(b)" in text
     assert "Children and Families Act 2014 s44(1)" in text
     none = run("--as-of", "2024-03-01", "explain", "AR4").stdout
-    assert "does not apply: transfer_type is none (variants: school, post16, post16_move)" in none
+    assert "does not apply: transfer_type is blank (variants: school, post16, post16_move)" in none
 
 
 def test_cli_rejects_bad_review_file(run, tmp_path):
@@ -256,8 +269,8 @@ def test_cli_rules_show_phase_transfer(run):
     result = run("rules", "show", "phase_transfer")
     assert result.exit_code == 0
     for text in ("when transfer_type is school", "reg 18(1)(b)", "reg 18(1)(a)", "reg 18(2)", "reg 18(3)",
-                 "transfer years (last national curriculum year before a September transfer): year 6 -> school, "
-                 "year 11 -> post16"):
+                 "transfer years (last national curriculum year before a September transfer): year -1 -> school, "
+                 "year 6 -> school, year 11 -> post16"):
         assert text in result.stdout
 
 

@@ -124,9 +124,9 @@ def review_fields(record: dict) -> dict:
     if record.get("ncy") is not None:
         ncy = int(record["ncy"])
         if record.get("ncy_academic_year") is not None:
-            year, said = int(record["ncy_academic_year"]), "ncy_academic_year"
+            year, said = int(record["ncy_academic_year"]), "ncy, for the academic year ncy_academic_year"
         elif period_end is not None:
-            year, said = academic_year(period_end), "the academic year of the review's due date (no ncy_academic_year)"
+            year, said = academic_year(period_end), "ncy, stored without ncy_academic_year: the academic year of the review's due date"
         else:
             year = None
         if year is not None:
@@ -166,8 +166,7 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
             moves = reception + year + 1
             date = dt.date(moves, 9, 1)
             if earliest < dt.date(moves, 1, 1) and _shift_months(date, -12) <= horizon:
-                found[date] = (kind, f"year {year} in {moves - 1}/{moves % 100:02d} "
-                                     f"({max(with_year, key=_rank)['_year_how']})", 0)
+                found[date] = (kind, f"from the year group: {max(with_year, key=_rank)['_year_how']}", 0)
     recorded: dict[dt.date, tuple[tuple, str, str]] = {}
     for r in rows:
         kind = r.get("phase_transfer")
