@@ -146,7 +146,7 @@ def phase_transfers(columns: dict[str, np.ndarray], fields: dict[str, np.ndarray
     are those derived from its year group whose deadline year starts after its earliest review
     anchor and whose 12-month window opens within 12 months of its latest review period's end,
     plus what its rows record: ``post16_move`` with its ``transfer_date``; ``school``/``post16`` for
-    the transfer following the academic year of the row's meeting (else its due date), overriding the
+    the first 1 September after the row's meeting (else on or after its due date), overriding the
     derived type; ``none`` removing the derived transfer of that year (CFA 2014 s83(2): staying on in a
     school sixth form is no transfer). A transfer is met only by a review whose meeting falls within
     the 12 months before it (reg 18(1)); it is listed under that row (the one concluded first), else
@@ -162,7 +162,9 @@ def phase_transfers(columns: dict[str, np.ndarray], fields: dict[str, np.ndarray
     if not len(rows):
         return out
     meeting = columns["review_meeting"]
-    ref = np.where(np.isnat(meeting), fields["review_period_end"], meeting)
+    # the transfer a row's recorded phase_transfer is about: the first 1 September after its meeting,
+    # else the first on or after its due date (the day before the period's end counts as 31 August)
+    ref = np.where(np.isnat(meeting), fields["review_period_end"] - np.timedelta64(1, "D"), meeting)
     frame = pd.DataFrame({
         "row": rows, "person": pd.Series(columns["person_id"][rows], dtype=object).fillna("").astype(str).to_numpy(),
         "review_id": pd.Series(columns["review_id"][rows], dtype=object).astype(str).to_numpy(),

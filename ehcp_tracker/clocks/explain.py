@@ -14,6 +14,7 @@ import pendulum
 
 from ..schema import BY_CASE, FLAGS
 from .dates import Counting, as_date, period_end as period_end_of
+from .queries import record_queries
 from .rules import DEFAULT_TRANSFERS, Clock, RuleBook
 
 
@@ -175,8 +176,12 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
         if kind == "post16_move":
             date = r.get("transfer_date")
         else:
-            reference = r.get("review_meeting") or r["review_period_end"]
-            date = dt.date(academic_year(reference) + 1, 9, 1)
+            # the first 1 September after the meeting, else on or after the review's due date
+            if r.get("review_meeting") is not None:
+                date = dt.date(academic_year(r["review_meeting"]) + 1, 9, 1)
+            else:
+                due = r["review_period_end"]
+                date = dt.date(due.year if (due.month, due.day) <= (9, 1) else due.year + 1, 9, 1)
         if date is None:
             continue
         if date not in recorded or _rank(r) >= recorded[date][0]:
@@ -359,4 +364,5 @@ def _review_notes(record: dict, book: RuleBook) -> list[str]:
     notes.append(f"year group: {record.get('_year_how', 'unknown')}")
     notes.append(f"phase transfer: {record.get('_transfer_how', 'none')}; transfer years: "
                  + ", ".join(f"year {y} -> {t}" for y, t in sorted(book.transfers.items())))
+    notes += record_queries(record)
     return notes
