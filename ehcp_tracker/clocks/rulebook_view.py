@@ -44,6 +44,11 @@ def describe_clock(book: RuleBook, clock_id: str) -> str:
                               ("stop counts only when", clock.stop_when)):
         if conditions:
             lines.append(f"  {label}: " + "; ".join(f"{k} in {', '.join(v)}" for k, v in conditions.items()))
+    if clock.needs:
+        lines.append("  judged only where the extract holds: " + ", ".join(clock.needs))
+    if clock.later_of is not None:
+        lines.append(f"  or later: {clock.later_of.policy.describe(clock.counting)} from {clock.later_of.start}, "
+                     f"when that falls in the period; {clock.later_of.reference}")
     lines.append(f"  due soon: within {clock.warning_days} days of the due date")
     for variant in variants:
         indent = "  "
