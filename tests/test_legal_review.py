@@ -337,3 +337,43 @@ def test_maintain_on_a_transfer_review_is_a_query_not_a_breach(book):
     for name in REVIEWS.date_columns:
         frame[name] = pd.to_datetime(frame[name])
     assert review_queries(frame, book, D("2026-03-01")).empty
+
+
+def test_needs_and_later_of_are_loaded_strictly(tmp_path):
+    from ehcp_tracker.clocks.rules import load_rule_book
+    from ehcp_tracker.errors import RuleBookError
+
+    from .conftest import ROOT
+    import shutil
+
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    (rules / "local" / "bad.toml").write_text('''
+[ruleset]
+id = "bad"
+title = "Bad"
+statutory = false
+
+[[clocks]]
+id = "local_report"
+title = "Local report target"
+case = "review"
+start = "review_meeting"
+stop = "review_report_sent"
+needs = ["report_date"]
+  [clocks.later_of]
+  start = "transferred_in"
+  weeks = 2
+  months = 1
+  referenc = "typo"
+  [[clocks.versions]]
+  from = "2014-09-01"
+  weeks = 1
+  reference = "local"
+''', encoding="utf-8")
+    with pytest.raises(RuleBookError) as caught:
+        load_rule_book(rules)
+    text = str(caught.value)
+    assert "needs: 'report_date' is not a field of a review" in text
+    assert "later_of.referenc: unknown key" in text and "later_of.reference: missing" in text
+    assert "later_of: give exactly one limit" in text

@@ -229,6 +229,15 @@ class _Reader:
         if name not in kind.names and name not in DERIVED_FIELDS.get(case, ()):
             self.fail(where, f"{name!r} is not a field of a {case} (see design.md section 3)")
 
+    def field_list(self, where: str, value, case: str) -> list[str]:
+        """A list of the case's date fields (``closed_by``, ``needs``); [] after reporting a bad one."""
+        if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+            self.fail(where, "must be a list of date fields")
+            return []
+        for name in value:
+            self.field(where, name, case)
+        return value
+
     def policy(self, where: str, table: dict) -> DatePolicy | None:
         given = [k for k in LIMIT_KEYS if k in table]
         if len(given) != 1:
@@ -459,12 +468,7 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
         reader.field(f"{where}.exception_field", exception_field, case)
         if scope is None:
             reader.fail(f"{where}.exception_scope", "needed with exception_field")
-    closed_by = table.get("closed_by", [])
-    if not isinstance(closed_by, list) or not all(isinstance(f, str) for f in closed_by):
-        reader.fail(f"{where}.closed_by", "must be a list of date fields")
-        closed_by = []
-    for name in closed_by:
-        reader.field(f"{where}.closed_by", name, case)
+    closed_by = reader.field_list(f"{where}.closed_by", table.get("closed_by", []), case)
     clock_statutory = table.get("statutory", statutory)
     if clock_statutory and statutory is False:
         reader.fail(f"{where}.statutory", "a clock in a local (non-statutory) rule set cannot be statutory")
@@ -489,12 +493,7 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
         reader.fail(f"{where}.applies_when", f"{variant_field} is the variant field; give the value in each variant")
     applies_unless = reader.conditions(f"{where}.applies_unless", table.get("applies_unless"), case)
     stop_when = reader.conditions(f"{where}.stop_when", table.get("stop_when"), case)
-    needs = table.get("needs", [])
-    if not isinstance(needs, list) or not all(isinstance(f, str) for f in needs):
-        reader.fail(f"{where}.needs", "must be a list of date fields")
-        needs = []
-    for name in needs:
-        reader.field(f"{where}.needs", name, case)
+    needs = reader.field_list(f"{where}.needs", table.get("needs", []), case)
     later_of = _read_later_of(reader, f"{where}.later_of", table["later_of"], case) if "later_of" in table else None
     return [Clock(
         id=clock_id, title=v["title"] or title, case=case,
