@@ -101,8 +101,15 @@ def cli(ctx, db_url, as_of, rules_dir, quiet):
     ctx.call_on_close(ctx.obj.close)
 
 
+def _remember_wide(ctx, param, value):
+    ctx.meta["ehcp.wide"] = value
+    return value
+
+
 def listing_options(func):
     """--format and --output for every listing command (sqlite-utils' output_options pattern)."""
+    func = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                        help="table: the fuller set of columns (the table otherwise fits the terminal).")(func)
     func = click.option("--output", "-o", metavar="PATH", help="Write to PATH instead of stdout.")(func)
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                         help="table for people; csv/json for scripts; xlsx for Excel (needs --output).")(func)
@@ -124,19 +131,17 @@ def _filters(**kwargs) -> Filters:
     return Filters(**{k: v for k, v in kwargs.items() if k in Filters.__dataclass_fields__})
 
 
-# What fits on a screen; csv, json and xlsx carry every column.
-TABLE_COLUMNS = ["case_id", "kind", "caseworker", "clock", "started", "due", "stopped", "status",
-                 "days_overdue", "exception", "statutory"]
-
-
 def _emit(frame, fmt, output, title):
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx needs --output FILE.xlsx")
-    if fmt == "table" and set(TABLE_COLUMNS) <= set(frame.columns):
-        frame = frame[TABLE_COLUMNS]
+    ctx = click.get_current_context()
+    if fmt == "table":
+        from .listings import table_view
+
+        frame = table_view(frame, ctx.obj.book, ctx.obj.as_of, wide=ctx.meta.get("ehcp.wide", False))
     emit(frame, fmt, output, title)
     if output:
-        click.get_current_context().obj.say(f"{len(frame)} rows written to {output}")
+        ctx.obj.say(f"{len(frame)} rows written to {output}")
 
 
 @cli.command()
@@ -260,29 +265,37 @@ def clocks(obj: Context, fmt, output, **filters):
 @listing_options
 @click.pass_obj
 def due(obj: Context, window, days, fmt, output, **filters):
-    """Clocks still running that are due in the window (default: this week, Monday to Sunday).
+    """A caseworker's list: clocks still running that are overdue, then those due in the window
+    (default: this week, Monday to Sunday), each by due date, with the days overdue or left.
 
     Example: ehcp due --caseworker CW001 --days 14
     """
     from .listings import due as due_listing
 
     frame, (start, end) = due_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), days=days)
-    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame)} clocks")
+    overdue = int((frame["status"] == "overdue").sum())
+    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame) - overdue} clocks; "
+            f"{overdue} already overdue (listed first)")
     _emit(frame, fmt, output, "due")
 
 
 @cli.command()
+@click.option("--open", "open_only", is_flag=True, help="Only clocks still running past their due date.")
 @filter_options
 @listing_options
 @click.pass_obj
-def breaches(obj: Context, fmt, output, **filters):
+def breaches(obj: Context, open_only, fmt, output, **filters):
     """Clocks past their due date and still running (overdue), and clocks that stopped late.
 
-    Example: ehcp breaches --team North --format xlsx -o breaches.xlsx
+    Example: ehcp breaches --open --team North --format xlsx -o breaches.xlsx
     """
     from .listings import breaches as breach_listing
 
-    _emit(breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters)), fmt, output, "breaches")
+    frame = breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), open_only=open_only)
+    overdue = int((frame["status"] == "overdue").sum())
+    obj.say(f"breaches as of {obj.as_of:%a %d %b %Y}: {len(frame)} in total, {overdue} still overdue"
+            + ("" if open_only else f", {len(frame) - overdue} stopped late"))
+    _emit(frame, fmt, output, "breaches")
 
 
 @cli.command()
