@@ -299,6 +299,75 @@ def breaches(obj: Context, open_only, fmt, output, **filters):
 
 
 @cli.command()
+@click.option("--people", "people_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Who gets alerts: CSV or XLSX with columns id,name,email,team,role (caseworker | team_lead).")
+@click.option("--smtp", "server", metavar="HOST:PORT", help="Send through this SMTP server (needs --from).")
+@click.option("--from", "sender", metavar="ADDRESS", help="The From address of the digests.")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write one .eml file per digest to DIR instead of sending.")
+@click.option("--dry-run", is_flag=True, help="Print the digests; send and record nothing.")
+@click.option("--escalate-after", type=click.IntRange(0, 3660), default=14, show_default=True, metavar="DAYS",
+              help="A clock still overdue this many days after its due date also goes to the team leads.")
+@click.option("--starttls", is_flag=True, help="Upgrade the SMTP connection with STARTTLS.")
+@click.option("--smtp-user", metavar="USER", help="Log in to the SMTP server as USER (password from EHCP_SMTP_PASSWORD).")
+@click.pass_obj
+def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user):
+    """Breach alerts after the nightly import: one digest per person (plain text and HTML) of the
+    clocks that became overdue or due soon, stopped late or moved since the last run; each alert
+    once (a ledger in the database). Escalations and cases whose caseworker is not in the people
+    file go to the team leads. A refused or unreachable server: exit 1, retried next run.
+
+    \b
+    Example: ehcp alerts --people people.csv --smtp mail.council.gov.uk:25 --from send-alerts@council.gov.uk
+             ehcp alerts --people people.xlsx --outbox /srv/send/outbox --dry-run
+    """
+    from email.utils import parseaddr
+
+    from .alerts.delivery import OutboxDelivery, SmtpDelivery
+    from .alerts.people import read_people
+    from .alerts.run import send_alerts
+
+    if bool(server) == bool(outbox):
+        raise click.UsageError("give --smtp HOST:PORT --from ADDRESS, or --outbox DIR (one of them)")
+    if server and not sender:
+        raise click.UsageError("--smtp needs --from ADDRESS")
+    if outbox and (starttls or smtp_user):
+        raise click.UsageError("--starttls and --smtp-user go with --smtp, not --outbox")
+    sender = sender or "ehcp-tracker@localhost"
+    if parseaddr(sender)[1].count("@") != 1:
+        raise click.BadParameter(f"{sender!r} is not an email address", param_hint="--from")
+    people = read_people(people_file)
+    delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
+                else OutboxDelivery(outbox, obj.as_of))
+    outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
+                          escalate_after=escalate_after)
+    if outcome.unknown_caseworker_cases:
+        obj.say(f"warning: {outcome.unknown_caseworker_cases} cases have a caseworker who is not in "
+                f"{people_file.name}: their alerts go to the team leads")
+    if outcome.nobody:
+        teams = sorted({a.team or "(no team)" for a in outcome.nobody})
+        obj.say(f"warning: {len(outcome.nobody)} alerts have nobody to go to (no team lead in "
+                f"{people_file.name} for {', '.join(teams)})")
+    total = sum(len(d.alerts) for d in outcome.digests)
+    if dry_run:
+        for digest in outcome.digests:
+            click.echo(f"To: {digest.recipient.id} <{digest.recipient.email}>\nSubject: {digest.subject}\n")
+            click.echo(digest.text())
+        obj.say(f"alerts as of {obj.as_of:%a %d %b %Y} (dry run, nothing sent or recorded): "
+                f"{len(outcome.digests)} digests, {total} alerts")
+        return
+    for person, reason in outcome.failed:
+        click.echo(f"error: not delivered to {person.id} <{person.email}>: {reason}", err=True)
+    sent = sum(len(d.alerts) for d in outcome.delivered)
+    where = f"written to {outbox}" if outbox else f"sent through {server}"
+    obj.say(f"alerts as of {obj.as_of:%a %d %b %Y}{' (first run)' if outcome.first_run else ''}: "
+            f"{len(outcome.delivered)} of {len(outcome.digests)} digests {where} ({sent} of {total} alerts); "
+            f"alert run {outcome.run_id}")
+    if outcome.failed:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
 @click.option("--summary", is_flag=True, help="Count the backlog by the month the 20 weeks ran out "
               "(with --kind reviews: by clock and band).")
 @filter_options
