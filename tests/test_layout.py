@@ -95,7 +95,7 @@ def test_store_knows_tables_not_rules():
     ("ingest", ("measures", "report", "demo", "alerts", "cli")),
     ("measures", ("ingest", "report", "demo", "alerts", "cli")),
     ("report", ("ingest", "demo", "alerts", "cli")),
-    ("demo", ("cli",)),
+    ("demo", ("alerts", "cli")),
     ("alerts", ("ingest", "measures", "report", "demo", "cli")),
 ])
 def test_data_flows_one_way(wing, forbidden):
