@@ -351,3 +351,46 @@ def test_long_digest_attaches_the_list_as_xlsx():
     attachment = next(message.iter_attachments())
     sheet = load_workbook(io.BytesIO(attachment.get_content())).active
     assert sheet.max_row == 41 and sheet["B2"].value.startswith("R")
+
+
+# aiosmtpd 1.4 warns about its own use of Session.login_data on every login (in its server thread)
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated:DeprecationWarning")
+def test_login_with_the_password_from_the_environment(night, monkeypatch):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    tried = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        tried.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.login == b"alerts" and auth_data.password == b"s3cret", handled=False)
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+                            auth_require_tls=False)
+    controller.start()
+    try:
+        server = f"127.0.0.1:{controller.port}"
+        monkeypatch.setenv("EHCP_SMTP_PASSWORD", "wrong")
+        refused = night.alerts(server, "--smtp-user", "alerts")
+        assert refused.exit_code == 1 and "refused the login for alerts: 535" in refused.stderr
+        assert "wrong" not in refused.output  # the password is never printed
+        monkeypatch.setenv("EHCP_SMTP_PASSWORD", "s3cret")
+        result = night.alerts(server, "--smtp-user", "alerts")
+        assert result.exit_code == 0, result.output
+        assert len(mailbox.messages) == 4 and tried[-1] == (b"alerts", b"s3cret")
+    finally:
+        controller.stop()
+        asyncio.set_event_loop(None)
+
+
+def test_digest_html_escapes_what_it_is_given():
+    from ehcp_tracker.alerts.people import Person
+
+    person = Person("CW<1>", "<script>alert(1)</script>", "a@b.org", "North", "caseworker")
+    alert = Alert("assessment", "R<b>1", "final_plan", "Final EHC plan issued", "overdue", dt.date(2020, 1, 20),
+                  "42 overdue", 42, "reg 13(2) & more", "CW<1>", "North")
+    page = Digest(person, [alert], dt.date(2020, 3, 2)).html()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "R&lt;b&gt;1" in page and "reg 13(2) &amp; more" in page
+    assert "$" not in page.split("-->", 1)[1]  # every placeholder of the template filled
