@@ -116,7 +116,8 @@ def filter_options(func):
     func = click.option("--team", metavar="T", help="Only this team's cases.")(func)
     func = click.option("--caseworker", metavar="X", help="Only this caseworker's cases.")(func)
     func = click.option("--include-missing", is_flag=True,
-                        help="Also list cases missing from the latest extract (kept, not deleted).")(func)
+                        help="Also list cases missing from the latest extract (kept, not deleted), with a "
+                             "missing_since column (the as-of date of the import that first missed them).")(func)
     return func
 
 
