@@ -119,9 +119,10 @@ class _Collector:
                                          reason.value, text, header))
         self.bad |= mask
 
-    def note(self, column: str, reason: Reason, message: str) -> None:
-        """A problem of a whole column (said once), on top of the cells marked for it."""
-        self.problems.append(Problem(self.raw.file, None, column, reason.value, message, self.header(column)))
+    def note(self, reason: Reason, message: str) -> None:
+        """A problem of the whole file or a whole column (said once, naming the column itself), on top
+        of the cells marked for it."""
+        self.problems.append(Problem(self.raw.file, None, None, reason.value, message))
 
 
 def _cell_text(v) -> str:
@@ -291,8 +292,9 @@ def _check_dates(col, values: pd.Series, floor: dt.date, as_of: dt.date, out: _C
     if month_first.any():
         ambiguous = (orders == 1) & ~np.isnat(days)
         written = int((~np.isnat(days) | impossible).sum())
-        out.note(col.name, Reason.MONTH_FIRST,
-                 f"column {out.header(col.name) or col.name} looks month-first (US): {int(month_first.sum())} of "
+        header = out.header(col.name)
+        out.note(Reason.MONTH_FIRST,
+                 f"column {f'{header!r} ({col.name})' if header else col.name} looks month-first (US): {int(month_first.sum())} of "
                  f"{written} dates are impossible day-first, so its {int(ambiguous.sum())} ambiguous dates "
                  "(day and month both 12 or less) are rejected too, never guessed; export dates as "
                  "YYYY-MM-DD or DD/MM/YYYY")
@@ -320,7 +322,7 @@ def _check_dates(col, values: pd.Series, floor: dt.date, as_of: dt.date, out: _C
     else:
         too_old = days < np.datetime64(floor, "D")
         out.mark(too_old, col.name, Reason.UNJUDGEABLE,
-                 lambda i: f"{str(days[i])} is before {floor:%d %B %Y}, the first day the rule book judges "
+                 lambda i: f"{str(days[i])} is before {floor.day} {floor:%B %Y}, the first day the rule book judges "
                            "(SEND Regulations 2014 reg 1): no clock could be worked out; a typo for a later year?")
     dropped = ambiguous | month_first | future | too_old
     days[dropped] = np.datetime64("NaT")
