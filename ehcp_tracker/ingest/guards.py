@@ -91,7 +91,7 @@ def keep_stored(incoming: pd.DataFrame, existing: pd.DataFrame, key: str, column
     return out
 
 
-def check_shrink(file: str, existing: pd.DataFrame, in_file: set, key: str, max_missing: float) -> None:
+def check_shrink(file: str, existing: pd.DataFrame, in_file: np.ndarray, key: str, max_missing: float) -> None:
     """Refuse a file that would mark more than ``max_missing`` % of the present cases as missing."""
     present = existing.loc[existing["missing_since_run_id"].isna(), key]
     if not len(present):

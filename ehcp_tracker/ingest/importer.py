@@ -287,7 +287,7 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         raise ImportRejected(raw.file, checked.problems)
     incoming = checked.good
     # every case the file holds, rejected rows included: a rejected row is not a missing case
-    in_file = set(checked.frame[kind_def.key].dropna())
+    in_file = checked.frame[kind_def.key].dropna().to_numpy()
     table = db.table_for(raw.kind)
     # The lock comes first, so run ids follow the order imports are applied in and each import
     # compares against everything committed before it.
@@ -367,7 +367,7 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
     return out
 
 
-def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file: set,
+def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray,
            run_id: int, summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
     """Write the differences; return each changed case's notes, (field, "field old -> new").
 
@@ -380,7 +380,7 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
 
     is_new = ~new_text.index.isin(old_text.index)
     common = new_text.index[~is_new]
-    gone = old_text.index[~old_text.index.isin(list(in_file))]
+    gone = old_text.index[~old_text.index.isin(in_file)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
     log = ChangeLog(run_id, kind.name)
