@@ -111,10 +111,12 @@ def _moved(results: pd.DataFrame, moves: pd.DataFrame, titles: dict[str, str], a
     if not len(moves):
         return []
     running = results[results["status"].isin(["open", "due_soon", "overdue"])]
-    latest = moves.sort_values("run_id").drop_duplicates(["kind", "case_id", "clock"], keep="last").copy()
+    # the change table also holds clocks whose status changed with the due date where it was
+    moved = moves[moves["old_due"].notna() & moves["new_due"].notna() & (moves["old_due"] != moves["new_due"])]
+    latest = moved.sort_values("run_id").drop_duplicates(["kind", "case_id", "clock"], keep="last").copy()
     latest["kind"] = latest["kind"].map(CASE_KINDS).fillna(latest["kind"])
     both = running.merge(latest, on=["kind", "case_id", "clock"], how="inner")
-    both = both[both["new_due"].notna() & both["old_due"].notna() & (both["due"] == both["new_due"])]
+    both = both[both["due"] == both["new_due"]]
     out = []
     for row in both.itertuples(index=False):
         due = row.due.date()

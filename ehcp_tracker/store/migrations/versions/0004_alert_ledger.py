@@ -1,14 +1,14 @@
 """Breach alerts: each alerts run, and the ledger of every alert a server accepted (sent exactly once).
 
 Revision ID: 0004_alert_ledger
-Revises: 0002
+Revises: 0003_import_batch
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_alert_ledger"
-down_revision = "0002"
+down_revision = "0003_import_batch"
 branch_labels = None
 depends_on = None
 
