@@ -21,6 +21,7 @@ class Column:
     aliases: tuple[tuple[str, int], ...] = ()  # "int": words accepted for numbers, e.g. ("reception", 0)
     bounds: tuple[int, int] | None = None  # "int": the lowest and highest value allowed
     academic_year: bool = False  # "int": also read "2025/26" (the academic year starting in 2025) as 2025
+    filled_with: str = ""  # filled at import (from the as-of date) whenever this other column is in the file
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ REVIEWS = Kind(
         Column("last_review", "date", doc="date the previous review concluded (decision letter)"),
         Column("ncy", "int", aliases=NCY_ALIASES, bounds=(-2, 14),
                doc="national curriculum year today: in the academic year containing the import's as-of date"),
-        Column("ncy_academic_year", "int", bounds=(2000, 2100), academic_year=True,
+        Column("ncy_academic_year", "int", bounds=(2000, 2100), academic_year=True, filled_with="ncy",
                doc="the academic year ncy is for (2025 or 2025/26: the calendar year it starts); "
                    "filled from the import's as-of date when blank"),
         Column("date_of_birth", "date", personal=True, doc="used to derive ncy when ncy is blank"),

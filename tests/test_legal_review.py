@@ -377,3 +377,13 @@ needs = ["report_date"]
     assert "needs: 'report_date' is not a field of a review" in text
     assert "later_of.referenc: unknown key" in text and "later_of.reference: missing" in text
     assert "later_of: give exactly one limit" in text
+
+
+def test_a_file_without_ncy_academic_year_is_not_refused_the_next_night(engine, book, tmp_path):
+    """The import fills ncy_academic_year itself where ncy is given: its absence from the next file
+    is not a dropped column (the import guard refuses those)."""
+    header = ["review_id", "person_id", "plan_issued", "last_review", "ncy"]
+    path = write_csv(tmp_path / "reviews.csv", header, [["AR1", "P1", "2021-09-06", "2025-09-02", "6"]])
+    import_extract(engine, path, book, D("2025-10-01"))
+    second = import_extract(engine, path, book, D("2025-10-02"))
+    assert (second.unchanged, second.changed) == (1, 0)

@@ -39,10 +39,8 @@ def test_pre_alembic_database_is_stamped_and_upgraded(db_url, tmp_path, book):
     old = sa.MetaData()
     for table in first:
         table.to_metadata(old)
-    old.tables["import_run"]._columns.remove(old.tables["import_run"].c.deadlines_moved)
-    for name in ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "advice_circulated",
-                 "review_report_sent"):  # added by 0006_legal
-        old.tables["review"]._columns.remove(old.tables["review"].c[name])
+    _first_import_run(old)
+    _first_review(old)
     old.create_all(engine)
     with engine.begin() as conn:
         conn.execute(old.tables["import_run"].insert().values(
@@ -59,6 +57,25 @@ def test_pre_alembic_database_is_stamped_and_upgraded(db_url, tmp_path, book):
     engine.dispose()
 
 
+def _first_import_run(old: sa.MetaData) -> None:
+    """import_run as revision 0001 made it: without the columns (and index) later revisions added."""
+    table = old.tables["import_run"]
+    for name in ("deadlines_moved", "batch"):
+        table._columns.remove(table.c[name])
+    for index in [i for i in table.indexes if i.name == "ix_import_run_batch"]:
+        table.indexes.discard(index)
+
+
+NEW_IN_0006 = ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "advice_circulated",
+               "review_report_sent")
+
+
+def _first_review(old: sa.MetaData) -> None:
+    """review as revisions before 0006_legal made it."""
+    for name in NEW_IN_0006:
+        old.tables["review"]._columns.remove(old.tables["review"].c[name])
+
+
 def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     """Build the first schema, fill it through a real import, upgrade to head: every row survives."""
     engine = db.connect(db_url)
@@ -69,10 +86,8 @@ def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     old = sa.MetaData()
     for name in ("import_run", "assessment", "review", "change_log"):
         db.metadata.tables[name].to_metadata(old)
-    old.tables["import_run"]._columns.remove(old.tables["import_run"].c.deadlines_moved)
-    for name in ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "advice_circulated",
-                 "review_report_sent"):  # added by 0006_legal
-        old.tables["review"]._columns.remove(old.tables["review"].c[name])
+    _first_import_run(old)
+    _first_review(old)
     rows = assessment_rows(50)
     with engine.begin() as conn:
         run_id = conn.execute(old.tables["import_run"].insert().values(
@@ -88,8 +103,8 @@ def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     assert db.init_db(engine) == ("0001", db.head_revision())
     after = snapshot(db_url)
     for name, table_rows in before.items():
-        if name == "import_run":  # one more column, NULL for old runs
-            assert [r + ("None",) for r in table_rows] == after[name]
+        if name == "import_run":  # two more columns (0002 deadlines_moved, 0003 batch), NULL for old runs
+            assert [r + ("None", "None") for r in table_rows] == after[name]
         else:
             assert after[name] == table_rows, name
     # and the upgraded database imports as usual
@@ -132,13 +147,11 @@ def test_0006_keeps_the_year_stored_rows_were_imported_under(db_url):
     Plan 1 March 2023 -> due 29 February 2024 (2023/24); last review 10 September 2024 -> due
     9 September 2025 (2025/26); no ncy -> nothing to state."""
     engine = db.connect(db_url)
-    db.init_db(engine, revision="0002")
+    db.init_db(engine, revision="0004_alert_ledger")  # the revision before 0006_legal
     old = sa.MetaData()
     for name in ("import_run", "review"):
         db.metadata.tables[name].to_metadata(old)
-    for name in ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "advice_circulated",
-                 "review_report_sent"):
-        old.tables["review"]._columns.remove(old.tables["review"].c[name])
+    _first_review(old)
     with engine.begin() as conn:
         conn.execute(old.tables["import_run"].insert().values(
             started_at=dt.datetime(2024, 5, 1), file_name="r.csv", as_of=dt.date(2024, 5, 1), status="imported"))

@@ -8,7 +8,7 @@ with the academic year (the calendar year it starts) containing their review's d
 day of the 12 months starting with the later of ``plan_issued`` and ``last_review``.
 
 Revision ID: 0006_legal
-Revises: 0002
+Revises: 0004_alert_ledger
 """
 
 import calendar
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_legal"
-down_revision = "0002"
+down_revision = "0004_alert_ledger"
 branch_labels = None
 depends_on = None
 
