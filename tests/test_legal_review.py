@@ -23,7 +23,7 @@ from ehcp_tracker.schema import REVIEWS
 from ehcp_tracker.store import db
 
 from .conftest import D, write_csv
-from .test_review_rules import rule_book_with
+from .test_review_rules import rule_book_with, rule_problems_with
 
 
 def review(review_id="AR1", person_id="P1", **fields) -> dict:
@@ -340,20 +340,7 @@ def test_maintain_on_a_transfer_review_is_a_query_not_a_breach(book):
 
 
 def test_needs_and_later_of_are_loaded_strictly(tmp_path):
-    from ehcp_tracker.clocks.rules import load_rule_book
-    from ehcp_tracker.errors import RuleBookError
-
-    from .conftest import ROOT
-    import shutil
-
-    rules = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", rules)
-    (rules / "local" / "bad.toml").write_text('''
-[ruleset]
-id = "bad"
-title = "Bad"
-statutory = false
-
+    text = rule_problems_with(tmp_path, '''
 [[clocks]]
 id = "local_report"
 title = "Local report target"
@@ -370,10 +357,7 @@ needs = ["report_date"]
   from = "2014-09-01"
   weeks = 1
   reference = "local"
-''', encoding="utf-8")
-    with pytest.raises(RuleBookError) as caught:
-        load_rule_book(rules)
-    text = str(caught.value)
+''')
     assert "needs: 'report_date' is not a field of a review" in text
     assert "later_of.referenc: unknown key" in text and "later_of.reference: missing" in text
     assert "later_of: give exactly one limit" in text

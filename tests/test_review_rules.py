@@ -267,15 +267,19 @@ def test_transfers_given_twice_is_rejected(tmp_path):
         load_rule_book(rules)
 
 
-def test_variant_rules_are_loaded_strictly(tmp_path):
+def rule_problems_with(tmp_path: Path, clocks: str) -> str:
+    """The problems ``ehcp rules check`` reports for the shipped book plus a local file of ``clocks``."""
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
-    (rules / "local" / "bad.toml").write_text('''
-[ruleset]
-id = "bad"
-title = "Bad"
-statutory = false
+    (rules / "local" / "bad.toml").write_text(
+        '[ruleset]\nid = "bad"\ntitle = "Bad"\nstatutory = false\n\n' + clocks, encoding="utf-8")
+    with pytest.raises(RuleBookError) as caught:
+        load_rule_book(rules)
+    return str(caught.value)
 
+
+def test_variant_rules_are_loaded_strictly(tmp_path):
+    text = rule_problems_with(tmp_path, '''
 [[clocks]]
 id = "local_transfer"
 title = "Local transfer target"
@@ -290,10 +294,7 @@ start = "review_anchor"
     from = "2014-09-01"
     fixed_date = "01-31"
     reference = "local"
-''', encoding="utf-8")
-    with pytest.raises(RuleBookError) as caught:
-        load_rule_book(rules)
-    text = str(caught.value)
+''')
     assert "a clock with variants gives start and versions in each variant" in text
     assert "when: must be one of none, school, post16, post16_move, got 'primary'" in text
 
