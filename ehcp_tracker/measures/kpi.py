@@ -14,8 +14,10 @@ date: the month containing it is "month to date", and months starting after it a
 
 Which results are counted. Clock results are judged once, as of the run's as-of date (so a month's
 figures are the same whether asked for alone or as part of its year); an event's date puts it in a
-period. Snapshot KPIs (open assessments, overdue reviews) are instead evaluated as of each period's
-end (or the as-of date, if earlier), when the engine sees only what had happened by then.
+period. Snapshot KPIs (open assessments, overdue reviews) are instead the clocks as they stood at
+each period's end (or the as-of date, if earlier), when only what had happened by then counted:
+judged from the same one evaluation by interval tests over their start, due and stop dates
+(``clocks/history.py``), not by running the engine again per month.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from ..clocks.engine import empty_result, evaluate
+from ..clocks.history import History
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
 from ..listings import Filters, load_filtered
@@ -357,15 +360,16 @@ def load_caseload(engine: Engine, filters: Filters = Filters()) -> dict[str, pd.
 
 
 def evaluate_caseload(caseload: dict[str, pd.DataFrame], book: RuleBook, as_of: dt.date,
-                      clocks: list[str]) -> pd.DataFrame:
-    """The results of ``clocks`` over a caseload read by :func:`load_caseload`, judged on ``as_of``."""
+                      clocks: list[str], *, stops: bool = False) -> pd.DataFrame:
+    """The results of ``clocks`` over a caseload read by :func:`load_caseload`, judged on ``as_of``
+    (``stops``: with the stop dates ``History`` judges earlier days from)."""
     frames = []
     for case, cases in caseload.items():
         wanted = [c.id for c in book.clocks_for(case) if c.id in clocks]
         if wanted and len(cases):
-            frames.append(evaluate(cases, book, as_of, case=case, clocks=wanted))
+            frames.append(evaluate(cases, book, as_of, case=case, clocks=wanted, stops=stops))
     frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else empty_result()
+    return pd.concat(frames, ignore_index=True) if frames else empty_result(stops)
 
 
 def snapshot_results(evaluate_on, months: list[int], as_of: dt.date) -> pd.DataFrame:
@@ -414,14 +418,13 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     caseload = load_caseload(engine, filters)
     period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
     snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
-    results = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}))
-
-    def evaluate_on(day: dt.date) -> pd.DataFrame:
-        if day == as_of:
-            return results[results["clock"].isin(snapshot_clocks)]
-        return evaluate_caseload(caseload, book, day, snapshot_clocks)
-
-    snapshots = snapshot_results(evaluate_on, months, as_of) if snapshot_clocks else None
+    results = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}),
+                                stops=bool(snapshot_clocks))
+    snapshots = None
+    if snapshot_clocks:
+        # one evaluation, judged again at each month end by interval tests (clocks/history.py)
+        history = History(caseload, results[results["clock"].isin(snapshot_clocks)], book, as_of, snapshot_clocks)
+        snapshots = snapshot_results(history.on, months, as_of)
     frame = kpi_table(results, catalogue, months, as_of=as_of, snapshots=snapshots)
     frame.attrs["skipped"] = skipped
     return frame
