@@ -12,6 +12,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,8 @@ from ehcp_tracker.clocks.history import History, cuttable, stable_from
 from ehcp_tracker.schema import ASSESSMENTS, BY_CASE, REVIEWS
 
 from .test_engine_vs_explain import DAY0, assessment, caseloads, days_from, review
+
+AS_OF = dt.date(2026, 10, 30)
 
 
 def _frame(caseload, kind) -> pd.DataFrame:
@@ -91,31 +94,50 @@ def test_only_cases_whose_derived_dates_move_are_unsettled():
     assert np.isnat(stable_from(assessments.iloc[:0], "assessment", as_of)).all()
 
 
-def test_a_year_of_kpis_equals_the_per_month_evaluation(tmp_path, book):
-    """End to end on a synthetic caseload: ``compute_kpis`` (one evaluation) gives the figures the
-    old per-month-end evaluation gave, every KPI, month and basis."""
+@pytest.fixture(scope="module")
+def synthetic_db(tmp_path_factory, book):
     from ehcp_tracker.demo.synthetic import write_extracts
     from ehcp_tracker.ingest.importer import import_extract
-    from ehcp_tracker.measures import kpi as K
-    from ehcp_tracker.measures.catalogue import load_catalogue
     from ehcp_tracker.store import db
 
-    as_of = dt.date(2026, 10, 30)
-    paths = write_extracts(tmp_path / "x", 1500, 1000, 5, as_of)
-    engine = db.connect(f"sqlite:///{tmp_path / 'k.db'}")
+    folder = tmp_path_factory.mktemp("history")
+    paths = write_extracts(folder / "x", 1500, 1000, 5, AS_OF)
+    engine = db.connect(f"sqlite:///{folder / 'k.db'}")
     db.init_db(engine)
     for path in paths.values():
-        import_extract(engine, path, book, as_of)
-    catalogue = load_catalogue(book=book)
-    new = K.compute_kpis(engine, book, catalogue, year=2026, as_of=as_of)
-
-    caseload = K.load_caseload(engine)
-    months = K.months_for(as_of=as_of, year=2026)
-    snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
-    results = K.evaluate_caseload(caseload, book, as_of, sorted({k.clock for k in catalogue.kpis}))
-    old_snapshots = K.snapshot_results(lambda day: K.evaluate_caseload(caseload, book, day, snapshot_clocks),
-                                       months, as_of)
-    old = K.kpi_table(results, catalogue, months, as_of=as_of, snapshots=old_snapshots)
+        import_extract(engine, path, book, AS_OF)
+    yield engine
     engine.dispose()
+
+
+def test_a_year_of_kpis_equals_the_per_month_evaluation(synthetic_db, book):
+    """End to end on a synthetic caseload: ``compute_kpis`` (one evaluation) gives the figures the
+    old per-month-end evaluation gave, every KPI, month and basis."""
+    from ehcp_tracker.measures import kpi as K
+    from ehcp_tracker.measures.catalogue import load_catalogue
+
+    catalogue = load_catalogue(book=book)
+    new = K.compute_kpis(synthetic_db, book, catalogue, year=2026, as_of=AS_OF)
+
+    caseload = K.load_caseload(synthetic_db)
+    months = K.months_for(as_of=AS_OF, year=2026)
+    snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
+    results = K.evaluate_caseload(caseload, book, AS_OF, sorted({k.clock for k in catalogue.kpis}))
+    old_snapshots = K.snapshot_results(lambda day: K.evaluate_caseload(caseload, book, day, snapshot_clocks),
+                                       months, AS_OF)
+    old = K.kpi_table(results, catalogue, months, as_of=AS_OF, snapshots=old_snapshots)
     assert new[new["kpi"].str.startswith("open_")]["numerator"].sum() > 0  # snapshots with something in them
     pd.testing.assert_frame_equal(new.reset_index(drop=True), old.reset_index(drop=True))
+
+
+def test_the_trend_months_at_once_equal_each_month_alone(synthetic_db, book):
+    """The board pack's twelve trend months come from one call; each equals that month asked alone."""
+    from ehcp_tracker.measures import kpi as K
+    from ehcp_tracker.report.data import months_back
+
+    trend = months_back("2026-10", 12)
+    together = K.compute_kpis(synthetic_db, book, months=trend, as_of=AS_OF)
+    assert sorted(together["period"].unique()) == trend
+    for m in ("2025-11", "2026-01", "2026-10"):
+        alone = K.compute_kpis(synthetic_db, book, month=m, as_of=AS_OF)
+        pd.testing.assert_frame_equal(together[together["period"] == m].reset_index(drop=True), alone)

@@ -394,9 +394,12 @@ def _usable(catalogue: Catalogue, book: RuleBook) -> tuple[Catalogue, list[str]]
 
 def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = None, *,
                  month: str | int | None = None, year: int | None = None, as_of: dt.date,
-                 filters: Filters = Filters(), year_start: int | None = None) -> pd.DataFrame:
+                 filters: Filters = Filters(), year_start: int | None = None,
+                 months: list[str] | None = None) -> pd.DataFrame:
     """The KPIs for one month (``month="2026-03"``), for every month of a reporting year
-    (``year=2026``), or for the as-of month, over the cases in the database matching ``filters``.
+    (``year=2026``), for any list of months (``months=["2025-11", ..., "2026-10"]``, the board
+    pack's trends: one evaluation for all of them), or for the as-of month, over the cases in the
+    database matching ``filters``.
 
     ``catalogue`` defaults to the shipped ``rules/kpi``; ``year_start`` (1, 4 or 9) overrides its
     reporting-year start. KPIs whose clock the rule book lacks are left out and listed in
@@ -414,7 +417,12 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
         catalogue = Catalogue(catalogue.kpis, replace(catalogue.settings, year_start=year_start),
                               catalogue.targets, catalogue.target_sources, catalogue.files)
     catalogue, skipped = _usable(catalogue, book)
-    months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
+    if months is not None:
+        if month is not None or year is not None:
+            raise EhcpError("give months, or month or year, not both")
+        months = sorted({i for m in months for i in months_for(as_of=as_of, month=m)})
+    else:
+        months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
     caseload = load_caseload(engine, filters)
     period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
     snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
