@@ -37,3 +37,18 @@ def test_a_command_still_gets_what_it_needs(run):
     """The lazy imports are real imports: a command that needs the rule book and pandas still runs."""
     result = run("rules", "list", "--format", "csv")
     assert result.exit_code == 0 and "final_plan" in result.output
+
+
+def test_the_migration_head_read_from_the_files_is_alembics():
+    from ehcp_tracker.store import db
+
+    assert db.head_from_files() == db.head_revision()
+
+
+def test_an_up_to_date_database_is_checked_without_alembic(tmp_path):
+    from ehcp_tracker.store import db
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db.init_db(db.connect(url))
+    code = f"from ehcp_tracker.store import db\ndb.require_schema(db.connect({url!r}))"
+    assert "alembic" not in _loaded_after(code)
