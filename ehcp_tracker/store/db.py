@@ -40,6 +40,8 @@ def _case_table(kind: Kind, table_name: str) -> sa.Table:
         sa.Column("last_run_id", sa.Integer, nullable=False, doc="import run that last changed the case"),
         sa.Column("missing_since_run_id", sa.Integer, nullable=True,
                   doc="set while the case is absent from the latest extract: kept, never deleted"),
+        sa.Column("row_digest", sa.String(32), nullable=True,
+                  doc="blake2b of the canonical row as last imported (ingest.importer.row_digests); migration 0005"),
         sa.Index(f"ix_{table_name}_caseworker", "caseworker"),
         sa.Index(f"ix_{table_name}_team", "team"),
         sa.Index(f"ix_{table_name}_person", "person_id"),
@@ -294,6 +296,33 @@ def load_cases(conn: sa.Connection, kind: Kind, where=None, include_missing: boo
     if not include_missing:
         conditions.append(table.c.missing_since_run_id.is_(None))
     return read_cases(conn, table, kind, conditions)
+
+
+def stored_digests(conn: sa.Connection, kind: Kind) -> pd.DataFrame:
+    """Every stored case's key, row digest (None before migration 0005's first import) and
+    ``missing_since_run_id``: all a re-import needs to know which of tonight's rows are unchanged."""
+    from .caseload import read_text_columns
+
+    table = CASE_TABLES[kind.name]
+    names = [kind.key, "row_digest", "missing_since_run_id"]
+    packed = read_text_columns(conn, table, names)  # a million rows in one string, not a million tuples
+    if packed is not None:
+        return pd.DataFrame({"key": packed[kind.key], "row_digest": packed["row_digest"],
+                             "missing_since_run_id": packed["missing_since_run_id"]})
+    result = conn.execute(sa.select(*(table.c[n] for n in names)))
+    return pd.DataFrame(result.fetchall(), columns=["key", "row_digest", "missing_since_run_id"])
+
+
+def load_cases_by_key(conn: sa.Connection, kind: Kind, keys, chunk: int = 5000) -> pd.DataFrame:
+    """The stored cases with these keys (canonical columns, as :func:`load_cases`), read in chunks
+    of ``chunk`` keys (a database's limit on bound parameters), or whole when most are wanted."""
+    keys = list(keys)
+    table = CASE_TABLES[kind.name]
+    frames = [load_cases(conn, kind, table.c[kind.key].in_(keys[i:i + chunk])) for i in range(0, len(keys), chunk)]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return load_cases(conn, kind, sa.false())
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def table_for(kind_name: str) -> sa.Table:
