@@ -131,8 +131,15 @@ def cli(ctx, db_url, as_of, rules_dir, quiet):
     ctx.call_on_close(ctx.obj.close)
 
 
+def _remember_wide(ctx, param, value):
+    ctx.meta["ehcp.wide"] = value
+    return value
+
+
 def listing_options(func):
     """--format and --output for every listing command (sqlite-utils' output_options pattern)."""
+    func = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                        help="table: the fuller set of columns (the table otherwise fits the terminal).")(func)
     func = click.option("--output", "-o", metavar="PATH", help="Write to PATH instead of stdout.")(func)
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                         help="table for people; csv/json for scripts; xlsx for Excel (needs --output).")(func)
@@ -146,7 +153,8 @@ def filter_options(func):
     func = click.option("--team", metavar="T", help="Only this team's cases.")(func)
     func = click.option("--caseworker", metavar="X", help="Only this caseworker's cases.")(func)
     func = click.option("--include-missing", is_flag=True,
-                        help="Also list cases missing from the latest extract (kept, not deleted).")(func)
+                        help="Also list cases missing from the latest extract (kept, not deleted), with a "
+                             "missing_since column (the as-of date of the import that first missed them).")(func)
     return func
 
 
@@ -156,21 +164,19 @@ def _filters(**kwargs) -> Filters:
     return Filters(**{k: v for k, v in kwargs.items() if k in Filters.__dataclass_fields__})
 
 
-# What fits on a screen; csv, json and xlsx carry every column.
-TABLE_COLUMNS = ["case_id", "kind", "caseworker", "clock", "started", "due", "stopped", "status",
-                 "days_overdue", "exception", "statutory"]
-
-
 def _emit(frame, fmt, output, title):
     from .output import emit
 
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx needs --output FILE.xlsx")
-    if fmt == "table" and set(TABLE_COLUMNS) <= set(frame.columns):
-        frame = frame[TABLE_COLUMNS]
+    ctx = click.get_current_context()
+    if fmt == "table":
+        from .listings import table_view
+
+        frame = table_view(frame, ctx.obj.book, ctx.obj.as_of, wide=ctx.meta.get("ehcp.wide", False))
     emit(frame, fmt, output, title)
     if output:
-        click.get_current_context().obj.say(f"{len(frame)} rows written to {output}")
+        ctx.obj.say(f"{len(frame)} rows written to {output}")
 
 
 @cli.command()
@@ -199,8 +205,14 @@ def init(obj: Context):
               help="Where to write rejected rows (default: FILE.rejects.csv beside the extract).")
 @click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the import summary as JSON to this path.")
+@click.option("--max-missing", type=click.FloatRange(0, 100), default=10, show_default=True, metavar="PERCENT",
+              help="Refuse a file that would mark more than PERCENT of the cases present in the last extract "
+                   "as missing (a truncated or filtered extract).")
+@click.option("--keep-absent", multiple=True, metavar="COLUMN",
+              help="Accept a file without COLUMN although stored cases hold it: the stored values are kept "
+                   "(repeatable, or comma-separated; 'all' for every absent column).")
 @click.pass_obj
-def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json):
+def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json, max_missing, keep_absent):
     """Import tonight's extract(s): validate, then update the database in one transaction per file.
 
     Every problem in a file is reported at once (file, row, column, reason) and, unless
@@ -210,18 +222,22 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     Example: ehcp import assessments.csv reviews.xlsx --profile example-system
     """
     from .ingest.extract import load_profile
-    from .ingest.importer import import_extract
+    from .ingest.importer import import_extract, new_batch, rejects_path_for
     from .progress import import_progress
 
     book = obj.book
     engine = obj.engine
     chosen = load_profile(profile) if profile else None
+    keep = [c.strip() for given in keep_absent for c in given.split(",") if c.strip()]
+    batch = new_batch()
     summaries, failed = [], False
     for path in files:
         try:
             with import_progress(path, quiet=obj.quiet) as progress:
                 summary = import_extract(engine, path, book, obj.as_of, kind=kind, profile=chosen,
-                                         skip_bad_rows=skip_bad_rows, rejects_path=rejects, progress=progress)
+                                         skip_bad_rows=skip_bad_rows, progress=progress,
+                                         rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
+                                         max_missing=max_missing, keep_absent=keep, batch=batch)
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
@@ -232,12 +248,18 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             summaries.append({"file": str(path), "status": "failed", "message": str(exc)})
             failed = True
             continue
+        for note in summary.notes:
+            obj.say(f"note: {note}")
         for warning in summary.warnings:
             obj.say(f"warning: {warning}")
+        for warning in summary.mass_changes:  # even under --quiet: a cron job must mail this
+            click.echo(f"warning: {warning}", err=True)
         for problem in summary.problems:
             click.echo(f"rejected: {problem}", err=True)
         obj.say(summary.describe())
         for line in describe_moves(summary.deadline_changes, summary.run_id):
+            obj.say(line)
+        for line in describe_statuses(summary.status_changes, summary.run_id):
             obj.say(line)
         summaries.append(summary.as_dict())
         failed |= summary.rejected > 0
@@ -255,21 +277,40 @@ def describe_moves(changes: list[dict], run_id, limit: int = 20) -> list[str]:
     return lines
 
 
+def describe_statuses(changes: list[dict], run_id, limit: int = 20) -> list[str]:
+    """The clocks whose status the import changed with their due date unchanged (met -> overdue)."""
+    lines = [f"  status: {c['case_id']} {c['clock']} {c['old_status']} -> {c['new_status']} ({c['why']})"
+             for c in changes[:limit]]
+    if len(changes) > limit:
+        lines.append(f"  ... and {len(changes) - limit} more: ehcp changes --run {run_id}")
+    return lines
+
+
 @cli.command()
-@click.option("--run", "run_id", type=int, metavar="N", help="This import run (default: the latest import).")
+@click.option("--run", "run_id", type=int, metavar="N", help="This import run (default: every file of the latest import command).")
 @click.option("--all", "all_runs", is_flag=True, help="Every import run, oldest first.")
+@click.option("--fields", is_flag=True, help="The fields changed instead: case, field, old value, new value.")
 @listing_options
 @click.pass_obj
-def changes(obj: Context, run_id, all_runs, fmt, output):
-    """The deadlines an import moved: case, clock, old due, new due, and why.
+def changes(obj: Context, run_id, all_runs, fields, fmt, output):
+    """What an import changed: the deadlines it moved (case, clock, old due, new due, and why) and the
+    clocks whose status it changed (change = moved | status); with --fields, every changed field.
+    The default is the latest import command, every file in it.
 
-    Example: ehcp changes --run 12 --format csv -o moved.csv
+    Example: ehcp changes --run 12 --format csv -o moved.csv; ehcp changes --fields
     """
-    from .store.changes import deadline_changes
+    from .store.changes import deadline_changes, field_changes
 
+    runs_text = lambda runs: (f"import run{'s' if len(runs) != 1 else ''} "  # noqa: E731
+                              f"{', '.join(map(str, runs)) or '(none yet)'}")
+    if fields:
+        frame, runs = field_changes(obj.engine, run_id=run_id, all_runs=all_runs)
+        obj.say(f"{runs_text(runs)}: {len(frame)} field changes")
+        _emit(frame, fmt, output, "fields")
+        return
     frame, runs = deadline_changes(obj.engine, run_id=run_id, all_runs=all_runs)
-    obj.say(f"import run{'s' if len(runs) != 1 else ''} {', '.join(map(str, runs)) or '(none yet)'}: "
-            f"{len(frame)} deadlines moved")
+    moved = int((frame["change"] == "moved").sum())
+    obj.say(f"{runs_text(runs)}: {moved} deadlines moved, {len(frame) - moved} clocks changed status")
     _emit(frame, fmt, output, "changes")
 
 
@@ -296,29 +337,106 @@ def clocks(obj: Context, fmt, output, **filters):
 @listing_options
 @click.pass_obj
 def due(obj: Context, window, days, fmt, output, **filters):
-    """Clocks still running that are due in the window (default: this week, Monday to Sunday).
+    """A caseworker's list: clocks still running that are overdue, then those due in the window
+    (default: this week, Monday to Sunday), each by due date, with the days overdue or left.
 
     Example: ehcp due --caseworker CW001 --days 14
     """
     from .listings import due as due_listing
 
     frame, (start, end) = due_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), days=days)
-    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame)} clocks")
+    overdue = int((frame["status"] == "overdue").sum())
+    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame) - overdue} clocks; "
+            f"{overdue} already overdue (listed first)")
     _emit(frame, fmt, output, "due")
 
 
 @cli.command()
+@click.option("--open", "open_only", is_flag=True, help="Only clocks still running past their due date.")
 @filter_options
 @listing_options
 @click.pass_obj
-def breaches(obj: Context, fmt, output, **filters):
+def breaches(obj: Context, open_only, fmt, output, **filters):
     """Clocks past their due date and still running (overdue), and clocks that stopped late.
 
-    Example: ehcp breaches --team North --format xlsx -o breaches.xlsx
+    Example: ehcp breaches --open --team North --format xlsx -o breaches.xlsx
     """
     from .listings import breaches as breach_listing
 
-    _emit(breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters)), fmt, output, "breaches")
+    frame = breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), open_only=open_only)
+    overdue = int((frame["status"] == "overdue").sum())
+    obj.say(f"breaches as of {obj.as_of:%a %d %b %Y}: {len(frame)} in total, {overdue} still overdue"
+            + ("" if open_only else f", {len(frame) - overdue} stopped late"))
+    _emit(frame, fmt, output, "breaches")
+
+
+@cli.command()
+@click.option("--people", "people_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Who gets alerts: CSV or XLSX with columns id,name,email,team,role (caseworker | team_lead).")
+@click.option("--smtp", "server", metavar="HOST:PORT", help="Send through this SMTP server (needs --from).")
+@click.option("--from", "sender", metavar="ADDRESS", help="The From address of the digests.")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write one .eml file per digest to DIR instead of sending.")
+@click.option("--dry-run", is_flag=True, help="Print the digests; send and record nothing.")
+@click.option("--escalate-after", type=click.IntRange(0, 3660), default=14, show_default=True, metavar="DAYS",
+              help="A clock still overdue this many days after its due date also goes to the team leads.")
+@click.option("--starttls", is_flag=True, help="Upgrade the SMTP connection with STARTTLS.")
+@click.option("--smtp-user", metavar="USER", help="Log in to the SMTP server as USER (password from EHCP_SMTP_PASSWORD).")
+@click.pass_obj
+def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user):
+    """Breach alerts after the nightly import: one digest per person (plain text and HTML) of the
+    clocks that became overdue or due soon, stopped late or moved since the last run; each alert
+    once (a ledger in the database). Escalations and cases whose caseworker is not in the people
+    file go to the team leads. A refused or unreachable server: exit 1, retried next run.
+
+    \b
+    Example: ehcp alerts --people people.csv --smtp mail.council.gov.uk:25 --from send-alerts@council.gov.uk
+             ehcp alerts --people people.xlsx --outbox /srv/send/outbox --dry-run
+    """
+    from email.utils import parseaddr
+
+    from .alerts.delivery import OutboxDelivery, SmtpDelivery
+    from .alerts.people import read_people
+    from .alerts.run import send_alerts
+
+    if bool(server) == bool(outbox):
+        raise click.UsageError("give --smtp HOST:PORT --from ADDRESS, or --outbox DIR (one of them)")
+    if server and not sender:
+        raise click.UsageError("--smtp needs --from ADDRESS")
+    if outbox and (starttls or smtp_user):
+        raise click.UsageError("--starttls and --smtp-user go with --smtp, not --outbox")
+    sender = sender or "ehcp-tracker@localhost"
+    if parseaddr(sender)[1].count("@") != 1:
+        raise click.BadParameter(f"{sender!r} is not an email address", param_hint="--from")
+    people = read_people(people_file)
+    delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
+                else OutboxDelivery(outbox, obj.as_of))
+    outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
+                          escalate_after=escalate_after)
+    if outcome.unknown_caseworker_cases:
+        obj.say(f"warning: {outcome.unknown_caseworker_cases} cases have a caseworker who is not in "
+                f"{people_file.name}: their alerts go to the team leads")
+    if outcome.nobody:
+        teams = sorted({a.team or "(no team)" for a in outcome.nobody})
+        obj.say(f"warning: {len(outcome.nobody)} alerts have nobody to go to (no team lead in "
+                f"{people_file.name} for {', '.join(teams)})")
+    total = sum(len(d.alerts) for d in outcome.digests)
+    if dry_run:
+        for digest in outcome.digests:
+            click.echo(f"To: {digest.recipient.id} <{digest.recipient.email}>\nSubject: {digest.subject}\n")
+            click.echo(digest.text())
+        obj.say(f"alerts as of {obj.as_of:%a %d %b %Y} (dry run, nothing sent or recorded): "
+                f"{len(outcome.digests)} digests, {total} alerts")
+        return
+    for person, reason in outcome.failed:
+        click.echo(f"error: not delivered to {person.id} <{person.email}>: {reason}", err=True)
+    sent = sum(len(d.alerts) for d in outcome.delivered)
+    where = f"written to {outbox}" if outbox else f"sent through {server}"
+    obj.say(f"alerts as of {obj.as_of:%a %d %b %Y}{' (first run)' if outcome.first_run else ''}: "
+            f"{len(outcome.delivered)} of {len(outcome.digests)} digests {where} ({sent} of {total} alerts); "
+            f"alert run {outcome.run_id}")
+    if outcome.failed:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command()

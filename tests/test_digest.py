@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from ehcp_tracker.ingest import importer
 from ehcp_tracker.ingest.importer import DIGEST_PERSON, comparable, import_extract, row_digests
 from ehcp_tracker.schema import ASSESSMENTS
 from ehcp_tracker.store import db
@@ -54,19 +55,19 @@ def test_unchanged_rows_are_settled_by_digest_alone(engine, book, tmp_path, monk
     path = write_csv(tmp_path / "a.csv", ASSESSMENT_HEADER, rows)
     import_extract(engine, path, book, AS_OF)
     assert all(_digests(engine).values())
-    read_back = []
-    original = db.load_cases_by_key
+    compared = []
+    original = importer._apply
 
-    def counting(conn, kind, keys, chunk=5000):
-        read_back.extend(keys)
-        return original(conn, kind, keys, chunk)
-    monkeypatch.setattr(db, "load_cases_by_key", counting)
+    def spying(conn, table, kind, incoming, existing, *args, **kwargs):
+        compared.append((sorted(incoming["request_id"]), sorted(existing["request_id"])))
+        return original(conn, table, kind, incoming, existing, *args, **kwargs)
+    monkeypatch.setattr(importer, "_apply", spying)
     rows[4][3] = "CW9"
     summary = import_extract(engine, write_csv(tmp_path / "b.csv", ASSESSMENT_HEADER, rows), book, AS_OF)
     assert (summary.new, summary.changed, summary.unchanged) == (0, 1, 29)
-    assert read_back == ["R0005"]  # only the changed case was read back to compare
+    assert compared == [(["R0005"], ["R0005"])]  # only the changed case was compared, field by field
     summary = import_extract(engine, write_csv(tmp_path / "c.csv", ASSESSMENT_HEADER, rows), book, AS_OF)
-    assert (summary.changed, summary.unchanged) == (0, 30) and read_back == ["R0005"]
+    assert (summary.changed, summary.unchanged) == (0, 30) and compared[-1] == ([], [])
 
 
 def test_a_missing_or_stale_digest_is_compared_and_refreshed_without_a_change(engine, book, tmp_path):
@@ -90,7 +91,8 @@ def test_a_missing_or_stale_digest_is_compared_and_refreshed_without_a_change(en
 def test_a_case_back_in_the_extract_is_not_settled_by_its_digest(engine, book, tmp_path):
     rows = assessment_rows(5)
     import_extract(engine, write_csv(tmp_path / "a.csv", ASSESSMENT_HEADER, rows), book, AS_OF)
-    gone = import_extract(engine, write_csv(tmp_path / "b.csv", ASSESSMENT_HEADER, rows[1:]), book, AS_OF)
+    gone = import_extract(engine, write_csv(tmp_path / "b.csv", ASSESSMENT_HEADER, rows[1:]), book, AS_OF,
+                          max_missing=100)
     assert gone.missing == 1
     back = import_extract(engine, write_csv(tmp_path / "c.csv", ASSESSMENT_HEADER, rows), book, AS_OF)
     assert (back.changed, back.unchanged, back.missing) == (1, 4, 0)
@@ -115,7 +117,8 @@ def test_random_imports_store_exactly_the_extract(engine, book, tmp_path, seed):
             before = stored.get(r[0])
             if before is not None and (before[1] != r or before[0]):  # changed, or back in the extract
                 expected_changed += 1
-        summary = import_extract(engine, write_csv(tmp_path / f"n{night}.csv", ASSESSMENT_HEADER, rows), book, AS_OF)
+        summary = import_extract(engine, write_csv(tmp_path / f"n{night}.csv", ASSESSMENT_HEADER, rows), book, AS_OF,
+                                 max_missing=100)
         seen = {r[0] for r in rows}
         assert summary.changed == expected_changed
         assert summary.new == sum(r[0] not in stored for r in rows)

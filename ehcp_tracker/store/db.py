@@ -71,6 +71,8 @@ import_run = sa.Table(
     sa.Column("rows_rejected", sa.Integer, default=0),
     sa.Column("rule_book", sa.String(20)),
     sa.Column("deadlines_moved", sa.Integer, doc="deadlines the import moved (see deadline_change); migration 0002"),
+    sa.Column("batch", sa.String(32), doc="shared by every file of one import command; migration 0003_import_batch"),
+    sa.Index("ix_import_run_batch", "batch"),
 )
 
 change_log = sa.Table(
@@ -100,6 +102,36 @@ deadline_change = sa.Table(
     sa.Column("why", sa.String(1000), doc="the changed stage dates behind the move"),
     sa.Index("ix_deadline_change_run", "run_id"),
     sa.Index("ix_deadline_change_case", "kind", "case_id"),
+)
+
+alert_run = sa.Table(
+    "alert_run", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("delivery", sa.String(20), nullable=False),  # smtp | outbox
+    sa.Column("status", sa.String(20), nullable=False),  # running | sent | partial | failed
+    sa.Column("messages_sent", sa.Integer, default=0),
+    sa.Column("messages_failed", sa.Integer, default=0),
+    sa.Column("alerts_sent", sa.Integer, default=0),
+    sa.Column("last_import_run_id", sa.Integer,
+              doc="the newest import run when the alerts were worked out: moves after it are the next run's news"),
+)
+
+alert_ledger = sa.Table(
+    "alert_ledger", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("alert_run.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("clock", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),  # overdue | due_soon | stopped_late | moved | escalated
+    sa.Column("due", sa.Date, nullable=False),
+    sa.Column("recipient", sa.String(200), nullable=False, doc="the people file id, lower case"),
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("kind", "case_id", "clock", "event", "due", "recipient", name="uq_alert_ledger_once"),
+    sa.Index("ix_alert_ledger_run", "run_id"),
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -311,18 +343,6 @@ def stored_digests(conn: sa.Connection, kind: Kind) -> pd.DataFrame:
                              "missing_since_run_id": packed["missing_since_run_id"]})
     result = conn.execute(sa.select(*(table.c[n] for n in names)))
     return pd.DataFrame(result.fetchall(), columns=["key", "row_digest", "missing_since_run_id"])
-
-
-def load_cases_by_key(conn: sa.Connection, kind: Kind, keys, chunk: int = 5000) -> pd.DataFrame:
-    """The stored cases with these keys (canonical columns, as :func:`load_cases`), read in chunks
-    of ``chunk`` keys (a database's limit on bound parameters), or whole when most are wanted."""
-    keys = list(keys)
-    table = CASE_TABLES[kind.name]
-    frames = [load_cases(conn, kind, table.c[kind.key].in_(keys[i:i + chunk])) for i in range(0, len(keys), chunk)]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return load_cases(conn, kind, sa.false())
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def table_for(kind_name: str) -> sa.Table:

@@ -5,14 +5,14 @@ Cases stored before this revision have no digest (NULL): the next import compare
 and fills it in.
 
 Revision ID: 0005_row_digest
-Revises: 0002
+Revises: 0004_alert_ledger
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_row_digest"
-down_revision = "0002"
+down_revision = "0004_alert_ledger"
 branch_labels = None
 depends_on = None
 
