@@ -496,7 +496,9 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     summary.unchanged = int(len(common) - changed_mask.sum())
     summary.missing = int(len(gone))
     summary.fields_changed = int(differs.sum())
-    summary.mass_changes = mass_changes(summary.file, names, differs, after, len(old_text))
+    # the share is of every stored case, not of those the digests left to compare
+    stored_total = len(old_text) if stored_digest is None else len(stored_digest)
+    summary.mass_changes = mass_changes(summary.file, names, differs, after, stored_total)
     for case_id in case_ids[back]:
         notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
     return notes
