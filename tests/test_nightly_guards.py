@@ -163,12 +163,14 @@ def test_a_truncated_extract_is_refused_with_the_counts(stored, db_url, tmp_path
 def test_accepted_missing_cases_keep_counting_in_past_months(stored, db_url, tmp_path):
     """With --max-missing 100 the 55 are marked missing: gone from the current listings (back with
     --include-missing and a missing_since column), still counted in the months their events happened."""
-    past = {name: kpi(stored, "2024-06", name) for name in ("plans_issued", "plans_within_20_weeks")}
+    past = {name: kpi(stored, "2024-06", name) for name in ("plans_issued", "plans_within_20_weeks", "open_assessments")}
+    assert past["open_assessments"][0] == 51 and kpi(stored, "2024-12", "open_assessments")[0] == 30
     overdue = stored("--as-of", AS_OF, "backlog", "--format", "json")
     assert len(json.loads(overdue.stdout)) == 30
     result = stored("--as-of", AS_OF, "import", extract(tmp_path / "cut.csv", caseload()[:5]), "--max-missing", "100")
     assert result.exit_code == 0 and "55 missing from the extract (kept)" in result.output
     assert {name: kpi(stored, "2024-06", name) for name in past} == past
+    assert kpi(stored, "2024-12", "open_assessments")[0] == 3  # today, only the five still in the extract count
     assert len(json.loads(stored("--as-of", AS_OF, "backlog", "--format", "json").stdout)) == 3
     listed = json.loads(stored("--as-of", AS_OF, "clocks", "--clock", "final_plan", "--include-missing",
                                "--format", "json").stdout)
