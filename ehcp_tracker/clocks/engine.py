@@ -24,6 +24,10 @@ CLOCK_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock", 
 # need no second read of the caseload; blank where the kind of case has no such field.
 OUTCOME_COLUMNS = ["request_outcome", "assessment_outcome"]
 EXTRA_COLUMNS = ["statutory", "stop_reason", "rule_version", "reference", *FLAGS, *OUTCOME_COLUMNS]
+# With evaluate(stops=True): what stopped the clock, or would have, each NaT if nothing yet: its
+# stop event, the case's closure (judged: late if after the due date), a later stage overtaking it
+# (closed_by: unjudged).
+STOP_COLUMNS = ["stop_event", "closure", "overtaken"]
 STATUSES = ("open", "due_soon", "overdue", "met", "late")
 OPEN_STATUSES = ("open", "due_soon", "overdue")
 
@@ -252,8 +256,12 @@ def condition_mask(conditions: dict[str, tuple[str, ...]], columns: dict[str, np
 
 
 def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str = "assessment",
-             clocks: list[str] | None = None) -> pd.DataFrame:
-    """Every clock of every case in ``cases`` (canonical columns), judged on ``as_of``."""
+             clocks: list[str] | None = None, stops: bool = False) -> pd.DataFrame:
+    """Every clock of every case in ``cases`` (canonical columns), judged on ``as_of``.
+
+    ``stops=True`` adds ``STOP_COLUMNS``: the stop event's, the closure's and the overtaking stage's
+    dates (each may be NaT), from which ``history.as_at`` judges the clock on any earlier day without a second pass.
+    """
     kind = BY_CASE[case]
     n = len(cases)
     columns = prepare(cases, case, as_of, book.transfers)
@@ -266,7 +274,7 @@ def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str =
         if part is not None:
             parts.append(part)
     if not parts:
-        return empty_result()
+        return empty_result(stops)
     rows = np.concatenate([p["rows"] for p in parts])
     out = {
         "case_id": columns[kind.key][rows],
@@ -276,13 +284,13 @@ def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str =
         "team": columns["team"][rows],
     }
     for key in ("clock", "started", "due", "stopped", "status", "days_overdue", "exception", "statutory",
-                "stop_reason", "rule_version", "reference"):
+                "stop_reason", "rule_version", "reference", *(STOP_COLUMNS if stops else ())):
         out[key] = np.concatenate([p[key] for p in parts])
     for flag in FLAGS:
         out[flag] = columns[flag][rows]
     for name in OUTCOME_COLUMNS:
         out[name] = columns[name][rows] if name in columns else _repeat(None, len(rows))
-    for key in ("started", "due", "stopped"):
+    for key in ("started", "due", "stopped", *(STOP_COLUMNS if stops else ())):
         out[key] = out[key].astype("datetime64[s]")
     # object columns stay object: letting pandas infer its string dtype copies every cell (seconds at 1M cases)
     return pd.DataFrame({key: pd.Series(values, dtype=values.dtype, copy=False) for key, values in out.items()},
@@ -336,23 +344,8 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
     if clock.stop_when:
         event[~condition_mask(clock.stop_when, columns, n, any_of=False)[rows]] = NAT
     closure = closure_dates(clock, columns, rows)
-    case_closed = columns["closure_date"][rows] if "closure_date" in columns else np.full(len(rows), NAT)
-    has_event = ~np.isnat(event)
-    closed = ~has_event & ~np.isnat(closure)
-    stopped = np.where(has_event, event, np.where(closed, closure, NAT))
-
-    late_by = (event - due).astype("timedelta64[D]").astype(np.int64)
-    closed_late_by = (closure - due).astype("timedelta64[D]").astype(np.int64)
-    # A case closed (or withdrawn) after its due date with the clock still running is a breach; a later
-    # stage named in closed_by (a local target overtaken) still ends the clock unjudged.
-    closed_late = closed & (closure == case_closed) & (closed_late_by > 0)
-    overdue_by = (today - due).astype("timedelta64[D]").astype(np.int64)
-    status = _named(np.select(
-        [has_event & (late_by <= 0), has_event, closed_late, closed, overdue_by > 0,
-         -overdue_by <= clock.warning_days],
-        [0, 1, 1, 0, 2, 3], default=4), ("met", "late", "overdue", "due_soon", "open"))
-    days_overdue = np.select([has_event, closed_late, closed, overdue_by > 0],
-                             [np.maximum(late_by, 0), closed_late_by, 0, overdue_by], 0)
+    overtaken = overtaken_dates(clock, columns, rows)
+    stopped, status, days_overdue, stop_reason = judge(due, event, closure, today, clock.warning_days, overtaken)
 
     exception = _repeat(None, len(rows))
     if clock.exception_field:
@@ -364,25 +357,68 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
                 rule_version[hit] = f"{reason.ruleset}:{reason.code} {reason.due_from}..{reason.due_until}"
                 reference[hit] = reason.reference
             exception[hit] = reason.code
-    stop_reason = _named(np.where(has_event, 0, np.where(closed, 1, 2)), ("event", "closed", ""))
     return {
         "rows": rows, "clock": _repeat(clock.id, len(rows)), "started": start, "due": due,
-        "stopped": stopped, "status": status, "days_overdue": days_overdue.astype(np.int64),
+        "stopped": stopped, "status": status, "days_overdue": days_overdue,
         "exception": exception, "statutory": np.full(len(rows), clock.statutory),
         "stop_reason": stop_reason, "rule_version": rule_version, "reference": reference,
+        "stop_event": event, "closure": closure, "overtaken": overtaken,
     }
 
 
-def closure_dates(clock: Clock, columns, rows: np.ndarray) -> np.ndarray:
-    """The earliest date that ends the clock without judging it: the case closing, or a later stage
-    the rule names in ``closed_by`` (a final plan ends the local "draft by week 14" target)."""
-    candidates = [columns[name][rows] for name in ("closure_date", *clock.closed_by) if name in columns]
-    if not candidates:
-        return np.full(len(rows), NAT)
+def judge(due: np.ndarray, event: np.ndarray, closure: np.ndarray, today, warning_days: int,
+          overtaken: np.ndarray | None = None):
+    """A clock's verdict on ``today`` from its due date, its stop event, the case's closure and a
+    later stage that overtakes it (each NaT if none by then): (stopped, status, days_overdue,
+    stop_reason).
+
+    A case closed (or withdrawn) with the clock still running is a breach when that is after the due
+    date (``late``, days_overdue = closure - due), and no breach on or before it; a later stage the
+    rule names in ``closed_by`` (a final plan overtaking the local draft target) ends it unjudged.
+    Nothing else about the case matters once these dates are known, which is why a clock's status
+    on any earlier day follows from one evaluation (``history.as_at``): cut the stop dates at that
+    day and judge again.
+    """
+    if overtaken is None:
+        overtaken = np.full(len(due), NAT)
+    has_event = ~np.isnat(event)
+    ended = _earliest([closure, overtaken])
+    closed = ~has_event & ~np.isnat(ended)
+    stopped = np.where(has_event, event, np.where(closed, ended, NAT))
+    late_by = (event - due).astype("timedelta64[D]").astype(np.int64)
+    closed_late_by = (closure - due).astype("timedelta64[D]").astype(np.int64)
+    closed_late = closed & ~np.isnat(closure) & (closure == ended) & (closed_late_by > 0)
+    overdue_by = (today - due).astype("timedelta64[D]").astype(np.int64)
+    status = _named(np.select(
+        [has_event & (late_by <= 0), has_event, closed_late, closed, overdue_by > 0, -overdue_by <= warning_days],
+        [0, 1, 1, 0, 2, 3], default=4), ("met", "late", "overdue", "due_soon", "open"))
+    days_overdue = np.select([has_event, closed_late, closed, overdue_by > 0],
+                             [np.maximum(late_by, 0), closed_late_by, 0, overdue_by], 0)
+    stop_reason = _named(np.where(has_event, 0, np.where(closed, 1, 2)), ("event", "closed", ""))
+    return stopped, status, days_overdue.astype(np.int64), stop_reason
+
+
+def _earliest(candidates: list[np.ndarray]) -> np.ndarray:
     stacked = np.vstack(candidates)
     filled = np.where(np.isnat(stacked), np.datetime64("9999-12-31", "D"), stacked)
     earliest = filled.min(axis=0)
     return np.where(earliest == np.datetime64("9999-12-31", "D"), NAT, earliest)
+
+
+def closure_dates(clock: Clock, columns, rows: np.ndarray) -> np.ndarray:
+    """The date the case closed (or was withdrawn), NaT if it has not."""
+    if "closure_date" not in columns:
+        return np.full(len(rows), NAT)
+    return columns["closure_date"][rows]
+
+
+def overtaken_dates(clock: Clock, columns, rows: np.ndarray) -> np.ndarray:
+    """The earliest later stage the rule names in ``closed_by`` (a final plan ends the local "draft by
+    week 14" target), NaT if none: it ends the clock unjudged."""
+    candidates = [columns[name][rows] for name in clock.closed_by if name in columns]
+    if not candidates:
+        return np.full(len(rows), NAT)
+    return _earliest(candidates)
 
 
 def window_mask(due: np.ndarray, reason: ExceptionReason) -> np.ndarray:
@@ -390,9 +426,10 @@ def window_mask(due: np.ndarray, reason: ExceptionReason) -> np.ndarray:
     return (due >= np.datetime64(reason.due_from, "D")) & (due <= np.datetime64(reason.due_until, "D"))
 
 
-def empty_result() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in CLOCK_COLUMNS + EXTRA_COLUMNS})
-    for key in ("started", "due", "stopped"):
+def empty_result(stops: bool = False) -> pd.DataFrame:
+    names = CLOCK_COLUMNS + EXTRA_COLUMNS + (STOP_COLUMNS if stops else [])
+    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in names})
+    for key in ("started", "due", "stopped", *(STOP_COLUMNS if stops else ())):
         frame[key] = frame[key].astype("datetime64[s]")
     frame["days_overdue"] = frame["days_overdue"].astype(np.int64)
     return frame

@@ -8,7 +8,7 @@ with the academic year (the calendar year it starts) containing their review's d
 day of the 12 months starting with the later of ``plan_issued`` and ``last_review``.
 
 Revision ID: 0006_legal
-Revises: 0004_alert_ledger
+Revises: 0005_row_digest
 """
 
 import calendar
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_legal"
-down_revision = "0004_alert_ledger"
+down_revision = "0005_row_digest"
 branch_labels = None
 depends_on = None
 
