@@ -356,11 +356,16 @@ def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str
     # openpyxl parses with defusedxml (a dependency): entities, external references and DTDs are
     # refused. Whatever a hostile or damaged workbook makes openpyxl raise is a damaged workbook:
     # the broad catches below are around the third-party parser only, never our own checks.
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - see above
-        raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx), damaged or truncated "
-                        f"(cut short in copying?): {_why(exc)}") from None
+    with open(path, "rb") as source:  # ours to close, whatever openpyxl leaves open on a damaged file
+        try:
+            workbook = load_workbook(source, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - see above
+            raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx), damaged or truncated "
+                            f"(cut short in copying?): {_why(exc)}") from None
+        return _read_sheet(workbook, file, known_headers)
+
+
+def _read_sheet(workbook, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str]:
     try:
         if not workbook.worksheets:
             raise EhcpError(f"{file}: the workbook has no worksheet")

@@ -190,7 +190,11 @@ def write_transaction(engine: Engine, wait: float | None = None,
     else:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
+                if wait is not None:  # lock_timeout: SQLSTATE 55P03, which errors.environment_fault names
+                    conn.execute(sa.text(f"SET LOCAL lock_timeout = {max(int(wait * 1000), 1)}"))
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                if wait is not None:
+                    conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
             yield conn
 
 
