@@ -154,7 +154,7 @@ def environment_fault(exc: BaseException) -> EhcpError | None:
                 return cls(f"database: {text}")
     if module.startswith("psycopg") and type(original).__name__ in ("OperationalError", "InterfaceError"):
         return ServerGone("database: cannot reach the database server, or it closed the connection "
-                          f"({_primary(original)})")
+                          f"({driver_message(original)})")
     if isinstance(original, OSError) and original.errno in _OS_ERRORS:
         cls, text = _OS_ERRORS[original.errno]
         where = f"{original.filename}: " if original.filename else ""
@@ -164,7 +164,7 @@ def environment_fault(exc: BaseException) -> EhcpError | None:
     return None
 
 
-def _primary(error: BaseException) -> str:
+def driver_message(error: BaseException) -> str:
     """The driver's one-line message with anything quoted (which may be a value) left out."""
     diag = getattr(error, "diag", None)
     text = (getattr(diag, "message_primary", None) or str(error)).splitlines()[0] if str(error) else ""

@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from ..errors import DatabaseLocked, EhcpError, NotADatabase
+from ..errors import DatabaseLocked, EhcpError, NotADatabase, driver_message, environment_fault
 from ..schema import ASSESSMENTS, REVIEWS, Kind
 
 DEFAULT_URL = "sqlite:///ehcp.db"
@@ -215,6 +215,11 @@ def _sqlite_write_lock(engine: Engine, stack: contextlib.ExitStack, wait: float 
                 on_wait(waited)
 
 
+def _cannot_open(exc: sa.exc.OperationalError) -> EhcpError:
+    """The fault by name (errors.environment_fault), else the driver's first line, values left out."""
+    return environment_fault(exc) or EhcpError(f"cannot open the database: {driver_message(exc.orig)}")
+
+
 def _alembic_config(conn: sa.Connection):
     from alembic.config import Config
 
@@ -262,7 +267,7 @@ def init_db(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
             command.upgrade(config, revision)
             _, after = _schema_state(conn)
     except sa.exc.OperationalError as exc:
-        raise EhcpError(f"cannot open the database: {exc.orig}") from exc
+        raise _cannot_open(exc) from None
     return before, after
 
 
@@ -272,7 +277,7 @@ def require_schema(engine: Engine) -> None:
         with engine.connect() as conn:
             tables, revision = _schema_state(conn)
     except sa.exc.OperationalError as exc:
-        raise EhcpError(f"cannot open the database: {exc.orig}") from exc
+        raise _cannot_open(exc) from None
     head = head_revision()
     if revision == head:
         return
