@@ -218,8 +218,9 @@ def _path_option(tmp_path, choice, name):
         return []
     target = {"ok": tmp_path / name, "folder": tmp_path, "missing": tmp_path / "missing" / name,
               "link": tmp_path / f"{name}.link"}[choice]
-    if choice == "link" and not target.is_symlink():
+    if choice == "link" and not target.is_symlink():  # again: the last import replaced it with a file
         (tmp_path / "victim").write_text("not to be overwritten\n")
+        target.unlink(missing_ok=True)
         target.symlink_to(tmp_path / "victim")
     return [f"--{'rejects' if 'rejects' in name else 'summary-json'}", target]
 
