@@ -9,6 +9,7 @@ into a failure; on SQLite an import waits its turn (``--wait`` to give up).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -259,41 +260,46 @@ def test_postgresql_faults_are_named_by_their_sqlstate():
 
 # --- imports wait their turn ---------------------------------------------------------------------
 
-def _hold_write_lock(db_url, seconds: float, ready: threading.Event):
-    engine = db.connect(db_url)
+@contextlib.contextmanager
+def another_import_holding_the_lock(db_url, seconds: float, monkeypatch):
+    """A second process's write transaction, held ``seconds`` while the test body runs its import."""
+    monkeypatch.setattr(db, "BUSY_SLICE_SECONDS", 0.2)
+    ready = threading.Event()
+
+    def hold():
+        engine = db.connect(db_url)
+        try:
+            with db.write_transaction(engine) as conn:
+                conn.execute(sa.select(1))
+                ready.set()
+                time.sleep(seconds)
+        finally:
+            engine.dispose()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    ready.wait(10)
     try:
-        with db.write_transaction(engine) as conn:
-            conn.execute(sa.select(1))
-            ready.set()
-            time.sleep(seconds)
+        yield
     finally:
-        engine.dispose()
+        holder.join()
 
 
 def test_an_import_waits_for_the_one_before_it(run, db_url, tmp_path, monkeypatch):
     """The lock is held for several waiting slices (60 s once, when SQLite gave up): the import waits."""
-    monkeypatch.setattr(db, "BUSY_SLICE_SECONDS", 0.2)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(db_url, 1.5, ready))
-    holder.start()
-    ready.wait(10)
-    result = run("--as-of", AS_OF, "import", _extract(tmp_path))
-    holder.join()
+    with another_import_holding_the_lock(db_url, 1.5, monkeypatch):
+        result = run("--as-of", AS_OF, "import", _extract(tmp_path))
     assert result.exit_code == 0, result.output
     if db_url.startswith("sqlite"):
         assert "a.csv: waiting for another import to finish" in result.stderr
 
 
 def test_wait_gives_up_with_one_line(run, db_url, tmp_path, monkeypatch):
-    monkeypatch.setattr(db, "BUSY_SLICE_SECONDS", 0.2)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(db_url, 3, ready))
-    holder.start()
-    ready.wait(10)
     before = snapshot(db_url, reflect=False)
-    result = run("--as-of", AS_OF, "import", _extract(tmp_path), "--wait", "0.5", "--summary-json",
-                 tmp_path / "s.json")
-    holder.join()
-    assert "locked" in _one_line(result) or "gave up waiting" in _one_line(result)
+    with another_import_holding_the_lock(db_url, 3, monkeypatch):
+        result = run("--as-of", AS_OF, "import", _extract(tmp_path), "--wait", "0.5", "--summary-json",
+                     tmp_path / "s.json")
+    line = _one_line(result)
+    assert "gave up waiting (--wait 0.5)" in line or "locked by another process" in line
     assert json.loads((tmp_path / "s.json").read_text())[0]["status"] == "failed"
     assert snapshot(db_url, reflect=False) == before
