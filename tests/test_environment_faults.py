@@ -303,3 +303,44 @@ def test_wait_gives_up_with_one_line(run, db_url, tmp_path, monkeypatch):
     assert "gave up waiting (--wait 0.5)" in line or "locked by another process" in line
     assert json.loads((tmp_path / "s.json").read_text())[0]["status"] == "failed"
     assert snapshot(db_url, reflect=False) == before
+
+
+def test_the_deadline_moves_are_worked_out_outside_the_write_lock(engine, db_url, book, tmp_path, monkeypatch):
+    """The engine's evaluation of the changed cases runs before the lock is taken; when another
+    import commits in between, the comparison is made again under the lock, against its data."""
+    import datetime as dt
+
+    from ehcp_tracker.ingest import importer
+
+    as_of = dt.date(2024, 5, 1)
+    importer.import_extract(engine, _extract(tmp_path, 1, "base.csv", "2024-03-01"), book, as_of)
+    locked, evaluated, interloping = [], [], []
+    real_transaction, real_changes = db.write_transaction, importer.deadline_changes
+
+    @contextlib.contextmanager
+    def watched(*args, **kwargs):
+        with real_transaction(*args, **kwargs) as conn:
+            locked.append(True)
+            try:
+                yield conn
+            finally:
+                locked.pop()
+
+    def deadline_changes(*args, **kwargs):
+        if not interloping:
+            evaluated.append(bool(locked))
+        if len(evaluated) == 1 and not interloping:  # another import commits between our read and our lock
+            interloping.append(True)
+            other = db.connect(db_url)
+            try:
+                importer.import_extract(other, _extract(tmp_path, 1, "other.csv", "2024-03-02"), book, as_of)
+            finally:
+                other.dispose()
+        return real_changes(*args, **kwargs)
+
+    monkeypatch.setattr(db, "write_transaction", watched)
+    monkeypatch.setattr(importer, "deadline_changes", deadline_changes)
+    summary = importer.import_extract(engine, _extract(tmp_path, 1, "ours.csv", "2024-03-04"), book, as_of)
+    assert evaluated == [False, True]  # first outside the lock; again inside, after the other commit
+    moved = {c["clock"]: c for c in summary.deadline_changes}
+    assert "request_received changed 2024-03-02 -> 2024-03-04" in moved["final_plan"]["why"]

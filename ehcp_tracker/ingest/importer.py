@@ -13,7 +13,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -263,16 +263,24 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
 
     incoming = checked.good
     table = db.table_for(raw.kind)
-    # The lock comes first, so run ids follow the order imports are applied in and each import
-    # compares against everything committed before it.
+    # Outside the write lock: read what is stored, compare, and work out the deadlines that move (the
+    # engine over every changed case, the slow part of a large change), so an import behind this one
+    # waits only for the writing. The latest import run witnesses what was read: if another import
+    # committed since, the comparison is made again under the lock. The lock comes before the run
+    # id, so run ids follow the order imports are applied in and each import compares against
+    # everything committed before it.
+    step("comparing", 0, len(incoming))
+    read_at, existing = _stored_cases(engine, kind_def)
+    plan = _plan(kind_def, book, as_of, incoming, existing)
     with db.write_transaction(engine, wait, on_wait) as conn:
+        if _latest_run(conn) != read_at:
+            existing = db.load_cases(conn, kind_def)
+            plan = _plan(kind_def, book, as_of, incoming, existing)
+        compared, summary.deadline_changes = plan
         run_id = conn.execute(db.import_run.insert().values(
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
         summary.run_id = run_id
-        step("comparing", 0, len(incoming))
-        existing = db.load_cases(conn, kind_def)
-        moved_cases = _apply(conn, table, kind_def, incoming, existing, run_id, summary, step)
-        summary.deadline_changes = deadline_changes(kind_def, book, as_of, existing, incoming, moved_cases)
+        _apply(conn, table, kind_def, incoming, compared, run_id, summary, step)
         if summary.deadline_changes:
             conn.execute(db.deadline_change.insert(), [
                 {"run_id": run_id, "kind": kind_def.name} | change for change in summary.deadline_changes])
@@ -283,6 +291,24 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
             deadlines_moved=len(summary.deadline_changes)))
     step("done", 1, 1)
     return summary
+
+
+def _latest_run(conn: sa.Connection) -> int | None:
+    return conn.execute(sa.select(sa.func.max(db.import_run.c.id))).scalar()
+
+
+def _stored_cases(engine: Engine, kind: Kind) -> tuple[int | None, pd.DataFrame]:
+    """(latest import run, stored cases), read without the write lock. The run is read first: a
+    commit between the two reads makes the witness stale (the comparison is redone), never wrong."""
+    with engine.connect() as conn:
+        latest = _latest_run(conn)
+        return latest, db.load_cases(conn, kind)
+
+
+def _plan(kind: Kind, book: RuleBook, as_of: dt.date, incoming: pd.DataFrame,
+          existing: pd.DataFrame) -> tuple[Comparison, list[dict]]:
+    compared = compare(kind, incoming, existing)
+    return compared, deadline_changes(kind, book, as_of, existing, incoming, compared.notes)
 
 
 def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFrame, incoming: pd.DataFrame,
@@ -326,9 +352,32 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
     return out
 
 
-def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, run_id: int,
-           summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
-    """Write the differences; return each changed case's notes, (field, "field old -> new")."""
+@dataclass
+class Comparison:
+    """Tonight's cases against the stored ones, before anything is written: who is new, changed,
+    missing, which fields differ, and each changed case's notes, (field, "field old -> new")."""
+
+    new_text: pd.DataFrame
+    is_new: np.ndarray
+    common: pd.Index
+    gone: pd.Index
+    newly_missing: pd.Index
+    before: np.ndarray
+    after: np.ndarray
+    differs: np.ndarray
+    back: np.ndarray
+    changed_mask: np.ndarray
+    names: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    case_ids: np.ndarray
+    notes: dict[str, list[tuple[str, str]]]
+
+    def parts(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+def compare(kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame) -> Comparison:
     key = kind.key
     new_text = comparable(incoming, kind).set_index(key, drop=False)
     old_text = comparable(existing, kind).set_index(key, drop=False)
@@ -339,7 +388,6 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     gone = old_text.index[~old_text.index.isin(new_text.index)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
-    log = ChangeLog(run_id, kind.name)
     # fields that differ, case by case (vectorised over each column)
     before, after = old_text.loc[common].to_numpy(), new_text.loc[common].to_numpy()
     differs = before != after
@@ -354,6 +402,19 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
         # personal values (a date of birth) are named, never shown
         shown = "changed" if kind.column(names[c]).personal else f"changed {old or '(blank)'} -> {new or '(blank)'}"
         notes.setdefault(case_ids[r], []).append((names[c], f"{names[c]} {shown}"))
+    for case_id in case_ids[back]:
+        notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
+    return Comparison(new_text, is_new, common, gone, newly_missing, before, after, differs, back, changed_mask,
+                      names, rows, cols, case_ids, notes)
+
+
+def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, compared: Comparison, run_id: int,
+           summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
+    """Write the differences; return each changed case's notes, (field, "field old -> new")."""
+    key = kind.key
+    (new_text, is_new, common, gone, newly_missing, before, after, differs, back, changed_mask, names, rows, cols,
+     case_ids, notes) = compared.parts()
+    log = ChangeLog(run_id, kind.name)
     log.add(case_ids[rows], names[cols], before[rows, cols], after[rows, cols])
     log.add(case_ids[back], PRESENCE, "no", "yes")
     log.add(new_text.index[is_new].to_numpy(), NEW_CASE, "", "created")
@@ -388,7 +449,5 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     summary.unchanged = int(len(common) - changed_mask.sum())
     summary.missing = int(len(gone))
     summary.fields_changed = int(differs.sum())
-    for case_id in case_ids[back]:
-        notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
     return notes
 
