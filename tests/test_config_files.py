@@ -58,7 +58,8 @@ def test_one_bad_profile_in_the_folder_never_stops_an_import_not_using_it(run, t
     assert result.exit_code == 0, result.output
     # a system's own headers: the shipped profile that fits is still found, the broken ones skipped
     header = ["Request ID", "Person ID", "Date Request Received"]
-    result = run("--as-of", AS_OF, "import", write_csv(tmp_path / "s.csv", header, [["9", "P9", "01/03/2024"]]))
+    result = run("--as-of", AS_OF, "import", write_csv(tmp_path / "s.csv", header, [["9", "P9", "01/03/2024"]]),
+                 "--keep-absent", "all", "--max-missing", "100")
     assert result.exit_code == 0 and "system-a-assessments" in result.stderr, result.output
     assert "Traceback" not in result.output
     # and the broken one, asked for, is one line naming its file and key

@@ -29,6 +29,7 @@ from ..output import neutralise
 from ..schema import KINDS, Kind
 from ..store import db
 from .extract import Profile, read_extract
+from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
 from .validate import validate
 
 # progress(stage, done, total): the CLI draws a bar from it; the library never prints.
@@ -52,9 +53,13 @@ class ImportSummary:
     fields_changed: int = 0
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    deadline_changes: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # information (the profile used, absent columns kept)
+    mass_changes: list[str] = field(default_factory=list)  # said even under --quiet
+    deadline_changes: list[dict] = field(default_factory=list)  # clocks whose due date moved
+    status_changes: list[dict] = field(default_factory=list)  # clocks whose due stayed but status changed
     rejects_file: str | None = None
     status: str = "imported"
+    batch: str | None = None
 
     def describe(self) -> str:
         text = (f"{self.file}: {self.kind}, {self.rows_read} rows: {self.new} new, {self.changed} changed, "
@@ -65,12 +70,16 @@ class ImportSummary:
                 text += f" (see {self.rejects_file})"
         if self.deadline_changes:
             text += f"; {len(self.deadline_changes)} deadlines moved"
+        if self.status_changes:
+            text += f"; {len(self.status_changes)} clocks changed status"
         return text + (f" [import run {self.run_id}]" if self.run_id else "")
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("problems", "warnings", "deadline_changes")} | {
-            "problems": [p.__dict__ for p in self.problems], "warnings": self.warnings,
-            "deadlines_moved": self.deadline_changes}
+        lists = ("problems", "warnings", "notes", "mass_changes", "deadline_changes", "status_changes")
+        return {k: v for k, v in self.__dict__.items() if k not in lists} | {
+            "problems": [p.__dict__ for p in self.problems], "warnings": self.warnings, "notes": self.notes,
+            "mass_changes": self.mass_changes, "deadlines_moved": self.deadline_changes,
+            "statuses_changed": self.status_changes}
 
 
 def comparable(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
@@ -231,11 +240,33 @@ def write_rejects(path: Path, raw_cells: pd.DataFrame, row_numbers: pd.Series, p
                 writer.writerow([row, p.column or "", p.code, p.message, *cells])
 
 
+def rejects_path_for(extract: Path, given: Path | None, several: bool) -> Path:
+    """Where a file's rejected rows go: FILE.rejects.csv beside it, or ``--rejects``; with several
+    files and one ``--rejects`` path, each file gets its own (PATH-stem.FILE-stem.csv), so the second
+    file's rejects never overwrite the first's."""
+    extract = Path(extract)
+    if given is None:
+        return extract.with_name(extract.stem + ".rejects.csv")
+    given = Path(given)
+    return given.with_name(f"{given.stem}.{extract.stem}{given.suffix or '.csv'}") if several else given
+
+
+def new_batch() -> str:
+    """An id shared by every file of one import command (``ehcp changes`` reports them together)."""
+    import uuid
+
+    return uuid.uuid4().hex[:16]
+
+
 def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
                    profile: Profile | None = None, skip_bad_rows: bool = False,
                    rejects_path: Path | None = None, progress: Progress | None = None,
+                   max_missing: float = DEFAULT_MAX_MISSING, keep_absent=(), batch: str | None = None,
                    wait: float | None = None, on_wait: Callable[[float], None] | None = None) -> ImportSummary:
-    """Validate ``path`` and apply it in one transaction; ``wait``/``on_wait``: see ``db.write_transaction``."""
+    """Import one extract. The guards (``guards.py``) run before anything is written: a stored column
+    absent from the file (unless in ``keep_absent``) or more than ``max_missing`` % of the present
+    cases missing refuses the file. A rejected row (``skip_bad_rows``) is not a missing case: it keeps
+    its stored values and its presence. ``wait``/``on_wait``: see ``db.write_transaction``."""
     path = Path(path)
     step = progress or (lambda stage, done, total: None)
     step("reading", 0, 1)
@@ -245,45 +276,59 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     step("validating", 0, len(raw.cells))
     checked = validate(raw, book, as_of)
     summary = ImportSummary(None, raw.file, raw.kind, rows_read=len(raw.cells), warnings=list(raw.warnings),
-                            problems=checked.problems, rejected=int(checked.bad_rows.sum()))
+                            notes=list(raw.notes), problems=checked.problems, rejected=int(checked.bad_rows.sum()),
+                            batch=batch)
     digest = file_digest(path)
     run_values = dict(kind=raw.kind, file_name=raw.file, file_sha256=digest, as_of=as_of,
                       profile=profile.name if profile else None, rule_book=book.fingerprint,
-                      rows_read=summary.rows_read, rows_rejected=summary.rejected)
+                      rows_read=summary.rows_read, rows_rejected=summary.rejected, batch=batch)
     if checked.problems and not skip_bad_rows:
         with db.write_transaction(engine, wait, on_wait) as conn:
             conn.execute(db.import_run.insert().values(started_at=db.now(), finished_at=db.now(),
                                                        status="rejected", **run_values))
         raise ImportRejected(raw.file, checked.problems)
-    if checked.problems:
-        rejects_path = rejects_path or path.with_name(path.stem + ".rejects.csv")
-        write_rejects(rejects_path, raw.cells, raw.row_numbers, checked.problems)
-        summary.rejects_file = str(rejects_path)
-        summary.status = "partial"
-
     incoming = checked.good
+    # every case the file holds, rejected rows included: a rejected row is not a missing case
+    in_file = checked.frame[kind_def.key].dropna().to_numpy()
     table = db.table_for(raw.kind)
-    # Outside the write lock: read what is stored, compare, and work out the deadlines that move (the
-    # engine over every changed case, the slow part of a large change), so an import behind this one
-    # waits only for the writing. The latest import run witnesses what was read: if another import
-    # committed since, the comparison is made again under the lock. The lock comes before the run
-    # id, so run ids follow the order imports are applied in and each import compares against
-    # everything committed before it.
+    # Outside the write lock: read what is stored, run the guards, compare, and work out the
+    # deadlines that move (the engine over every changed case, the slow part of a large change), so an
+    # import behind this one waits only for the writing. The latest import run witnesses what was
+    # read: if another import committed since, all of it is done again under the lock. The lock
+    # comes before the run id, so run ids follow the order imports are applied in and each import
+    # compares against everything committed before it.
     step("comparing", 0, len(incoming))
+
+    def plan(existing: pd.DataFrame) -> Plan:
+        kept = absent_columns(raw, kind_def, existing, keep_absent)  # refuses the file: nothing written yet
+        check_shrink(raw.file, existing, in_file, kind_def.key, max_missing)
+        cases = keep_stored(incoming, existing, kind_def.key, kept) if kept else incoming
+        compared = compare(kind_def, cases, existing, in_file)
+        return Plan(kept, cases, compared, deadline_changes(kind_def, book, as_of, existing, cases, compared.notes))
+
     read_at, existing = _stored_cases(engine, kind_def)
-    plan = _plan(kind_def, book, as_of, incoming, existing)
+    planned = plan(existing)
     with db.write_transaction(engine, wait, on_wait) as conn:
         if _latest_run(conn) != read_at:
-            existing = db.load_cases(conn, kind_def)
-            plan = _plan(kind_def, book, as_of, incoming, existing)
-        compared, summary.deadline_changes = plan
+            planned = plan(db.load_cases(conn, kind_def))
+        if planned.kept:
+            summary.notes.append(f"{raw.file}: not in the file, stored values kept (--keep-absent): "
+                                 f"{', '.join(planned.kept)}")
+        if checked.problems:
+            rejects_path = rejects_path or rejects_path_for(path, None, False)
+            write_rejects(rejects_path, raw.cells, raw.row_numbers, checked.problems)
+            summary.rejects_file = str(rejects_path)
+            summary.status = "partial"
         run_id = conn.execute(db.import_run.insert().values(
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
         summary.run_id = run_id
-        _apply(conn, table, kind_def, incoming, compared, run_id, summary, step)
-        if summary.deadline_changes:
+        _apply(conn, table, kind_def, planned.cases, planned.compared, run_id, summary, step)
+        changes = planned.changes
+        summary.deadline_changes = [c for c in changes if c["old_due"] != c["new_due"]]
+        summary.status_changes = [c for c in changes if c["old_due"] == c["new_due"]]
+        if changes:
             conn.execute(db.deadline_change.insert(), [
-                {"run_id": run_id, "kind": kind_def.name} | change for change in summary.deadline_changes])
+                {"run_id": run_id, "kind": kind_def.name} | change for change in changes])
         _test_only_pause(conn)
         conn.execute(db.import_run.update().where(db.import_run.c.id == run_id).values(
             finished_at=db.now(), status=summary.status, cases_new=summary.new, cases_changed=summary.changed,
@@ -305,15 +350,20 @@ def _stored_cases(engine: Engine, kind: Kind) -> tuple[int | None, pd.DataFrame]
         return latest, db.load_cases(conn, kind)
 
 
-def _plan(kind: Kind, book: RuleBook, as_of: dt.date, incoming: pd.DataFrame,
-          existing: pd.DataFrame) -> tuple[Comparison, list[dict]]:
-    compared = compare(kind, incoming, existing)
-    return compared, deadline_changes(kind, book, as_of, existing, incoming, compared.notes)
+@dataclass
+class Plan:
+    """What an import will write, worked out from the stored cases it read."""
+
+    kept: list[str]  # stored columns absent from the file, kept (--keep-absent)
+    cases: pd.DataFrame  # tonight's cases, with the kept columns filled from the stored ones
+    compared: Comparison
+    changes: list[dict]  # deadline and status changes
 
 
 def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFrame, incoming: pd.DataFrame,
                      changed: dict[str, list[str]]) -> list[dict]:
-    """The deadlines the changed cases' new stage dates move: each clock's due date before and after.
+    """The deadlines the changed cases' new stage dates move, and the clocks whose status they change
+    (met -> overdue when a stop date is cleared): each clock's due date and status before and after.
 
     Both sides are judged by the engine as of the import's as-of date, so the difference is the
     data's doing alone. ``changed`` maps each changed case to its "field old -> new" notes; a move
@@ -332,7 +382,9 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
         return []
     both = before.merge(after, on=["case_id", "clock"], how="outer", suffixes=("_old", "_new"))
     old_due, new_due = both["due_old"], both["due_new"]
-    moved = both[~((old_due == new_due) | (old_due.isna() & new_due.isna()))]
+    same_due = (old_due == new_due) | (old_due.isna() & new_due.isna())
+    same_status = (both["status_old"] == both["status_new"]) | (both["status_old"].isna() & both["status_new"].isna())
+    moved = both[~(same_due & same_status)]
     clocks = {c.id: c for c in book.clocks}
     out = []
     for row in moved.sort_values(["case_id", "clock"]).itertuples(index=False):
@@ -372,12 +424,15 @@ class Comparison:
     cols: np.ndarray
     case_ids: np.ndarray
     notes: dict[str, list[tuple[str, str]]]
+    stored: int  # cases stored before the import
 
     def parts(self) -> tuple:
         return tuple(getattr(self, f.name) for f in fields(self))
 
 
-def compare(kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame) -> Comparison:
+def compare(kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray) -> Comparison:
+    """A stored case is missing only when its key is nowhere in the file: ``in_file`` holds the keys of
+    the rejected rows too, whose cases keep their stored values and presence."""
     key = kind.key
     new_text = comparable(incoming, kind).set_index(key, drop=False)
     old_text = comparable(existing, kind).set_index(key, drop=False)
@@ -385,7 +440,7 @@ def compare(kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame) -> Compa
 
     is_new = ~new_text.index.isin(old_text.index)
     common = new_text.index[~is_new]
-    gone = old_text.index[~old_text.index.isin(new_text.index)]
+    gone = old_text.index[~old_text.index.isin(in_file)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
     # fields that differ, case by case (vectorised over each column)
@@ -405,7 +460,7 @@ def compare(kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame) -> Compa
     for case_id in case_ids[back]:
         notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
     return Comparison(new_text, is_new, common, gone, newly_missing, before, after, differs, back, changed_mask,
-                      names, rows, cols, case_ids, notes)
+                      names, rows, cols, case_ids, notes, len(old_text))
 
 
 def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, compared: Comparison, run_id: int,
@@ -413,7 +468,7 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, compared: 
     """Write the differences; return each changed case's notes, (field, "field old -> new")."""
     key = kind.key
     (new_text, is_new, common, gone, newly_missing, before, after, differs, back, changed_mask, names, rows, cols,
-     case_ids, notes) = compared.parts()
+     case_ids, notes, stored) = compared.parts()
     log = ChangeLog(run_id, kind.name)
     log.add(case_ids[rows], names[cols], before[rows, cols], after[rows, cols])
     log.add(case_ids[back], PRESENCE, "no", "yes")
@@ -449,5 +504,6 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, compared: 
     summary.unchanged = int(len(common) - changed_mask.sum())
     summary.missing = int(len(gone))
     summary.fields_changed = int(differs.sum())
+    summary.mass_changes = mass_changes(summary.file, names, differs, after, stored)
     return notes
 

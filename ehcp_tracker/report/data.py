@@ -312,8 +312,9 @@ def _data_quality(engine: Engine, source: _KpiSource, trend: pd.DataFrame, pendi
             missing = conn.execute(sa.select(sa.func.count()).select_from(table)
                                    .where(table.c.missing_since_run_id.is_not(None))).scalar_one()
             if missing:
-                notes.append(f"{missing} {name} missing from the latest extract are left out of these figures "
-                             "(kept in the database: `ehcp clocks --include-missing`).")
+                notes.append(f"{missing} {name} missing from the latest extract count only in the months before "
+                             "they left (events that happened while they were in the extract), and are left out "
+                             "of the current backlog (kept in the database: `ehcp clocks --include-missing`).")
         last = conn.execute(sa.select(sa.func.max(db.import_run.c.as_of))
                             .where(db.import_run.c.status != "rejected")).scalar_one()
     if last is None:
