@@ -216,3 +216,42 @@ def test_the_rejects_file_neutralises_every_vector(run, tmp_path):
     with open(tmp_path / "a.rejects.csv", encoding="utf-8", newline="") as handle:
         teams = [r["team"] for r in csv.DictReader(handle)]
     assert len(teams) == len(vectors) and all(t.startswith("'") for t in teams)
+
+
+def _personal_values(path) -> set[str]:
+    """Every person ID and date of birth in a fixture (columns whose header names a person or a birth)."""
+    if path.suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(path, read_only=True)
+        except Exception:  # noqa: BLE001 - a damaged fixture holds nothing readable to leak
+            return set()
+        rows = [["" if v is None else str(v) for v in r] for r in book.active.iter_rows(values_only=True)]
+        book.close()
+    else:
+        text = path.read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff")
+        rows = list(csv.reader(io.StringIO(text)))
+    header = next((r for r in rows if any("person" in c.lower() for c in r)), None)
+    if header is None:
+        return set()
+    wanted = [i for i, c in enumerate(header) if "person" in c.lower() or "birth" in c.lower()]
+    return {r[i] for r in rows[rows.index(header) + 1:] for i in wanted if i < len(r) and len(r[i]) >= 4}
+
+
+def test_the_shipped_error_fixtures_never_print_a_person_id(run, tmp_path):
+    from .conftest import ROOT
+
+    checked = 0
+    for path in sorted((ROOT / "tests" / "data").glob("*.*")):
+        if path.suffix not in (".csv", ".xlsx"):
+            continue
+        secrets = _personal_values(path)
+        for extra in ([], ["--skip-bad-rows"]):
+            result = run("--as-of", AS_OF, "import", path, "--rejects", tmp_path / "r.csv", "--max-missing", "100",
+                         "--keep-absent", "all", *extra)
+            assert "Traceback" not in result.output
+            checked += len(secrets)
+            for secret in secrets:
+                assert secret not in result.stderr, (path.name, secret, result.stderr)
+    assert checked  # the fixtures do hold person IDs
