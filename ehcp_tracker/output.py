@@ -88,8 +88,9 @@ def _json_default(value):
     return str(value)
 
 
-def to_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "results") -> None:
-    """A workbook with real date cells, a frozen header and sensible widths."""
+def to_xlsx(frame: pd.DataFrame, path, sheet: str = "results") -> None:
+    """A workbook with real date cells, a frozen header and sensible widths, written to ``path``
+    through ``files.atomic_open``, or to an open binary handle."""
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
@@ -120,6 +121,9 @@ def to_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "results") -> None:
         worksheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 10), 50)
     worksheet.freeze_panes = "A2"
     worksheet.auto_filter.ref = worksheet.dimensions
+    if hasattr(path, "write"):  # an open binary handle (an e-mail attachment's buffer)
+        workbook.save(path)
+        return
     with atomic_open(path, "wb") as handle:
         workbook.save(handle)
 
