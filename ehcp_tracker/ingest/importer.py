@@ -13,7 +13,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +104,24 @@ def comparable(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
 
 
 _NAT = np.datetime64("NaT", "D").view(np.int64)
+# blake2b's personalisation: a new canonical form of the row gets a new one, so old digests never match
+DIGEST_PERSON = b"ehcp-row-v1"
+_UNIT = "\x1f"
+
+
+def row_digests(text: pd.DataFrame, kind: Kind) -> np.ndarray:
+    """A stable digest of each canonical row: blake2b (16 bytes, hex) over its cells as
+    :func:`comparable` writes them, in ``kind.columns`` order, joined by U+001F (the column names
+    lead, so adding a column changes every digest and the next import compares field by field).
+    Not Python's ``hash`` nor a library's row hash, which change between versions and runs."""
+    blake2b = hashlib.blake2b
+    names = [c.name for c in kind.columns]
+    prefix = _UNIT.join(names) + "\x1e"
+    cells = [text[name].to_numpy(dtype=object) for name in names]
+    out = np.empty(len(text), dtype=object)
+    out[:] = [blake2b((prefix + _UNIT.join(row)).encode("utf-8"), digest_size=16, person=DIGEST_PERSON).hexdigest()
+              for row in zip(*cells)]
+    return out
 
 
 def _iso_or_blank(day: int) -> str:
@@ -291,29 +309,15 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     # every case the file holds, rejected rows included: a rejected row is not a missing case
     in_file = checked.frame[kind_def.key].dropna().to_numpy()
     table = db.table_for(raw.kind)
-    # Outside the write lock: read what is stored, run the guards, compare, and work out the
-    # deadlines that move (the engine over every changed case, the slow part of a large change), so an
-    # import behind this one waits only for the writing. The latest import run witnesses what was
-    # read: if another import committed since, all of it is done again under the lock. The lock
-    # comes before the run id, so run ids follow the order imports are applied in and each import
+    # The lock comes first, so run ids follow the order imports are applied in and each import
     # compares against everything committed before it.
-    step("comparing", 0, len(incoming))
-
-    def plan(existing: pd.DataFrame) -> Plan:
+    with db.write_transaction(engine, wait, on_wait) as conn:
+        existing = db.load_cases(conn, kind_def)
         kept = absent_columns(raw, kind_def, existing, keep_absent)  # refuses the file: nothing written yet
         check_shrink(raw.file, existing, in_file, kind_def.key, max_missing)
-        cases = keep_stored(incoming, existing, kind_def.key, kept) if kept else incoming
-        compared = compare(kind_def, cases, existing, in_file)
-        return Plan(kept, cases, compared, deadline_changes(kind_def, book, as_of, existing, cases, compared.notes))
-
-    read_at, existing = _stored_cases(engine, kind_def)
-    planned = plan(existing)
-    with db.write_transaction(engine, wait, on_wait) as conn:
-        if _latest_run(conn) != read_at:
-            planned = plan(db.load_cases(conn, kind_def))
-        if planned.kept:
-            summary.notes.append(f"{raw.file}: not in the file, stored values kept (--keep-absent): "
-                                 f"{', '.join(planned.kept)}")
+        if kept:
+            incoming = keep_stored(incoming, existing, kind_def.key, kept)
+            summary.notes.append(f"{raw.file}: not in the file, stored values kept (--keep-absent): {', '.join(kept)}")
         if checked.problems:
             rejects_path = rejects_path or rejects_path_for(path, None, False)
             write_rejects(rejects_path, raw.cells, raw.row_numbers, checked.problems)
@@ -322,8 +326,14 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         run_id = conn.execute(db.import_run.insert().values(
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
         summary.run_id = run_id
-        _apply(conn, table, kind_def, planned.cases, planned.compared, run_id, summary, step)
-        changes = planned.changes
+        step("comparing", 0, len(incoming))
+        # unchanged rows are settled by their digest: neither compared field by field nor rewritten
+        incoming, compared, text, digests, stored_digest, settled = _by_digest(conn, kind_def, incoming, existing,
+                                                                               in_file)
+        moved_cases = _apply(conn, table, kind_def, incoming, compared, in_file, run_id, summary, step,
+                             new_text=text, digests=digests, stored_digest=stored_digest)
+        summary.unchanged += settled
+        changes = deadline_changes(kind_def, book, as_of, compared, incoming, moved_cases)
         summary.deadline_changes = [c for c in changes if c["old_due"] != c["new_due"]]
         summary.status_changes = [c for c in changes if c["old_due"] == c["new_due"]]
         if changes:
@@ -336,28 +346,6 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
             deadlines_moved=len(summary.deadline_changes)))
     step("done", 1, 1)
     return summary
-
-
-def _latest_run(conn: sa.Connection) -> int | None:
-    return conn.execute(sa.select(sa.func.max(db.import_run.c.id))).scalar()
-
-
-def _stored_cases(engine: Engine, kind: Kind) -> tuple[int | None, pd.DataFrame]:
-    """(latest import run, stored cases), read without the write lock. The run is read first: a
-    commit between the two reads makes the witness stale (the comparison is redone), never wrong."""
-    with engine.connect() as conn:
-        latest = _latest_run(conn)
-        return latest, db.load_cases(conn, kind)
-
-
-@dataclass
-class Plan:
-    """What an import will write, worked out from the stored cases it read."""
-
-    kept: list[str]  # stored columns absent from the file, kept (--keep-absent)
-    cases: pd.DataFrame  # tonight's cases, with the kept columns filled from the stored ones
-    compared: Comparison
-    changes: list[dict]  # deadline and status changes
 
 
 def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFrame, incoming: pd.DataFrame,
@@ -404,37 +392,40 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
     return out
 
 
-@dataclass
-class Comparison:
-    """Tonight's cases against the stored ones, before anything is written: who is new, changed,
-    missing, which fields differ, and each changed case's notes, (field, "field old -> new")."""
-
-    new_text: pd.DataFrame
-    is_new: np.ndarray
-    common: pd.Index
-    gone: pd.Index
-    newly_missing: pd.Index
-    before: np.ndarray
-    after: np.ndarray
-    differs: np.ndarray
-    back: np.ndarray
-    changed_mask: np.ndarray
-    names: np.ndarray
-    rows: np.ndarray
-    cols: np.ndarray
-    case_ids: np.ndarray
-    notes: dict[str, list[tuple[str, str]]]
-    stored: int  # cases stored before the import
-
-    def parts(self) -> tuple:
-        return tuple(getattr(self, f.name) for f in fields(self))
-
-
-def compare(kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray) -> Comparison:
-    """A stored case is missing only when its key is nowhere in the file: ``in_file`` holds the keys of
-    the rejected rows too, whose cases keep their stored values and presence."""
+def _by_digest(conn: sa.Connection, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame,
+               in_file: np.ndarray):
+    """Set aside tonight's rows whose digest equals the stored one (unchanged, and present last
+    time): they are neither compared field by field nor rewritten. Returns the rest of ``incoming``,
+    the stored rows to compare them with (those cases, and the stored cases nowhere in the file),
+    the rest's canonical text and digests, the stored digests by key, and how many were set aside."""
     key = kind.key
-    new_text = comparable(incoming, kind).set_index(key, drop=False)
+    text = comparable(incoming, kind)
+    digests = row_digests(text, kind)
+    stored = db.stored_digests(conn, kind).set_index("key")
+    known = stored.reindex(incoming[key].to_numpy())
+    settled = (known["row_digest"].to_numpy(dtype=object) == digests) & known["missing_since_run_id"].isna().to_numpy()
+    keep = ~settled
+    incoming, text, digests = incoming[keep], text[keep], digests[keep]
+    stored_keys = existing[key].to_numpy(dtype=object)
+    # compared: the rest's stored rows, and the cases nowhere in the file (kept, marked missing)
+    wanted = pd.Index(stored_keys).isin(incoming[key].to_numpy(dtype=object)) | ~pd.Index(stored_keys).isin(in_file)
+    return (incoming.reset_index(drop=True), existing[wanted].reset_index(drop=True), text.reset_index(drop=True),
+            digests, stored["row_digest"], int(settled.sum()))
+
+
+def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray,
+           run_id: int, summary: ImportSummary, step: Progress, *, new_text: pd.DataFrame | None = None,
+           digests: np.ndarray | None = None, stored_digest: pd.Series | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Write the differences; return each changed case's notes, (field, "field old -> new").
+
+    A stored case is missing only when its key is nowhere in the file: ``in_file`` holds the keys of
+    the rejected rows too, whose cases keep their stored values and presence.
+
+    ``new_text``: ``comparable(incoming)`` when already made; ``digests``: each incoming row's
+    digest (stored with new and changed rows, and refreshed on unchanged rows whose stored digest,
+    ``stored_digest`` by key, differs or is missing)."""
+    key = kind.key
+    new_text = (comparable(incoming, kind) if new_text is None else new_text).set_index(key, drop=False)
     old_text = comparable(existing, kind).set_index(key, drop=False)
     was_missing = pd.Series(existing["missing_since_run_id"].notna().to_numpy(), index=old_text.index)
 
@@ -443,6 +434,7 @@ def compare(kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file:
     gone = old_text.index[~old_text.index.isin(in_file)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
+    log = ChangeLog(run_id, kind.name)
     # fields that differ, case by case (vectorised over each column)
     before, after = old_text.loc[common].to_numpy(), new_text.loc[common].to_numpy()
     differs = before != after
@@ -457,19 +449,6 @@ def compare(kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file:
         # personal values (a date of birth) are named, never shown
         shown = "changed" if kind.column(names[c]).personal else f"changed {old or '(blank)'} -> {new or '(blank)'}"
         notes.setdefault(case_ids[r], []).append((names[c], f"{names[c]} {shown}"))
-    for case_id in case_ids[back]:
-        notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
-    return Comparison(new_text, is_new, common, gone, newly_missing, before, after, differs, back, changed_mask,
-                      names, rows, cols, case_ids, notes, len(old_text))
-
-
-def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, compared: Comparison, run_id: int,
-           summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
-    """Write the differences; return each changed case's notes, (field, "field old -> new")."""
-    key = kind.key
-    (new_text, is_new, common, gone, newly_missing, before, after, differs, back, changed_mask, names, rows, cols,
-     case_ids, notes, stored) = compared.parts()
-    log = ChangeLog(run_id, kind.name)
     log.add(case_ids[rows], names[cols], before[rows, cols], after[rows, cols])
     log.add(case_ids[back], PRESENCE, "no", "yes")
     log.add(new_text.index[is_new].to_numpy(), NEW_CASE, "", "created")
@@ -478,10 +457,20 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, compared: 
     incoming_by_key = incoming.set_index(key, drop=False)
     inserts = db_columns(incoming[is_new], kind)  # new_text keeps the extract's order
     inserts.update(first_run_id=run_id, last_run_id=run_id, missing_since_run_id=None)
+    digest_of = pd.Series(digests if digests is not None else None, index=new_text.index, dtype=object)
+    if digests is not None:
+        inserts["row_digest"] = digest_of.to_numpy()[is_new]
     updates = _db_rows(incoming_by_key.loc[case_ids[changed_mask]], kind)
     for row in updates:
         row["b_key"] = row[key]
-        row.update(last_run_id=run_id, missing_since_run_id=None)
+        row.update(last_run_id=run_id, missing_since_run_id=None, row_digest=digest_of[row[key]])
+    refresh = []
+    if digests is not None:
+        same = case_ids[~changed_mask]
+        before_digest = (stored_digest.reindex(same) if stored_digest is not None
+                         else pd.Series(None, index=same, dtype=object)).to_numpy(dtype=object)
+        now_digest = digest_of.loc[same].to_numpy(dtype=object)
+        refresh = [{"b_key": k, "row_digest": d} for k, d, b in zip(same, now_digest, before_digest) if d != b]
 
     total = int(is_new.sum()) + len(updates) + len(newly_missing) + len(log)
     step("writing", 0, total)
@@ -490,8 +479,13 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, compared: 
     if updates:
         statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
             {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}
-            | {"last_run_id": sa.bindparam("last_run_id"), "missing_since_run_id": sa.bindparam("missing_since_run_id")})
+            | {"last_run_id": sa.bindparam("last_run_id"), "missing_since_run_id": sa.bindparam("missing_since_run_id"),
+               "row_digest": sa.bindparam("row_digest")})
         conn.execute(statement, updates)
+    if refresh:  # unchanged, but stored before digests (or under another canonical form): no change logged
+        statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
+            row_digest=sa.bindparam("row_digest"))
+        conn.execute(statement, refresh)
     if len(newly_missing):
         statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(missing_since_run_id=run_id)
         conn.execute(statement, [{"b_key": k} for k in newly_missing])
@@ -504,6 +498,10 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, compared: 
     summary.unchanged = int(len(common) - changed_mask.sum())
     summary.missing = int(len(gone))
     summary.fields_changed = int(differs.sum())
-    summary.mass_changes = mass_changes(summary.file, names, differs, after, stored)
+    # the share is of every stored case, not of those the digests left to compare
+    stored_total = len(old_text) if stored_digest is None else len(stored_digest)
+    summary.mass_changes = mass_changes(summary.file, names, differs, after, stored_total)
+    for case_id in case_ids[back]:
+        notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
     return notes
 
