@@ -30,7 +30,7 @@ SCOPES = ("la", "advice", "review", "all")
 # Sanity bounds on every limit, so an absurd one is refused by `ehcp rules check` instead of wrapping
 # the date arithmetic (a due date before the start). Not law: the longest statutory period in the
 # book is 12 months (CFA 2014 s44(1)); these leave room for any local target a council sets.
-LIMIT_BOUNDS = {"weeks": (1, 104), "days": (1, 730), "months": (1, 24), "months_before": (1, 24),
+LIMIT_BOUNDS = {"weeks": (1, 104), "days": (1, 730), "months": (1, 24), "months_before": (1, 24), "weeks_before": (1, 104),
                 "working_days": (1, 520)}
 WARNING_DAYS_MAX = 365
 RULE_DATES = (dt.date(1990, 1, 1), dt.date(2199, 12, 31))  # as the --as-of option's range
