@@ -122,7 +122,7 @@ BAD_ROWS = [
      "cannot apply to the amended_plan, amended_plan_from_meeting, annual_review, phase_transfer, review_decision"),
     (dict(exception_reason="absence_from_area"), "exception_reason", "exception_not_allowed",
      "only the 2020 coronavirus relaxation (reg 18A)"),
-    (dict(ncy="6", ncy_academic_year="2023/25"), "ncy_academic_year", "bad_number", "'2023/25' is not a whole number"),
+    (dict(ncy="6", ncy_academic_year="2023/25"), "ncy_academic_year", "bad_number", "is not a whole number"),
     (dict(transferred_in="2021-12-01"), "transferred_in", "date_order", "transferred_in is before plan_issued"),
     (dict(review_meeting="2024-01-10", review_report_sent="2024-01-09"), "review_report_sent", "date_order",
      "the report follows the meeting"),
