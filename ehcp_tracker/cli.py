@@ -193,6 +193,10 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     engine = obj.engine
     chosen = load_profile(profile) if profile else None
     keep = [c.strip() for given in keep_absent for c in given.split(",") if c.strip()]
+    columns = {c for k in KINDS.values() for c in k.names}
+    if set(keep) - columns - {"all"}:
+        raise click.UsageError(f"--keep-absent: no column {', '.join(map(repr, sorted(set(keep) - columns - {'all'})))} "
+                               "in the canonical extract (see README, Import; or 'all')")
     batch = new_batch()
     summaries, failed = [], False
     for path in files:

@@ -9,6 +9,7 @@ error report and the rejects file. Nothing here echoes personal values (names, d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -110,9 +111,24 @@ class _Collector:
         source = self.raw.sources.get(column) if column else None
         return source if source and source.strip().lower() != column else None
 
+    @functools.cached_property
+    def _renamed(self) -> list[tuple[re.Pattern, str]]:
+        """Canonical names a profile renamed, as they appear in messages (``decision_notified``)."""
+        return [(re.compile(rf"\b{re.escape(name)}\b"), f"{name} ({source!r})")
+                for name, source in self.raw.sources.items() if "_" in name and self.header(name)]
+
+    def speak_the_files_language(self, text: str) -> str:
+        """A message naming other columns names them as the file does too:
+        "decision_notified ('Decision Letter Sent') is recorded but ..."."""
+        for pattern, named in self._renamed:
+            text = pattern.sub(named, text)
+        return text
+
     def mark(self, mask, column: str | None, reason: Reason, message) -> None:
         mask = np.asarray(mask, dtype=bool)
         header = self.header(column)
+        if not callable(message) and mask.any():
+            message = self.speak_the_files_language(message)
         for index in np.flatnonzero(mask):
             text = message(index) if callable(message) else message
             self.problems.append(Problem(self.raw.file, int(self.raw.row_numbers.iloc[index]), column,
