@@ -3,6 +3,10 @@
 Results go to stdout and nothing else does (messages and progress go to stderr), so
 ``ehcp due --format csv > due.csv`` works from cron. Exit codes: 0 success, 1 bad input or a failed
 check, 2 usage error.
+
+Start-up is cheap: this module imports click and the shared vocabulary only; pandas, numpy,
+SQLAlchemy and the rule book are imported by the commands that use them (``ehcp --version`` or a
+usage error answers in a tenth of a second, and ``tests/test_startup.py`` keeps it so).
 """
 
 from __future__ import annotations
@@ -11,27 +15,47 @@ import datetime as dt
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
-from .clocks.dates import today
-from .clocks.rules import default_rules_dir, load_rule_book
 from .errors import EhcpError, ImportRejected
-from .listings import Filters
-from .output import FORMATS, emit
+from .output import FORMATS
 from .schema import COHORTS, KINDS
-from .store import db
+
+if TYPE_CHECKING:
+    from .listings import Filters
 
 
 class Context:
     """What every command shares: the database, the rule book and the as-of date (loaded lazily)."""
 
     def __init__(self, db_url: str | None, as_of: dt.date | None, rules_dir: str | None, quiet: bool = False):
-        self.db_url = db.resolve_url(db_url)
-        self.as_of = as_of or today()
-        self.rules_dir = Path(rules_dir) if rules_dir else default_rules_dir()
+        self._db_url, self._as_of, self._rules_dir = db_url, as_of, rules_dir
         self.quiet = quiet
+
+    @functools.cached_property
+    def db_url(self) -> str:
+        from .store import db
+
+        return db.resolve_url(self._db_url)
+
+    @functools.cached_property
+    def as_of(self) -> dt.date:
+        if self._as_of:
+            return self._as_of
+        from .clocks.dates import today
+
+        return today()
+
+    @functools.cached_property
+    def rules_dir(self) -> Path:
+        if self._rules_dir:
+            return Path(self._rules_dir)
+        from .clocks.rules import default_rules_dir
+
+        return default_rules_dir()
 
     def say(self, text: str) -> None:
         """A message for people on stderr; --quiet (for cron) keeps only errors."""
@@ -44,14 +68,20 @@ class Context:
 
     @functools.cached_property
     def book(self):
+        from .clocks.rules import load_rule_book
+
         return load_rule_book(self.rules_dir)
 
     @functools.cached_property
     def raw_engine(self):
+        from .store import db
+
         return db.connect(self.db_url)
 
     @functools.cached_property
     def engine(self):
+        from .store import db
+
         db.require_schema(self.raw_engine)
         return self.raw_engine
 
@@ -129,10 +159,14 @@ def filter_options(func):
 
 
 def _filters(**kwargs) -> Filters:
+    from .listings import Filters
+
     return Filters(**{k: v for k, v in kwargs.items() if k in Filters.__dataclass_fields__})
 
 
 def _emit(frame, fmt, output, title):
+    from .output import emit
+
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx needs --output FILE.xlsx")
     ctx = click.get_current_context()
@@ -152,6 +186,8 @@ def init(obj: Context):
 
     Example: ehcp --db sqlite:///send.db init
     """
+    from .store import db
+
     before, after = db.init_db(obj.raw_engine)
     change = ("created" if before is None else "up to date" if before == after
               else f"upgraded from {before}")

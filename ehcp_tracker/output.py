@@ -11,9 +11,10 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is rendered: `ehcp --version` must not pay for it
+    import pandas as pd
 
 FORMATS = ("table", "csv", "json", "xlsx")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -30,6 +31,8 @@ def _cell(value):
 
 
 def _for_export(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     out = frame.copy()
     for name in out.columns:
         column = out[name]
@@ -52,11 +55,15 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 
 def to_json(frame: pd.DataFrame) -> str:
+    import numpy as np
+
     records = _for_export(frame).replace({np.nan: None}).to_dict(orient="records")
     return json.dumps(records, indent=1, default=_json_default) + "\n"
 
 
 def _json_default(value):
+    import numpy as np
+
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):
@@ -68,6 +75,8 @@ def _json_default(value):
 
 def to_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "results") -> None:
     """A workbook with real date cells, a frozen header and sensible widths."""
+    import numpy as np
+    import pandas as pd
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
@@ -117,6 +126,7 @@ def terminal_width() -> int:
 def render_table(frame: pd.DataFrame, title: str | None = None, width: int | None = None) -> str:
     """A table that fits ``width`` columns (default: the terminal's). Identifiers, dates and counts
     are kept whole (never split across lines); only text such as a clock's title wraps, at words."""
+    import numpy as np
     from rich import box
     from rich.console import Console
     from rich.table import Table

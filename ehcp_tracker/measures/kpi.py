@@ -14,8 +14,10 @@ date: the month containing it is "month to date", and months starting after it a
 
 Which results are counted. Clock results are judged once, as of the run's as-of date (so a month's
 figures are the same whether asked for alone or as part of its year); an event's date puts it in a
-period. Snapshot KPIs (open assessments, overdue reviews) are instead evaluated as of each period's
-end (or the as-of date, if earlier), when the engine sees only what had happened by then.
+period. Snapshot KPIs (open assessments, overdue reviews) are instead the clocks as they stood at
+each period's end (or the as-of date, if earlier), when only what had happened by then counted:
+judged from the same one evaluation by interval tests over their start, due and stop dates
+(``clocks/history.py``), not by running the engine again per month.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..clocks.engine import empty_result, evaluate
+from ..clocks.history import History
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
 from ..listings import Filters, load_filtered, resolve_filters
@@ -390,15 +393,16 @@ def while_present(results: pd.DataFrame, caseload: dict[str, pd.DataFrame], snap
 
 
 def evaluate_caseload(caseload: dict[str, pd.DataFrame], book: RuleBook, as_of: dt.date,
-                      clocks: list[str]) -> pd.DataFrame:
-    """The results of ``clocks`` over a caseload read by :func:`load_caseload`, judged on ``as_of``."""
+                      clocks: list[str], *, stops: bool = False) -> pd.DataFrame:
+    """The results of ``clocks`` over a caseload read by :func:`load_caseload`, judged on ``as_of``
+    (``stops``: with the stop dates ``History`` judges earlier days from)."""
     frames = []
     for case, cases in caseload.items():
         wanted = [c.id for c in book.clocks_for(case) if c.id in clocks]
         if wanted and len(cases):
-            frames.append(evaluate(cases, book, as_of, case=case, clocks=wanted))
+            frames.append(evaluate(cases, book, as_of, case=case, clocks=wanted, stops=stops))
     frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else empty_result()
+    return pd.concat(frames, ignore_index=True) if frames else empty_result(stops)
 
 
 def snapshot_results(evaluate_on, months: list[int], as_of: dt.date) -> pd.DataFrame:
@@ -423,9 +427,12 @@ def _usable(catalogue: Catalogue, book: RuleBook) -> tuple[Catalogue, list[str]]
 
 def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = None, *,
                  month: str | int | None = None, year: int | None = None, as_of: dt.date,
-                 filters: Filters = Filters(), year_start: int | None = None) -> pd.DataFrame:
+                 filters: Filters = Filters(), year_start: int | None = None,
+                 months: list[str] | None = None) -> pd.DataFrame:
     """The KPIs for one month (``month="2026-03"``), for every month of a reporting year
-    (``year=2026``), or for the as-of month, over the cases in the database matching ``filters``.
+    (``year=2026``), for any list of months (``months=["2025-11", ..., "2026-10"]``, the board
+    pack's trends: one evaluation for all of them), or for the as-of month, over the cases in the
+    database matching ``filters``.
 
     ``catalogue`` defaults to the shipped ``rules/kpi``; ``year_start`` (1, 4 or 9) overrides its
     reporting-year start. KPIs whose clock the rule book lacks are left out and listed in
@@ -443,21 +450,25 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
         catalogue = Catalogue(catalogue.kpis, replace(catalogue.settings, year_start=year_start),
                               catalogue.targets, catalogue.target_sources, catalogue.files)
     catalogue, skipped = _usable(catalogue, book)
-    months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
+    if months is not None:
+        if month is not None or year is not None:
+            raise EhcpError("give months, or month or year, not both")
+        months = sorted({i for m in months for i in months_for(as_of=as_of, month=m)})
+    else:
+        months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
     caseload = load_caseload(engine, filters)
     period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
     snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
-    everything = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}))
+    everything = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}),
+                                   stops=bool(snapshot_clocks))
     results = while_present(everything, caseload)
-
-    def evaluate_on(day: dt.date) -> pd.DataFrame:
-        if day == as_of:
-            at = everything[everything["clock"].isin(snapshot_clocks)]
-        else:
-            at = evaluate_caseload(caseload, book, day, snapshot_clocks)
-        return while_present(at, caseload, snapshot_day=day)
-
-    snapshots = snapshot_results(evaluate_on, months, as_of) if snapshot_clocks else None
+    snapshots = None
+    if snapshot_clocks:
+        # one evaluation, judged again at each month end by interval tests (clocks/history.py)
+        history = History(caseload, everything[everything["clock"].isin(snapshot_clocks)], book, as_of,
+                          snapshot_clocks)
+        snapshots = snapshot_results(lambda day: while_present(history.on(day), caseload, snapshot_day=day),
+                                     months, as_of)
     frame = kpi_table(results, catalogue, months, as_of=as_of, snapshots=snapshots)
     frame.attrs["skipped"] = skipped
     return frame

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import importlib
+import inspect
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -96,6 +97,19 @@ class _KpiSource:
     def month(self, engine: Engine, book: RuleBook, month: str, as_of: dt.date) -> pd.DataFrame:
         return self.module.compute_kpis(engine, book, self.catalogue, month=month, as_of=as_of)
 
+    def months(self, engine: Engine, book: RuleBook, months: list[str], as_of: dt.date) -> dict[str, pd.DataFrame]:
+        """Each month's KPIs, as :meth:`month` gives them; from one evaluation of the caseload when the
+        library takes a list of months (the trends used to cost a whole evaluation a month)."""
+        if "months" not in inspect.signature(self.module.compute_kpis).parameters:
+            return {m: self.month(engine, book, m, as_of) for m in months}
+        every = self.module.compute_kpis(engine, book, self.catalogue, months=months, as_of=as_of)
+        out = {}
+        for m in months:
+            frame = every[every["period"] == m].reset_index(drop=True)
+            frame.attrs = dict(every.attrs)
+            out[m] = frame
+        return out
+
     def tracker(self, engine: Engine, book: RuleBook, year: int, as_of: dt.date) -> pd.DataFrame:
         return self.module.tracker(engine, book, year, as_of)
 
@@ -128,9 +142,9 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     frames, library_warnings = [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for m in months_back(month, TREND_MONTHS):
-            frame = source.month(engine, book, m, as_of).copy()
-            library_warnings += frame.attrs.get("warnings", [])
+        for m, frame in source.months(engine, book, months_back(month, TREND_MONTHS), as_of).items():
+            frame = frame.copy()
+            library_warnings += [w for w in frame.attrs.get("warnings", []) if w not in library_warnings]
             frame["period"] = frame["period"].astype(object)
             frame.loc[frame["basis"] == "month", "period"] = m  # we asked for month m, however the library writes it
             frames.append(frame if m == month else frame[frame["basis"] == "month"])

@@ -40,6 +40,8 @@ def _case_table(kind: Kind, table_name: str) -> sa.Table:
         sa.Column("last_run_id", sa.Integer, nullable=False, doc="import run that last changed the case"),
         sa.Column("missing_since_run_id", sa.Integer, nullable=True,
                   doc="set while the case is absent from the latest extract: kept, never deleted"),
+        sa.Column("row_digest", sa.String(32), nullable=True,
+                  doc="blake2b of the canonical row as last imported (ingest.importer.row_digests); migration 0005"),
         sa.Index(f"ix_{table_name}_caseworker", "caseworker"),
         sa.Index(f"ix_{table_name}_team", "team"),
         sa.Index(f"ix_{table_name}_person", "person_id"),
@@ -257,13 +259,43 @@ def init_db(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     return before, after
 
 
+@functools.lru_cache(maxsize=1)
+def head_from_files() -> str | None:
+    """The newest revision, read from the migration files' ``revision``/``down_revision`` lines
+    without importing Alembic (a third of a second that every command would pay at start-up);
+    None unless there is exactly one head. ``tests/test_startup.py`` keeps it equal to Alembic's."""
+    import re
+
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found = re.search(r'^revision\s*=\s*["\']([^"\']+)["\']', text, re.M)
+        parent = re.search(r'^down_revision\s*=\s*["\']([^"\']+)["\']', text, re.M)
+        if found:
+            revisions.add(found.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(conn: sa.Connection) -> tuple[set[str], str | None]:
+    """The tables and the recorded schema revision, by plain SQL (no Alembic import)."""
+    tables = set(sa.inspect(conn).get_table_names())
+    if "alembic_version" not in tables:
+        return tables, None
+    return tables, conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def require_schema(engine: Engine) -> None:
     """Refuse a database without our schema, or one whose schema is behind (or ahead of) this version."""
     try:
         with engine.connect() as conn:
-            tables, revision = _schema_state(conn)
+            tables, revision = _stored_revision(conn)
     except sa.exc.OperationalError as exc:
         raise EhcpError(f"cannot open the database: {exc.orig}") from exc
+    if revision is not None and revision == head_from_files():
+        return  # the every-day case, answered without Alembic
     head = head_revision()
     if revision == head:
         return
@@ -296,6 +328,21 @@ def load_cases(conn: sa.Connection, kind: Kind, where=None, include_missing: boo
     if not include_missing:
         conditions.append(table.c.missing_since_run_id.is_(None))
     return read_cases(conn, table, kind, conditions)
+
+
+def stored_digests(conn: sa.Connection, kind: Kind) -> pd.DataFrame:
+    """Every stored case's key, row digest (None before migration 0005's first import) and
+    ``missing_since_run_id``: all a re-import needs to know which of tonight's rows are unchanged."""
+    from .caseload import read_text_columns
+
+    table = CASE_TABLES[kind.name]
+    names = [kind.key, "row_digest", "missing_since_run_id"]
+    packed = read_text_columns(conn, table, names)  # a million rows in one string, not a million tuples
+    if packed is not None:
+        return pd.DataFrame({"key": packed[kind.key], "row_digest": packed["row_digest"],
+                             "missing_since_run_id": packed["missing_since_run_id"]})
+    result = conn.execute(sa.select(*(table.c[n] for n in names)))
+    return pd.DataFrame(result.fetchall(), columns=["key", "row_digest", "missing_since_run_id"])
 
 
 def table_for(kind_name: str) -> sa.Table:
