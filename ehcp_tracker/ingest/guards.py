@@ -91,7 +91,10 @@ def keep_stored(incoming: pd.DataFrame, existing: pd.DataFrame, key: str, column
     out = incoming.copy()
     for name in columns:
         values = incoming[key].map(stored[name])
-        out[name] = values.astype(incoming[name].dtype) if incoming[name].dtype.kind == "M" else values
+        if incoming[name].dtype.kind == "M":
+            out[name] = values.astype(incoming[name].dtype)
+        else:  # a new case has no stored value: blank (None), not a float NaN column
+            out[name] = values.astype(object).where(values.notna(), None)
     return out
 
 

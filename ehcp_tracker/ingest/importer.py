@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from ..clocks.engine import evaluate
 from ..clocks.rules import RuleBook
 from ..errors import ImportRejected, Problem
+from ..files import atomic_open
 from ..output import neutralise
 from ..schema import KINDS, Kind
 from ..store import db
@@ -246,9 +247,9 @@ def write_rejects(path: Path, raw_cells: pd.DataFrame, row_numbers: pd.Series, p
         if p.row is not None:
             by_row.setdefault(p.row, []).append(p)
     position = {int(n): i for i, n in enumerate(row_numbers)}
-    # the rejects file holds the rows' own cells (personal data): readable by its owner only
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with open(fd, "w", newline="", encoding="utf-8") as handle:
+    # the rejects file holds the rows' own cells (personal data): a new file readable by its owner
+    # only, even when one exists already (atomic_open: temporary file, rename, never via a symlink)
+    with atomic_open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "column", "reason", "message", *raw_cells.columns])
         for row, row_problems in sorted(by_row.items()):
@@ -278,11 +279,12 @@ def new_batch() -> str:
 def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
                    profile: Profile | None = None, skip_bad_rows: bool = False,
                    rejects_path: Path | None = None, progress: Progress | None = None,
-                   max_missing: float = DEFAULT_MAX_MISSING, keep_absent=(), batch: str | None = None) -> ImportSummary:
+                   max_missing: float = DEFAULT_MAX_MISSING, keep_absent=(), batch: str | None = None,
+                   wait: float | None = None, on_wait: Callable[[float], None] | None = None) -> ImportSummary:
     """Import one extract. The guards (``guards.py``) run before anything is written: a stored column
     absent from the file (unless in ``keep_absent``) or more than ``max_missing`` % of the present
     cases missing refuses the file. A rejected row (``skip_bad_rows``) is not a missing case: it keeps
-    its stored values and its presence."""
+    its stored values and its presence. ``wait``/``on_wait``: see ``db.write_transaction``."""
     path = Path(path)
     step = progress or (lambda stage, done, total: None)
     step("reading", 0, 1)
@@ -299,7 +301,7 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
                       profile=profile.name if profile else None, rule_book=book.fingerprint,
                       rows_read=summary.rows_read, rows_rejected=summary.rejected, batch=batch)
     if checked.problems and not skip_bad_rows:
-        with db.write_transaction(engine) as conn:
+        with db.write_transaction(engine, wait, on_wait) as conn:
             conn.execute(db.import_run.insert().values(started_at=db.now(), finished_at=db.now(),
                                                        status="rejected", **run_values))
         raise ImportRejected(raw.file, checked.problems)
@@ -309,7 +311,7 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     table = db.table_for(raw.kind)
     # The lock comes first, so run ids follow the order imports are applied in and each import
     # compares against everything committed before it.
-    with db.write_transaction(engine) as conn:
+    with db.write_transaction(engine, wait, on_wait) as conn:
         existing = db.load_cases(conn, kind_def)
         kept = absent_columns(raw, kind_def, existing, keep_absent)  # refuses the file: nothing written yet
         check_shrink(raw.file, existing, in_file, kind_def.key, max_missing)

@@ -11,14 +11,15 @@ import contextlib
 import functools
 import datetime as dt
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from ..errors import EhcpError
+from ..errors import DatabaseLocked, EhcpError, NotADatabase, driver_message, environment_fault
 from ..schema import ASSESSMENTS, REVIEWS, Kind
 
 DEFAULT_URL = "sqlite:///ehcp.db"
@@ -160,10 +161,14 @@ def connect(url: str | None = None) -> Engine:
             path = Path(database)
             if not path.parent.exists():
                 raise EhcpError(f"--db: folder {path.parent} does not exist")
+            if path.is_dir():
+                raise NotADatabase(f"--db: {path} is a folder, not a database file")
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        # hide_parameters: an error's text never carries the statement's values (person IDs, dates
+        # of birth), on every engine
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
         # SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling is switched
         # off and we emit BEGIN ourselves, so a writer can take the write lock first (BEGIN
@@ -180,32 +185,73 @@ def connect(url: str | None = None) -> Engine:
         @sa.event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode != "IMMEDIATE":
+                conn.exec_driver_sql(f"BEGIN {mode}")
+                return
+            # a writer waits one slice per attempt (write_transaction tries again until its deadline)
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(BUSY_SLICE_SECONDS * 1000)}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("PRAGMA busy_timeout=60000")
 
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise EhcpError(f"--db: no driver for {parsed.drivername} ({exc}); for PostgreSQL "
                         "install the extra: pip install 'ehcp-tracker[postgres]'") from exc
 
 
+# SQLite's busy handler waits this long per attempt; write_transaction tries again until its own
+# deadline (none by default: an import waits its turn however long the one before it takes).
+BUSY_SLICE_SECONDS = 2.0
+
+
 @contextlib.contextmanager
-def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+def write_transaction(engine: Engine, wait: float | None = None,
+                      on_wait: Callable[[float], None] | None = None) -> Iterator[sa.Connection]:
     """One transaction that holds the database's write lock from its first statement.
 
     Imports (and migrations) run inside it, so two at once are serialised: on PostgreSQL by a
-    transaction-level advisory lock, on SQLite by ``BEGIN IMMEDIATE`` (the second writer waits up
-    to 60 seconds). Readers are never blocked and see the data as of the last commit.
+    transaction-level advisory lock, on SQLite by ``BEGIN IMMEDIATE``. A second writer waits its
+    turn: for ever by default, or ``wait`` seconds, then ``DatabaseLocked``; ``on_wait(seconds)`` is
+    called every slice while it waits (a progress line on a terminal). Readers are never blocked
+    and see the data as of the last commit.
     """
     if engine.dialect.name == "sqlite":
-        with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        with contextlib.ExitStack() as stack:
+            conn = _sqlite_write_lock(engine, stack, wait, on_wait)
             yield conn
     else:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
+                if wait is not None:  # lock_timeout: SQLSTATE 55P03, which errors.environment_fault names
+                    conn.execute(sa.text(f"SET LOCAL lock_timeout = {max(int(wait * 1000), 1)}"))
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                if wait is not None:
+                    conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
             yield conn
+
+
+def _sqlite_write_lock(engine: Engine, stack: contextlib.ExitStack, wait: float | None,
+                       on_wait: Callable[[float], None] | None) -> sa.Connection:
+    started = time.monotonic()
+    while True:
+        try:
+            return stack.enter_context(engine.execution_options(sqlite_begin="IMMEDIATE").begin())
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+                raise
+            waited = time.monotonic() - started
+            if wait is not None and waited >= wait:
+                raise DatabaseLocked(f"another import (or ehcp init) has held the database for {waited:.0f} s; "
+                                     f"gave up waiting (--wait {wait:g})") from None
+            if on_wait:
+                on_wait(waited)
+
+
+def _cannot_open(exc: sa.exc.OperationalError) -> EhcpError:
+    """The fault by name (errors.environment_fault), else the driver's first line, values left out."""
+    return environment_fault(exc) or EhcpError(f"cannot open the database: {driver_message(exc.orig)}")
 
 
 def _alembic_config(conn: sa.Connection):
@@ -255,7 +301,7 @@ def init_db(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
             command.upgrade(config, revision)
             _, after = _schema_state(conn)
     except sa.exc.OperationalError as exc:
-        raise EhcpError(f"cannot open the database: {exc.orig}") from exc
+        raise _cannot_open(exc) from None
     return before, after
 
 
@@ -293,7 +339,7 @@ def require_schema(engine: Engine) -> None:
         with engine.connect() as conn:
             tables, revision = _stored_revision(conn)
     except sa.exc.OperationalError as exc:
-        raise EhcpError(f"cannot open the database: {exc.orig}") from exc
+        raise _cannot_open(exc) from None
     if revision is not None and revision == head_from_files():
         return  # the every-day case, answered without Alembic
     head = head_revision()
