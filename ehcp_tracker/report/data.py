@@ -156,7 +156,7 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     trend = _trend(kpis, month)
     headline = _headline(kpis, trend, month)
     results = clock_results(engine, book, as_of)
-    pending = _backlog(engine, book, as_of)
+    pending = _backlog(engine, book, as_of, results)
     notes = _data_quality(engine, source, trend, pending, as_of) + notes
     rules_root = _common_root(book)
     return PackData(
@@ -306,10 +306,11 @@ def _ageing_reviews(results: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _backlog(engine: Engine, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
-    frames = [backlog(engine, book, as_of, Filters(kind="assessments")).assign(band=None)]
+def _backlog(engine: Engine, book: RuleBook, as_of: dt.date, results: pd.DataFrame) -> pd.DataFrame:
+    """The backlog from the pack's own clock results (every case, judged on ``as_of``)."""
+    frames = [backlog(engine, book, as_of, Filters(kind="assessments"), results=results).assign(band=None)]
     if book.clocks_for("review"):
-        frames.append(review_backlog(engine, book, as_of, Filters(kind="reviews")))
+        frames.append(review_backlog(engine, book, as_of, Filters(kind="reviews"), results=results))
     frames = [f for f in frames if len(f)]
     if not frames:
         empty = pd.DataFrame(columns=BACKLOG_COLUMNS).astype(object)
