@@ -461,10 +461,13 @@ def _parse_month_option(ctx, param, value):
               help="The monthly tracker table of a calendar year instead (needs --year; default the as-of year).")
 @click.option("--list", "list_kpis", is_flag=True, help="List every KPI and its definition, and stop.")
 @click.option("--kpi", "kpi_ids", multiple=True, metavar="ID", help="Only this KPI (repeatable).")
+@click.option("--basis", "bases", multiple=True, metavar="BASIS",
+              help="month, year_to_date (the default pair), rolling_12_months, or any of them with "
+                   "_last_year (the same period a year earlier); repeatable; 'all' for every basis.")
 @filter_options
 @listing_options
 @click.pass_obj
-def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt, output, **filters):
+def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, bases, fmt, output, **filters):
     """Monthly and year-to-date KPIs, to the DfE's definitions, with targets.
 
     Each KPI comes for the month (basis "month") and from the start of the reporting year (basis
@@ -476,7 +479,7 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt,
     Example: ehcp kpi --month 2026-03 --format csv -o kpi-2026-03.csv
              ehcp kpi --tracker --year 2026
     """
-    from .measures.kpi import catalogue_table, compute_kpis, tracker as tracker_table
+    from .measures.kpi import ALL_BASES, BASES, catalogue_table, compute_kpis, tracker as tracker_table
     from .measures.catalogue import YEAR_STARTS, catalogue_dir, load_catalogue
 
     if month and year:
@@ -496,9 +499,10 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt,
             raise click.UsageError("--tracker reports a calendar year: give --year, not --month")
         frame = tracker_table(obj.engine, book, year or obj.as_of.year, obj.as_of, catalogue, _filters(**filters))
     else:
+        chosen = ALL_BASES if "all" in bases else tuple(dict.fromkeys(bases)) or BASES
         frame = compute_kpis(obj.engine, book, catalogue, month=month, year=year, as_of=obj.as_of,
                              filters=_filters(**filters),
-                             year_start=YEAR_STARTS[year_start] if year_start else None)
+                             year_start=YEAR_STARTS[year_start] if year_start else None, bases=chosen)
         if frame.attrs.get("skipped"):
             click.echo("note: left out (their clocks are not in the rule book): "
                        + ", ".join(frame.attrs["skipped"]), err=True)
