@@ -380,25 +380,53 @@ def _parse_month(ctx, param, value):
         raise click.BadParameter(f"{value!r} is not a month in the form YYYY-MM") from None
 
 
+def _la_codes(ctx, param, value):
+    if not value:
+        return ()
+    codes = tuple(c.strip() for c in value.split(",") if c.strip())
+    bad = [c for c in codes if not (c.isdigit() or (c[:1].upper() == "E" and c[1:].isdigit()))]
+    if bad:
+        raise click.BadParameter(f"{', '.join(bad)}: an LA code is old (340) or new (E08000011)")
+    return codes
+
+
 @cli.command()
 @click.option("--month", required=True, metavar="YYYY-MM", callback=_parse_month, help="The month the pack reports on.")
 @click.option("--output", "-o", required=True, metavar="PATH", help="FILE.html or FILE.xlsx.")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx"]),
               help="html or xlsx (default: from the --output suffix).")
+@click.option("--team", metavar="T", help="A pack for this team's cases only.")
+@click.option("--public", is_flag=True, help="A public pack: counts under 5 suppressed, no case listed.")
+@click.option("--commentary", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="CSV of kpi, month, commentary, action, owner: printed beside each red KPI.")
+@click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="The DfE's timeliness_20_week.csv, as downloaded: England, region and comparators.")
+@click.option("--council", metavar="CODE", callback=_la_codes,
+              help="This council's LA code (old 340 or new E08000011): its region and published row.")
+@click.option("--compare-with", metavar="CODES", callback=_la_codes,
+              help="Comparator councils' LA codes, comma-separated (old or new codes).")
 @click.pass_obj
-def report(obj: Context, month, output, fmt):
-    """The board pack for a month: headline KPIs with direction of travel and RAG against target,
-    twelve-month trends, the monthly tracker, ageing, the backlog (IDs only), data-quality notes and
-    the rule book version. HTML (one self-contained file with charts; prints well) or XLSX.
+def report(obj: Context, month, output, fmt, team, public, commentary, benchmark, council, compare_with):
+    """The board pack for a month: headline KPIs with direction of travel and RAG against target (month,
+    year to date, rolling 12 months, same month last year), twelve-month trends, benchmarks, the monthly
+    tracker, ageing, the backlog (IDs only), data-quality notes and the rule book version. HTML (one
+    self-contained file with charts; prints well) or XLSX.
 
+    \b
     Example: ehcp --as-of 2026-11-02 report --month 2026-10 --output pack.html
+             ehcp report --month 2026-10 --team North --commentary notes.csv -o north.html
+             ehcp report --month 2026-10 --public --benchmark timeliness_20_week.csv --council 340 -o public.html
     """
-    from .report import write_pack
+    from .report import PackOptions, write_pack
 
     fmt = fmt or Path(output).suffix.lower().lstrip(".")
     if fmt not in ("html", "xlsx"):
         raise click.UsageError("--output must end .html or .xlsx (or give --format html|xlsx)")
-    path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt)
+    if len(council) > 1:
+        raise click.BadParameter("one council", param_hint="--council")
+    options = PackOptions(team=team, public=public, commentary=commentary, benchmark=benchmark,
+                          council=council[0] if council else None, compare_with=compare_with)
+    path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt, options)
     click.echo(f"board pack for {month} written to {path}", err=True)
 
 

@@ -104,8 +104,9 @@ class Kpi:
 
     @property
     def unit(self) -> str:
-        """How the value reads: percent (a ratio), weeks (an average) or count."""
-        return {"ratio": "percent", "average": "weeks"}.get(self.type, "count")
+        """How the value reads: percent (a ratio), weeks (an average), number (a median, which may be
+        a half) or count."""
+        return {"ratio": "percent", "average": "weeks", "per_caseworker": "number"}.get(self.type, "count")
 
 
 @dataclass(frozen=True)

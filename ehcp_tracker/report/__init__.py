@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from ..clocks.rules import RuleBook
-from .data import PackData, gather
+from .data import PackData, PackOptions, gather
 
 
 def write(pack: PackData, path: Path, fmt: str) -> Path:
@@ -26,5 +26,6 @@ def write(pack: PackData, path: Path, fmt: str) -> Path:
     return path
 
 
-def write_pack(engine: Engine, book: RuleBook, month: str, as_of: dt.date, path: Path, fmt: str) -> Path:
-    return write(gather(engine, book, month, as_of), path, fmt)
+def write_pack(engine: Engine, book: RuleBook, month: str, as_of: dt.date, path: Path, fmt: str,
+               options: PackOptions = PackOptions()) -> Path:
+    return write(gather(engine, book, month, as_of, options=options), path, fmt)
