@@ -129,12 +129,12 @@ TABLE_COLUMNS = ["case_id", "kind", "caseworker", "clock", "started", "due", "st
                  "days_overdue", "exception", "statutory"]
 
 
-def _emit(frame, fmt, output, title):
+def _emit(frame, fmt, output, title, **xlsx):
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx needs --output FILE.xlsx")
     if fmt == "table" and set(TABLE_COLUMNS) <= set(frame.columns):
         frame = frame[TABLE_COLUMNS]
-    emit(frame, fmt, output, title)
+    emit(frame, fmt, output, title, **xlsx)
     if output:
         click.get_current_context().obj.say(f"{len(frame)} rows written to {output}")
 
@@ -538,7 +538,12 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, base
             frame = frame.drop(columns=["title", "period_start", "period_end"])
     for warning in frame.attrs.get("warnings", []):
         click.echo(f"warning: {warning}", err=True)
-    _emit(frame, fmt, output, "tracker" if tracker else "kpi")
+    if tracker:
+        rates = {"percent_rows": [True] * len(frame), "percent_columns": ("pct_within_20_weeks",)}
+    else:  # a ratio's value and target are percentages: Excel shows 90.8%, not 90.8
+        ratios = {k.id for k in catalogue.kpis if k.type == "ratio"}
+        rates = {"percent_rows": frame["kpi"].isin(ratios).tolist(), "percent_columns": ("value", "target")}
+    _emit(frame, fmt, output, "tracker" if tracker else "kpi", **(rates if fmt == "xlsx" else {}))
 
 
 def main():  # pragma: no cover - console script entry

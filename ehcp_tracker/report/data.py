@@ -105,7 +105,7 @@ class PackData:
     version: str = __version__
     options: PackOptions = field(default_factory=PackOptions)
     backlog_counts: pd.DataFrame | None = None   # the backlog counted by kind of case and clock
-    commentary: pd.DataFrame | None = None       # kpi, commentary, action, owner for the month's red KPIs
+    commentary: pd.DataFrame | None = None       # kpi, month, commentary, action, owner: this month's
     needs_commentary: list[str] = field(default_factory=list)  # titles of red KPIs without commentary
     benchmark: pd.DataFrame | None = None        # year, area, role, the DfE measures (benchmark.py)
     open_counts: str = ""                        # one sentence reconciling the page's "open" counts
@@ -491,10 +491,10 @@ def read_commentary(path: Path, known: set[str]) -> pd.DataFrame:
 
 
 def _attach_commentary(headline: pd.DataFrame, commentary: pd.DataFrame, month: str):
-    """The commentary for this month's red KPIs, and the red KPIs that have none."""
+    """This month's commentary (for any KPI in the pack), and the red KPIs that have none."""
     this_month = commentary[commentary["month"] == month].drop_duplicates("kpi", keep="last")
     red = headline[headline["rag"] == "red"]
-    given = this_month[this_month["kpi"].isin(red["kpi"])]
+    given = this_month[this_month["kpi"].isin(headline["kpi"])]
     needs = red.loc[~red["kpi"].isin(given["kpi"]), "title"].tolist()
     return given.reset_index(drop=True), needs
 

@@ -41,7 +41,7 @@ thead th { border-bottom: 2px solid var(--ink); background: #f6f8fa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody th[scope=row] { font-weight: 600; }
 tr.total th, tr.total td { font-weight: 700; border-top: 2px solid var(--ink); }
-.rag { display: inline-block; min-width: 6.5em; padding: .1em .5em; border-radius: 3px; font-weight: 700;
+.rag { display: inline-block; min-width: 6.5em; white-space: nowrap; padding: .1em .5em; border-radius: 3px; font-weight: 700;
   border: 1px solid currentColor; }
 .rag-green { color: var(--green); background: var(--green-bg); }
 .rag-amber { color: var(--amber); background: var(--amber-bg); }
@@ -82,7 +82,10 @@ tr.commentary td { background: #f6f8fa; font-size: .9em; border-bottom: 2px soli
   h2 { break-after: avoid; page-break-after: avoid; }
   section { break-before: page; page-break-before: always; }
   section:first-of-type, section.follow { break-before: auto; page-break-before: auto; }
-  .charts { grid-template-columns: repeat(4, 1fr); gap: 6px; }
+  .charts { grid-template-columns: repeat(6, 1fr); gap: 4px; }
+  .screen-only { display: none; }
+  table.headline { font-size: 8pt; } table.headline th, table.headline td { padding: .1em .3em; }
+  .rag { min-width: 0; padding: 0 .3em; }
   figure { padding: 3px; } figure h3 { font-size: 8pt; } figcaption { display: none; }
   table { font-size: 8.5pt; } th, td { padding: .15em .35em; }
   thead { display: table-header-group; }
@@ -241,7 +244,7 @@ def _headline(pack: PackData) -> str:
             f'{value_text(r["rolling_value"], r["unit"])}</td>'
             f'<td class="num" data-field="last_year_value" data-raw="{_raw_or_text(r["last_year_value"])}">'
             f'{value_text(r["last_year_value"], r["unit"])}</td></tr>')
-        if r["kpi"] in notes:
+        if r["kpi"] in notes:  # beside every KPI that has commentary; a red one without is listed at the top
             c = notes[r["kpi"]]
             owner = f' <strong>Owner:</strong> {esc(c["owner"])}.' if c["owner"] else ""
             action = f' <strong>Action:</strong> {esc(c["action"])}.' if c["action"] else ""
@@ -382,9 +385,10 @@ def _trends(pack: PackData) -> str:
         body.append(f'<tr data-kpi="{esc(kpi)}"><th scope="row">{esc(rows["title"].iloc[0])}</th>'
                     + "".join(f'<td class="num">{value_text(v, unit)}{_partial(r)}</td>'
                               for v, (_, r) in zip(rows["value"], rows.iterrows())) + "</tr>")
-    table = (f'<h3 id="trend-table">Trend table</h3><div class="wide"><table class="trend"><caption>Monthly values '
-             f'of every KPI, the {TREND_MONTHS} months to {esc(pack.month_label)} (the charts as numbers)</caption>'
-             f'{head}<tbody>' + "\n".join(body) + "</tbody></table></div>")
+    table = (f'<div class="screen-only"><h3 id="trend-table">Trend table</h3><div class="wide"><table class="trend">'
+             f'<caption>Monthly values of every KPI, the {TREND_MONTHS} months to {esc(pack.month_label)} (the charts as '
+             f'numbers; not printed: the XLSX pack has them too)</caption>'
+             f'{head}<tbody>' + "\n".join(body) + "</tbody></table></div></div>")
     return _section("trends", key + '<div class="charts">' + "\n".join(figures) + "</div>" + table, pack)
 
 
@@ -484,8 +488,8 @@ def _backlog(pack: PackData) -> str:
     if len(rows) > len(shown):
         intro += (f"The {len(shown):,} longest waiting are listed here; the XLSX pack lists every case.")
     intro += "</p>"
-    head = "".join(f'<th scope="col"{NUM if c == "weeks_overdue" else ""}>{_header(c)}</th>'
-                   for c in shown.columns)
+    head = "".join(f'<th scope="col"{NUM if c == "weeks_overdue" else ""}>'
+                   f'{"Months overdue (reviews)" if c == "band" else _header(c)}</th>' for c in shown.columns)
     body = []
     for record in shown.itertuples(index=False):
         r = record._asdict()
