@@ -11,7 +11,6 @@ the tool: the file is the user's, and the pack says which edition's years it sho
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
+from .data import read_csv_rows
 
 # The measures shown, by the DfE's column names (lower case): plans issued (incl. exceptions), % within
 # 20 weeks incl. and excl. exceptions, and the average weeks to issue (2026 release on).
@@ -47,13 +47,7 @@ def read_dfe(path: Path) -> pd.DataFrame:
     """The DfE rows, all plans only, columns lower-cased, measures as floats (blank where the DfE
     wrote a symbol). A file that is not the DfE's 20-week file is one line naming what is missing."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise EhcpError(f"--benchmark {path}: cannot read the file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        text = path.read_bytes().decode("cp1252")
-    rows = list(csv.reader(text.splitlines()))
+    rows = read_csv_rows(path, "--benchmark")
     if not rows:
         raise EhcpError(f"--benchmark {path}: the file is empty")
     header = [h.strip().lower() for h in rows[0]]

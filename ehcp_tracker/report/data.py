@@ -42,6 +42,10 @@ TITLES: dict[str, str] = {
     "advice_within_6_weeks_health": "Health advice within 6 weeks",
     "advice_within_6_weeks_social_care": "Social care advice within 6 weeks",
     "advice_within_6_weeks_education": "Education advice within 6 weeks",
+    "advice_within_6_weeks_ep_excl_exceptions": "EP advice within 6 weeks (excl. exceptions)",
+    "advice_within_6_weeks_health_excl_exceptions": "Health advice within 6 weeks (excl. exceptions)",
+    "advice_within_6_weeks_social_care_excl_exceptions": "Social care advice within 6 weeks (excl. exceptions)",
+    "advice_within_6_weeks_education_excl_exceptions": "Education advice within 6 weeks (excl. exceptions)",
     "no_plan_within_16_weeks": "Decisions not to issue within 16 weeks",
     "reviews_on_time": "Annual reviews concluded within 12 months",
     "review_decisions_within_4_weeks": "Review decisions within 4 weeks of the meeting",
@@ -453,19 +457,32 @@ def _data_quality(engine: Engine, trend: pd.DataFrame, pending: pd.DataFrame, as
 COMMENTARY_COLUMNS = ("kpi", "month", "commentary", "action", "owner")
 
 
-def read_commentary(path: Path, known: set[str]) -> pd.DataFrame:
-    """The commentary file (CSV: kpi, month, commentary, action, owner; headers in any case), checked:
-    a bad file is one line naming the file, row and column (exit 1), never a traceback."""
+def read_csv_rows(path: Path, option: str) -> list[list[str]]:
+    """A small CSV a user gives an option (UTF-8 with or without BOM, or Windows-1252, as every
+    extract), as rows of text; unreadable is one line naming the option and the file."""
     import csv
+    import io
 
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise EhcpError(f"--commentary {path}: cannot read the file ({exc.strerror})") from None
+        raise EhcpError(f"{option} {path}: cannot read the file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise EhcpError(f"--commentary {path}: not UTF-8 text (save it as CSV UTF-8)") from None
-    reader = csv.reader(text.splitlines())
+        text = raw.decode("cp1252", errors="replace")
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise EhcpError(f"{option} {path}: not a CSV file ({exc})") from None
+
+
+def read_commentary(path: Path, known: set[str]) -> pd.DataFrame:
+    """The commentary file (CSV: kpi, month, commentary, action, owner; headers in any case), checked:
+    a bad file is one line naming the file, row and column (exit 1), never a traceback."""
+    path = Path(path)
+    reader = iter(read_csv_rows(path, "--commentary"))
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in COMMENTARY_COLUMNS if c not in header]
     if missing:
