@@ -116,7 +116,8 @@ def filter_options(func):
     func = click.option("--team", metavar="T", help="Only this team's cases.")(func)
     func = click.option("--caseworker", metavar="X", help="Only this caseworker's cases.")(func)
     func = click.option("--include-missing", is_flag=True,
-                        help="Also list cases missing from the latest extract (kept, not deleted).")(func)
+                        help="Also list cases missing from the latest extract (kept, not deleted), with a "
+                             "missing_since column (the as-of date of the import that first missed them).")(func)
     return func
 
 
@@ -163,8 +164,14 @@ def init(obj: Context):
               help="Where to write rejected rows (default: FILE.rejects.csv beside the extract).")
 @click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the import summary as JSON to this path.")
+@click.option("--max-missing", type=click.FloatRange(0, 100), default=10, show_default=True, metavar="PERCENT",
+              help="Refuse a file that would mark more than PERCENT of the cases present in the last extract "
+                   "as missing (a truncated or filtered extract).")
+@click.option("--keep-absent", multiple=True, metavar="COLUMN",
+              help="Accept a file without COLUMN although stored cases hold it: the stored values are kept "
+                   "(repeatable, or comma-separated; 'all' for every absent column).")
 @click.pass_obj
-def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json):
+def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json, max_missing, keep_absent):
     """Import tonight's extract(s): validate, then update the database in one transaction per file.
 
     Every problem in a file is reported at once (file, row, column, reason) and, unless
@@ -174,18 +181,22 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     Example: ehcp import assessments.csv reviews.xlsx --profile example-system
     """
     from .ingest.extract import load_profile
-    from .ingest.importer import import_extract
+    from .ingest.importer import import_extract, new_batch, rejects_path_for
     from .progress import import_progress
 
     book = obj.book
     engine = obj.engine
     chosen = load_profile(profile) if profile else None
+    keep = [c.strip() for given in keep_absent for c in given.split(",") if c.strip()]
+    batch = new_batch()
     summaries, failed = [], False
     for path in files:
         try:
             with import_progress(path, quiet=obj.quiet) as progress:
                 summary = import_extract(engine, path, book, obj.as_of, kind=kind, profile=chosen,
-                                         skip_bad_rows=skip_bad_rows, rejects_path=rejects, progress=progress)
+                                         skip_bad_rows=skip_bad_rows, progress=progress,
+                                         rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
+                                         max_missing=max_missing, keep_absent=keep, batch=batch)
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
@@ -196,12 +207,18 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             summaries.append({"file": str(path), "status": "failed", "message": str(exc)})
             failed = True
             continue
+        for note in summary.notes:
+            obj.say(f"note: {note}")
         for warning in summary.warnings:
             obj.say(f"warning: {warning}")
+        for warning in summary.mass_changes:  # even under --quiet: a cron job must mail this
+            click.echo(f"warning: {warning}", err=True)
         for problem in summary.problems:
             click.echo(f"rejected: {problem}", err=True)
         obj.say(summary.describe())
         for line in describe_moves(summary.deadline_changes, summary.run_id):
+            obj.say(line)
+        for line in describe_statuses(summary.status_changes, summary.run_id):
             obj.say(line)
         summaries.append(summary.as_dict())
         failed |= summary.rejected > 0
@@ -219,21 +236,40 @@ def describe_moves(changes: list[dict], run_id, limit: int = 20) -> list[str]:
     return lines
 
 
+def describe_statuses(changes: list[dict], run_id, limit: int = 20) -> list[str]:
+    """The clocks whose status the import changed with their due date unchanged (met -> overdue)."""
+    lines = [f"  status: {c['case_id']} {c['clock']} {c['old_status']} -> {c['new_status']} ({c['why']})"
+             for c in changes[:limit]]
+    if len(changes) > limit:
+        lines.append(f"  ... and {len(changes) - limit} more: ehcp changes --run {run_id}")
+    return lines
+
+
 @cli.command()
-@click.option("--run", "run_id", type=int, metavar="N", help="This import run (default: the latest import).")
+@click.option("--run", "run_id", type=int, metavar="N", help="This import run (default: every file of the latest import command).")
 @click.option("--all", "all_runs", is_flag=True, help="Every import run, oldest first.")
+@click.option("--fields", is_flag=True, help="The fields changed instead: case, field, old value, new value.")
 @listing_options
 @click.pass_obj
-def changes(obj: Context, run_id, all_runs, fmt, output):
-    """The deadlines an import moved: case, clock, old due, new due, and why.
+def changes(obj: Context, run_id, all_runs, fields, fmt, output):
+    """What an import changed: the deadlines it moved (case, clock, old due, new due, and why) and the
+    clocks whose status it changed (change = moved | status); with --fields, every changed field.
+    The default is the latest import command, every file in it.
 
-    Example: ehcp changes --run 12 --format csv -o moved.csv
+    Example: ehcp changes --run 12 --format csv -o moved.csv; ehcp changes --fields
     """
-    from .store.changes import deadline_changes
+    from .store.changes import deadline_changes, field_changes
 
+    runs_text = lambda runs: (f"import run{'s' if len(runs) != 1 else ''} "  # noqa: E731
+                              f"{', '.join(map(str, runs)) or '(none yet)'}")
+    if fields:
+        frame, runs = field_changes(obj.engine, run_id=run_id, all_runs=all_runs)
+        obj.say(f"{runs_text(runs)}: {len(frame)} field changes")
+        _emit(frame, fmt, output, "fields")
+        return
     frame, runs = deadline_changes(obj.engine, run_id=run_id, all_runs=all_runs)
-    obj.say(f"import run{'s' if len(runs) != 1 else ''} {', '.join(map(str, runs)) or '(none yet)'}: "
-            f"{len(frame)} deadlines moved")
+    moved = int((frame["change"] == "moved").sum())
+    obj.say(f"{runs_text(runs)}: {moved} deadlines moved, {len(frame) - moved} clocks changed status")
     _emit(frame, fmt, output, "changes")
 
 

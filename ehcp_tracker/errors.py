@@ -43,13 +43,14 @@ class Problem:
     column: str | None
     code: str
     message: str
+    header: str | None = None  # the file's own name for ``column`` when a profile renamed it
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
             where += f", row {self.row}"
         if self.column:
-            where += f", column {self.column}"
+            where += f", column {self.header!r} ({self.column})" if self.header else f", column {self.column}"
         return f"{where}: {self.message}"
 
 

@@ -7,7 +7,8 @@ only parses options and renders, and tests can call these directly.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import sqlalchemy as sa
@@ -26,8 +27,8 @@ class Filters:
     """Who a listing is for: every listing takes the same filters."""
 
     kind: str | None = None  # "assessments" | "reviews" | None for both
-    caseworker: str | None = None
-    team: str | None = None
+    caseworker: str | tuple[str, ...] | None = None  # as given; a tuple once resolved to the stored spellings
+    team: str | tuple[str, ...] | None = None
     cohort: str | None = None
     clock: str | None = None
     status: str | None = None
@@ -49,6 +50,7 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
     kinds = [filters.kind] if filters.kind else list(KINDS)
     frames = []
     with engine.connect() as conn:
+        filters = resolve_filters(conn, filters)
         for name in kinds:
             kind = KINDS[name]
             clocks = book.clocks_for(kind.case)
@@ -58,22 +60,72 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
                 continue
             cases = load_filtered(conn, name, filters)
             if len(cases):
-                frames.append(evaluate(cases, book, as_of, case=kind.case, clocks=[c.id for c in clocks]))
+                part = evaluate(cases, book, as_of, case=kind.case, clocks=[c.id for c in clocks])
+                if filters.include_missing:
+                    part["missing_since"] = missing_since(conn, cases, kind.key, part["case_id"])
+                frames.append(part)
     frames = [f for f in frames if len(f)]
     result = pd.concat(frames, ignore_index=True) if frames else empty_result()
+    columns = CLOCK_COLUMNS + EXTRA_COLUMNS
+    if filters.include_missing:
+        columns = columns + ["missing_since"]
+        if "missing_since" not in result:
+            result["missing_since"] = pd.Series(dtype="datetime64[s]")
     if filters.status:
         result = result[result["status"] == filters.status]
-    return result[CLOCK_COLUMNS + EXTRA_COLUMNS].sort_values(["due", "case_id", "clock"], kind="stable").reset_index(drop=True)
+    return result[columns].sort_values(["due", "case_id", "clock"], kind="stable").reset_index(drop=True)
+
+
+def missing_since(conn: sa.Connection, cases: pd.DataFrame, key: str, case_ids: pd.Series) -> pd.Series:
+    """For each result row, the as-of date of the import that first missed its case (blank while present)."""
+    runs = dict(conn.execute(sa.select(db.import_run.c.id, db.import_run.c.as_of)).all())
+    by_case = cases.set_index(key)["missing_since_run_id"].map(runs)
+    return pd.to_datetime(case_ids.map(by_case), errors="coerce").astype("datetime64[s]")
+
+
+def _spelling(value: str) -> str:
+    """What a person means by a caseworker or team: case and runs of spaces do not count."""
+    return " ".join(str(value).split()).casefold()
+
+
+def resolve_filters(conn: sa.Connection, filters: Filters) -> Filters:
+    """``--caseworker cw005`` and ``--team ' north '`` as the stored spellings (CW005, North).
+
+    The distinct values come from the indexed columns (a fast scan even at national scale); a
+    value matching no case is an error naming the known ones, never a silent "0 clocks"."""
+    resolved = {}
+    for name in ("caseworker", "team"):
+        given = getattr(filters, name)
+        if given is None or isinstance(given, tuple):
+            continue
+        known = sorted({v for kind in KINDS for v in conn.execute(
+            sa.select(db.table_for(kind).c[name]).distinct().where(db.table_for(kind).c[name].is_not(None))).scalars()})
+        wanted = _spelling(given)
+        matches = tuple(v for v in known if _spelling(v) == wanted)
+        if not matches:
+            raise EhcpError(f"--{name}: no {name} {given.strip()!r} ({_known(given, known)})")
+        resolved[name] = matches
+    return replace(filters, **resolved) if resolved else filters
+
+
+def _known(given: str, known: list[str], shown: int = 8) -> str:
+    """The known values (the first and last of many) and the closest, for a value that matched none."""
+    if not known:
+        return "no case has one yet"
+    listed = " ".join(known) if len(known) <= shown else f"{known[0]} ... {known[-1]}, {len(known)} in all"
+    close = difflib.get_close_matches(_spelling(given), {_spelling(k): k for k in known}, n=1, cutoff=0.6)
+    hint = f"; did you mean {next(k for k in known if _spelling(k) == close[0])}?" if close else ""
+    return f"known: {listed}{hint}"
 
 
 def filter_condition(table: sa.Table, filters: Filters):
     """The caseworker, team and cohort filters as one SQL condition (None for no filter), so they
     run in the database on indexed columns rather than over the whole caseload."""
     conditions = []
-    if filters.caseworker:
-        conditions.append(table.c.caseworker == filters.caseworker)
-    if filters.team:
-        conditions.append(table.c.team == filters.team)
+    for name in ("caseworker", "team"):
+        value = getattr(filters, name)
+        if value:
+            conditions.append(table.c[name].in_(value) if isinstance(value, tuple) else table.c[name] == value)
     if filters.cohort:
         conditions.append(table.c[filters.cohort].is_(True))
     return sa.and_(*conditions) if conditions else None
@@ -179,15 +231,30 @@ def backlog_summary(backlog_rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def find_case(engine: Engine, case_id: str) -> tuple[str, dict]:
-    """The stored record of one assessment request or review, by its ID."""
+    """The stored record of one assessment request or review, by its ID (spaces around it and, when
+    no ID matches exactly, letter case forgiven); none matching names the closest IDs."""
+    wanted = case_id.strip()
     with engine.connect() as conn:
-        for kind in KINDS.values():
-            table = db.table_for(kind.name)
-            frame = db.load_cases(conn, kind, table.c[kind.key] == case_id)
-            if len(frame):
-                record = frame.iloc[0].to_dict()
-                return kind.case, record
-    raise EhcpError(f"no assessment request or review with ID {case_id!r}")
+        for exact in (True, False):
+            for kind in KINDS.values():
+                key = db.table_for(kind.name).c[kind.key]
+                condition = key == wanted if exact else sa.func.upper(key) == wanted.upper()
+                frame = db.load_cases(conn, kind, condition)
+                if len(frame) == 1 or (len(frame) and exact):
+                    return kind.case, frame.iloc[0].to_dict()
+        close = _closest_ids(conn, wanted)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    raise EhcpError(f"no assessment request or review with ID {wanted!r}{hint}")
+
+
+def _closest_ids(conn: sa.Connection, wanted: str, n: int = 3) -> list[str]:
+    """The stored IDs most like ``wanted`` (only those of about its length are compared, so a
+    mistyped ID among a million is answered in a second or two)."""
+    ids = []
+    for kind in KINDS.values():
+        key = db.table_for(kind.name).c[kind.key]
+        ids += conn.execute(sa.select(key).where(sa.func.length(key).between(len(wanted) - 1, len(wanted) + 1))).scalars()
+    return difflib.get_close_matches(wanted, ids, n=n, cutoff=0.6) if ids else []
 
 
 def explain(engine: Engine, book: RuleBook, as_of: dt.date, case_id: str) -> CaseWorking:

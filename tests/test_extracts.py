@@ -42,7 +42,9 @@ def test_system_a_csv(engine, book):
     assert raw.kind == "assessments" and len(raw.cells) == 3  # trailing blank rows dropped
     summary = import_extract(engine, DATA / "system-a-assessments.csv", book, AS_OF)
     assert (summary.new, summary.rejected) == (3, 0)
-    assert any("using profile 'system-a-assessments'" in w for w in summary.warnings)
+    # the profile used is information (issue 11 point 9), not a warning
+    assert any("using profile 'system-a-assessments'" in n for n in summary.notes)
+    assert not any("using profile" in w for w in summary.warnings)
     assert any("'Child Surname' is not recognised" in w for w in summary.warnings)
     assert "SYNTHETIC" not in " ".join(summary.warnings)
     cases = db.load_cases(engine.connect(), db.KINDS["assessments"]).set_index("request_id") if hasattr(db, "KINDS") else None

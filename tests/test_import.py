@@ -54,7 +54,8 @@ def test_import_then_reimport_changes_nothing(engine, book, tmp_path):
 def test_changed_fields_are_logged_and_missing_cases_kept(engine, book, tmp_path):
     import_extract(engine, write_csv(tmp_path / "a.csv", HEADER, GOOD), book, AS_OF)
     tonight = [["R1", "P1", "2024-01-08", "CW9", "North", "assess", "2024-02-12", "2024-05-20"], GOOD[1]]
-    summary = import_extract(engine, write_csv(tmp_path / "b.csv", HEADER, tonight), book, AS_OF)
+    # one of three cases leaving is more than the shrink guard's default 10 %: accepted on purpose here
+    summary = import_extract(engine, write_csv(tmp_path / "b.csv", HEADER, tonight), book, AS_OF, max_missing=100)
     assert (summary.new, summary.changed, summary.unchanged, summary.missing) == (0, 1, 1, 1)
     cases = stored(engine)
     assert set(cases) == {"R1", "R2", "R3"}, "a case missing from the extract is kept, never deleted"

@@ -43,7 +43,8 @@ def test_two_imports_at_once_are_serialised(engine, db_url, book, tmp_path, monk
         engine = db.connect(db_url)
         try:
             barrier.wait()
-            results[path.name] = import_extract(engine, path, book, AS_OF)
+            # either order is allowed: 200 after 300 leaves 100 missing, past the shrink guard on purpose
+            results[path.name] = import_extract(engine, path, book, AS_OF, max_missing=100)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -176,7 +177,7 @@ def test_rejected_rows_exit_1_and_quiet_keeps_only_errors(run, tmp_path):
     assert result.exit_code == 1
     assert "nothing was imported" in result.output and "Traceback" not in result.output
     result = run("--as-of", "2024-05-01", "-q", "import", write_csv(tmp_path / "ok.csv", ASSESSMENT_HEADER,
-                                                                    assessment_rows(2)))
+                                                                    assessment_rows(3)))
     assert (result.exit_code, result.output) == (0, "")
 
 

@@ -175,7 +175,9 @@ def test_kpi_on_an_empty_database(run):
 
 
 def test_kpi_team_filter(loaded):
+    # a team no case has is a mistake, not "0" (issue 11 point 8: it used to print 0 silently)
     other = loaded(*ARGS, "kpi", "--team", "South", "--kpi", "requests_received", "--format", "csv")
-    assert "requests_received,2026-04,year_to_date,0," in other.stdout
+    assert other.exit_code == 1 and "no team 'South' (known: North" in other.output
+    assert other.stdout == "" and "Traceback" not in other.output
     mine = loaded(*ARGS, "kpi", "--team", "North", "--kpi", "requests_received", "--format", "csv")
     assert "requests_received,2026-04,year_to_date,5," in mine.stdout

@@ -39,7 +39,7 @@ def test_pre_alembic_database_is_stamped_and_upgraded(db_url, tmp_path, book):
     old = sa.MetaData()
     for table in first:
         table.to_metadata(old)
-    old.tables["import_run"]._columns.remove(old.tables["import_run"].c.deadlines_moved)
+    _first_import_run(old)
     old.create_all(engine)
     with engine.begin() as conn:
         conn.execute(old.tables["import_run"].insert().values(
@@ -56,6 +56,15 @@ def test_pre_alembic_database_is_stamped_and_upgraded(db_url, tmp_path, book):
     engine.dispose()
 
 
+def _first_import_run(old: sa.MetaData) -> None:
+    """import_run as revision 0001 made it: without the columns (and index) later revisions added."""
+    table = old.tables["import_run"]
+    for name in ("deadlines_moved", "batch"):
+        table._columns.remove(table.c[name])
+    for index in [i for i in table.indexes if i.name == "ix_import_run_batch"]:
+        table.indexes.discard(index)
+
+
 def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     """Build the first schema, fill it through a real import, upgrade to head: every row survives."""
     engine = db.connect(db_url)
@@ -66,7 +75,7 @@ def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     old = sa.MetaData()
     for name in ("import_run", "assessment", "review", "change_log"):
         db.metadata.tables[name].to_metadata(old)
-    old.tables["import_run"]._columns.remove(old.tables["import_run"].c.deadlines_moved)
+    _first_import_run(old)
     rows = assessment_rows(50)
     with engine.begin() as conn:
         run_id = conn.execute(old.tables["import_run"].insert().values(
@@ -82,8 +91,8 @@ def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     assert db.init_db(engine) == ("0001", db.head_revision())
     after = snapshot(db_url)
     for name, table_rows in before.items():
-        if name == "import_run":  # one more column, NULL for old runs
-            assert [r + ("None",) for r in table_rows] == after[name]
+        if name == "import_run":  # two more columns (0002 deadlines_moved, 0003 batch), NULL for old runs
+            assert [r + ("None", "None") for r in table_rows] == after[name]
         else:
             assert after[name] == table_rows, name
     # and the upgraded database imports as usual

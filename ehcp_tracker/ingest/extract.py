@@ -43,6 +43,9 @@ class RawExtract:
     warnings: list[str]
     encoding: str
     profile: Profile | None = None  # the profile used (given, or detected from the header)
+    sources: dict[str, str] = field(default_factory=dict)  # canonical column -> the file's own header
+    unknown: list[str] = field(default_factory=list)  # headers matching no column (to suggest misspellings)
+    notes: list[str] = field(default_factory=list)  # information, not warnings (e.g. the profile used)
 
 
 def profile_search_path() -> list[Path]:
@@ -141,10 +144,11 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list, list[int], str]:
     if "\x00" in text:
         raise EhcpError(f"{file}: contains NUL bytes; not a text CSV file (is it a spreadsheet or a UTF-16 export?)")
     utf8 = raw[len(UTF8_BOM):] if encoding == "utf-8-sig" else raw if encoding == "utf-8" else text.encode("utf-8")
-    fast = _read_csv_fast(utf8, text)
+    separator = _separator(text)
+    fast = _read_csv_fast(utf8, text, separator)
     if fast is not None:
         return (*fast, encoding)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=separator)
     try:
         records = list(reader)
     except csv.Error as exc:
@@ -170,6 +174,19 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list, list[int], str]:
     return header, _columns(rows, len(header)), numbers, encoding
 
 
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def _separator(text: str) -> str:
+    """The separator of the header line: a comma, or the semicolon or tab European Excel writes
+    ("CSV" saved where the decimal mark is a comma). A header holding none of them is one column,
+    read with commas (the required-column check then names what is missing)."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > counts[","] else ","
+
+
 def _columns(rows: list[list], width: int) -> list[list]:
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 
@@ -179,7 +196,7 @@ def _columns(rows: list[list], width: int) -> list[list]:
 _BLANK_RECORD = (b"\n\n", b"\n\r", b"\r\r")
 
 
-def _read_csv_fast(data: bytes, text: str) -> tuple[list[str], list, np.ndarray] | None:
+def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[str], list, np.ndarray] | None:
     """The common case read by pyarrow's C++ parser, each column dictionary-encoded (a pandas
     ``Categorical``: validation then works once per distinct cell).
 
@@ -198,7 +215,7 @@ def _read_csv_fast(data: bytes, text: str) -> tuple[list[str], list, np.ndarray]
     if data.count(b'"') % 2:  # a quote never closed (a truncated file): the csv-module path says so
         return None
     try:
-        header = next(csv.reader(io.StringIO(text, newline="")))
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
     except (csv.Error, StopIteration):
         return None
     if not any(c.strip() for c in header):
@@ -208,7 +225,7 @@ def _read_csv_fast(data: bytes, text: str) -> tuple[list[str], list, np.ndarray]
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowException):
@@ -291,18 +308,20 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
     else:
         raise EhcpError(f"{file}: unsupported file type {path.suffix or '(none)'}; give a .csv or .xlsx extract")
 
+    notes: list[str] = []
     if profile is None:
-        profile = _detect_profile(file, header, kind, candidates, canonical_names, warnings)
+        profile = _detect_profile(file, header, kind, candidates, canonical_names, notes)
     mapping = dict(profile.columns) if profile else {}
     names: list[str | None] = []
     seen: dict[str, str] = {}
+    unknown: list[str] = []
     for raw_name in header:
         source = str(raw_name).strip()
         key = source.lower()
         canonical = mapping.get(key) or (key if key in canonical_names else None)
         if canonical is None:
             if source:
-                warnings.append(f"{file}: column {source!r} is not recognised and was ignored")
+                unknown.append(source)
             names.append(None)
             continue
         if canonical in seen:
@@ -310,6 +329,7 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
         seen[canonical] = source
         names.append(canonical)
 
+    warnings += unknown_columns_warning(file, unknown)
     detected = profile.kind if profile and profile.kind else None
     if kind is None:
         kind = detected or ("assessments" if "request_id" in seen else "reviews" if "review_id" in seen else None)
@@ -341,7 +361,17 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
     if not len(numbers):
         raise EhcpError(f"{file}: the extract has a header but no data rows; nothing to import "
                         "(an empty extract would mark every case as missing)")
-    return RawExtract(file, cells, pd.Series(numbers, dtype="int64"), kind, warnings, encoding, profile)
+    return RawExtract(file, cells, pd.Series(numbers, dtype="int64"), kind, warnings, encoding, profile,
+                      sources=seen, unknown=unknown, notes=notes)
+
+
+def unknown_columns_warning(file: str, unknown: list[str], shown: int = 5) -> list[str]:
+    """Unrecognised headers as warnings: one each for a few, one line with a count for many (a
+    spreadsheet with 20,000 stray columns must not bury the summary)."""
+    if len(unknown) <= shown:
+        return [f"{file}: column {name!r} is not recognised and was ignored" for name in unknown]
+    listed = ", ".join(repr(name) for name in unknown[:shown])
+    return [f"{file}: {len(unknown)} columns are not recognised and were ignored ({listed}, ...)"]
 
 
 def _shipped_profiles() -> tuple[list[Profile], list[str]]:
@@ -356,8 +386,9 @@ def _shipped_profiles() -> tuple[list[Profile], list[str]]:
 
 
 def _detect_profile(file: str, header: list, kind: str | None, candidates: list[Profile],
-                    canonical_names: set[str], warnings: list[str]) -> Profile | None:
-    """No --profile: canonical headers need none; otherwise the one profile that fits the header."""
+                    canonical_names: set[str], notes: list[str]) -> Profile | None:
+    """No --profile: canonical headers need none; otherwise the one profile that fits the header
+    (which ``notes`` records: information, not a warning)."""
     present = {str(h).strip().lower() for h in header if str(h).strip()}
     if present & {k.key for k in KINDS.values()}:
         return None  # canonical column names: no profile needed
@@ -370,7 +401,7 @@ def _detect_profile(file: str, header: list, kind: str | None, candidates: list[
         if any(all(c.name in given for c in KINDS[k].columns if c.required) for k in kinds):
             fits.append(candidate)
     if len(fits) == 1:
-        warnings.append(f"{file}: using profile {fits[0].name!r} (its columns match the header)")
+        notes.append(f"{file}: using profile {fits[0].name!r} (its columns match the header)")
         return fits[0]
     found = ", ".join(repr(str(h)) for h in header[:12] if str(h).strip()) or "nothing"
     if len(fits) > 1:

@@ -28,6 +28,7 @@ from ..output import neutralise
 from ..schema import KINDS, Kind
 from ..store import db
 from .extract import Profile, read_extract
+from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
 from .validate import validate
 
 # progress(stage, done, total): the CLI draws a bar from it; the library never prints.
@@ -51,9 +52,13 @@ class ImportSummary:
     fields_changed: int = 0
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    deadline_changes: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # information (the profile used, absent columns kept)
+    mass_changes: list[str] = field(default_factory=list)  # said even under --quiet
+    deadline_changes: list[dict] = field(default_factory=list)  # clocks whose due date moved
+    status_changes: list[dict] = field(default_factory=list)  # clocks whose due stayed but status changed
     rejects_file: str | None = None
     status: str = "imported"
+    batch: str | None = None
 
     def describe(self) -> str:
         text = (f"{self.file}: {self.kind}, {self.rows_read} rows: {self.new} new, {self.changed} changed, "
@@ -64,12 +69,16 @@ class ImportSummary:
                 text += f" (see {self.rejects_file})"
         if self.deadline_changes:
             text += f"; {len(self.deadline_changes)} deadlines moved"
+        if self.status_changes:
+            text += f"; {len(self.status_changes)} clocks changed status"
         return text + (f" [import run {self.run_id}]" if self.run_id else "")
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("problems", "warnings", "deadline_changes")} | {
-            "problems": [p.__dict__ for p in self.problems], "warnings": self.warnings,
-            "deadlines_moved": self.deadline_changes}
+        lists = ("problems", "warnings", "notes", "mass_changes", "deadline_changes", "status_changes")
+        return {k: v for k, v in self.__dict__.items() if k not in lists} | {
+            "problems": [p.__dict__ for p in self.problems], "warnings": self.warnings, "notes": self.notes,
+            "mass_changes": self.mass_changes, "deadlines_moved": self.deadline_changes,
+            "statuses_changed": self.status_changes}
 
 
 def comparable(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
@@ -230,9 +239,32 @@ def write_rejects(path: Path, raw_cells: pd.DataFrame, row_numbers: pd.Series, p
                 writer.writerow([row, p.column or "", p.code, p.message, *cells])
 
 
+def rejects_path_for(extract: Path, given: Path | None, several: bool) -> Path:
+    """Where a file's rejected rows go: FILE.rejects.csv beside it, or ``--rejects``; with several
+    files and one ``--rejects`` path, each file gets its own (PATH-stem.FILE-stem.csv), so the second
+    file's rejects never overwrite the first's."""
+    extract = Path(extract)
+    if given is None:
+        return extract.with_name(extract.stem + ".rejects.csv")
+    given = Path(given)
+    return given.with_name(f"{given.stem}.{extract.stem}{given.suffix or '.csv'}") if several else given
+
+
+def new_batch() -> str:
+    """An id shared by every file of one import command (``ehcp changes`` reports them together)."""
+    import uuid
+
+    return uuid.uuid4().hex[:16]
+
+
 def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
                    profile: Profile | None = None, skip_bad_rows: bool = False,
-                   rejects_path: Path | None = None, progress: Progress | None = None) -> ImportSummary:
+                   rejects_path: Path | None = None, progress: Progress | None = None,
+                   max_missing: float = DEFAULT_MAX_MISSING, keep_absent=(), batch: str | None = None) -> ImportSummary:
+    """Import one extract. The guards (``guards.py``) run before anything is written: a stored column
+    absent from the file (unless in ``keep_absent``) or more than ``max_missing`` % of the present
+    cases missing refuses the file. A rejected row (``skip_bad_rows``) is not a missing case: it keeps
+    its stored values and its presence."""
     path = Path(path)
     step = progress or (lambda stage, done, total: None)
     step("reading", 0, 1)
@@ -242,37 +274,46 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     step("validating", 0, len(raw.cells))
     checked = validate(raw, book, as_of)
     summary = ImportSummary(None, raw.file, raw.kind, rows_read=len(raw.cells), warnings=list(raw.warnings),
-                            problems=checked.problems, rejected=int(checked.bad_rows.sum()))
+                            notes=list(raw.notes), problems=checked.problems, rejected=int(checked.bad_rows.sum()),
+                            batch=batch)
     digest = file_digest(path)
     run_values = dict(kind=raw.kind, file_name=raw.file, file_sha256=digest, as_of=as_of,
                       profile=profile.name if profile else None, rule_book=book.fingerprint,
-                      rows_read=summary.rows_read, rows_rejected=summary.rejected)
+                      rows_read=summary.rows_read, rows_rejected=summary.rejected, batch=batch)
     if checked.problems and not skip_bad_rows:
         with db.write_transaction(engine) as conn:
             conn.execute(db.import_run.insert().values(started_at=db.now(), finished_at=db.now(),
                                                        status="rejected", **run_values))
         raise ImportRejected(raw.file, checked.problems)
-    if checked.problems:
-        rejects_path = rejects_path or path.with_name(path.stem + ".rejects.csv")
-        write_rejects(rejects_path, raw.cells, raw.row_numbers, checked.problems)
-        summary.rejects_file = str(rejects_path)
-        summary.status = "partial"
-
     incoming = checked.good
+    # every case the file holds, rejected rows included: a rejected row is not a missing case
+    in_file = checked.frame[kind_def.key].dropna().to_numpy()
     table = db.table_for(raw.kind)
     # The lock comes first, so run ids follow the order imports are applied in and each import
     # compares against everything committed before it.
     with db.write_transaction(engine) as conn:
+        existing = db.load_cases(conn, kind_def)
+        kept = absent_columns(raw, kind_def, existing, keep_absent)  # refuses the file: nothing written yet
+        check_shrink(raw.file, existing, in_file, kind_def.key, max_missing)
+        if kept:
+            incoming = keep_stored(incoming, existing, kind_def.key, kept)
+            summary.notes.append(f"{raw.file}: not in the file, stored values kept (--keep-absent): {', '.join(kept)}")
+        if checked.problems:
+            rejects_path = rejects_path or rejects_path_for(path, None, False)
+            write_rejects(rejects_path, raw.cells, raw.row_numbers, checked.problems)
+            summary.rejects_file = str(rejects_path)
+            summary.status = "partial"
         run_id = conn.execute(db.import_run.insert().values(
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
         summary.run_id = run_id
         step("comparing", 0, len(incoming))
-        existing = db.load_cases(conn, kind_def)
-        moved_cases = _apply(conn, table, kind_def, incoming, existing, run_id, summary, step)
-        summary.deadline_changes = deadline_changes(kind_def, book, as_of, existing, incoming, moved_cases)
-        if summary.deadline_changes:
+        moved_cases = _apply(conn, table, kind_def, incoming, existing, in_file, run_id, summary, step)
+        changes = deadline_changes(kind_def, book, as_of, existing, incoming, moved_cases)
+        summary.deadline_changes = [c for c in changes if c["old_due"] != c["new_due"]]
+        summary.status_changes = [c for c in changes if c["old_due"] == c["new_due"]]
+        if changes:
             conn.execute(db.deadline_change.insert(), [
-                {"run_id": run_id, "kind": kind_def.name} | change for change in summary.deadline_changes])
+                {"run_id": run_id, "kind": kind_def.name} | change for change in changes])
         _test_only_pause(conn)
         conn.execute(db.import_run.update().where(db.import_run.c.id == run_id).values(
             finished_at=db.now(), status=summary.status, cases_new=summary.new, cases_changed=summary.changed,
@@ -284,7 +325,8 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
 
 def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFrame, incoming: pd.DataFrame,
                      changed: dict[str, list[str]]) -> list[dict]:
-    """The deadlines the changed cases' new stage dates move: each clock's due date before and after.
+    """The deadlines the changed cases' new stage dates move, and the clocks whose status they change
+    (met -> overdue when a stop date is cleared): each clock's due date and status before and after.
 
     Both sides are judged by the engine as of the import's as-of date, so the difference is the
     data's doing alone. ``changed`` maps each changed case to its "field old -> new" notes; a move
@@ -303,7 +345,9 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
         return []
     both = before.merge(after, on=["case_id", "clock"], how="outer", suffixes=("_old", "_new"))
     old_due, new_due = both["due_old"], both["due_new"]
-    moved = both[~((old_due == new_due) | (old_due.isna() & new_due.isna()))]
+    same_due = (old_due == new_due) | (old_due.isna() & new_due.isna())
+    same_status = (both["status_old"] == both["status_new"]) | (both["status_old"].isna() & both["status_new"].isna())
+    moved = both[~(same_due & same_status)]
     clocks = {c.id: c for c in book.clocks}
     out = []
     for row in moved.sort_values(["case_id", "clock"]).itertuples(index=False):
@@ -323,9 +367,12 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
     return out
 
 
-def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, run_id: int,
-           summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
-    """Write the differences; return each changed case's notes, (field, "field old -> new")."""
+def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray,
+           run_id: int, summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
+    """Write the differences; return each changed case's notes, (field, "field old -> new").
+
+    A stored case is missing only when its key is nowhere in the file: ``in_file`` holds the keys of
+    the rejected rows too, whose cases keep their stored values and presence."""
     key = kind.key
     new_text = comparable(incoming, kind).set_index(key, drop=False)
     old_text = comparable(existing, kind).set_index(key, drop=False)
@@ -333,7 +380,7 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
 
     is_new = ~new_text.index.isin(old_text.index)
     common = new_text.index[~is_new]
-    gone = old_text.index[~old_text.index.isin(new_text.index)]
+    gone = old_text.index[~old_text.index.isin(in_file)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
     log = ChangeLog(run_id, kind.name)
@@ -385,6 +432,7 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     summary.unchanged = int(len(common) - changed_mask.sum())
     summary.missing = int(len(gone))
     summary.fields_changed = int(differs.sum())
+    summary.mass_changes = mass_changes(summary.file, names, differs, after, len(old_text))
     for case_id in case_ids[back]:
         notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
     return notes

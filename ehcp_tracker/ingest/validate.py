@@ -36,6 +36,16 @@ class Reason(str, Enum):
     ORDER = "date_order"
     INCONSISTENT = "inconsistent"
     EXCEPTION = "exception_not_allowed"
+    MONTH_FIRST = "month_first"
+    UNJUDGEABLE = "date_out_of_range"
+
+
+# Dates the rule book cannot judge. The floor is not a number here: it is the first day any clock's
+# first rule version is in force (1 September 2014, SEND Regulations 2014 reg 1: "come into force on
+# 1st September 2014"), read from the rule book, so no EHC event is dated before the law that made it.
+# The other two are plausibility margins, not law:
+OLDEST_BIRTH_YEARS = 30  # a plan may run to the end of the academic year of the 25th birthday (Regs reg 46)
+PLANNED_YEARS_AHEAD = 5  # a planned date (a post-16 move, reg 18(2)) further ahead is a typo
 
 
 YES = {"yes", "y", "true", "t", "1", "1.0"}
@@ -51,6 +61,30 @@ _DATE_FORMATS = (
     (r"\d{1,2}/\d{1,2}/\d{2}", "%d/%m/%y"),
 )
 _DATE_PATTERNS = tuple((re.compile(pattern), fmt) for pattern, fmt in _DATE_FORMATS)
+
+
+_DAY_MONTH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}")
+
+
+def _date_order(cell) -> int:
+    """How a text date reads: 0 unambiguous (ISO, an Excel date, day == month, or day over 12),
+    1 ambiguous (both parts 12 or less: 05/03/2024 could be 3 May), 2 month-first only
+    (03/25/2024 has no 25th month: whoever wrote it put the month first)."""
+    if isinstance(cell, dt.date):
+        return 0
+    match = _DAY_MONTH.fullmatch(_cell_text(cell))
+    if not match:
+        return 0
+    first, second = int(match.group(1)), int(match.group(2))
+    if first <= 12 and 12 < second <= 31:
+        return 2
+    return 1 if first <= 12 and second <= 12 and first != second else 0
+
+
+def date_orders(values: pd.Series) -> np.ndarray:
+    """``_date_order`` of every cell of a column (worked out once per distinct cell)."""
+    codes, orders = _per_distinct(values, _date_order)
+    return np.asarray(orders, dtype=np.int8)[codes]
 
 
 @dataclass
@@ -70,13 +104,25 @@ class _Collector:
         self.problems: list[Problem] = []
         self.bad = np.zeros(len(raw.cells), dtype=bool)
 
+    def header(self, column: str | None) -> str | None:
+        """The file's own header for a canonical column when a profile renamed it (messages speak
+        the file's language: 'Decision Letter Sent', not decision_notified)."""
+        source = self.raw.sources.get(column) if column else None
+        return source if source and source.strip().lower() != column else None
+
     def mark(self, mask, column: str | None, reason: Reason, message) -> None:
         mask = np.asarray(mask, dtype=bool)
+        header = self.header(column)
         for index in np.flatnonzero(mask):
             text = message(index) if callable(message) else message
             self.problems.append(Problem(self.raw.file, int(self.raw.row_numbers.iloc[index]), column,
-                                         reason.value, text))
+                                         reason.value, text, header))
         self.bad |= mask
+
+    def note(self, reason: Reason, message: str) -> None:
+        """A problem of the whole file or a whole column (said once, naming the column itself), on top
+        of the cells marked for it."""
+        self.problems.append(Problem(self.raw.file, None, None, reason.value, message))
 
 
 def _cell_text(v) -> str:
@@ -148,6 +194,8 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
     out = _Collector(raw)
     frame: dict[str, object] = {}  # typed columns, made a DataFrame once at the end (cheaper than column by column)
     allowed = _allowed_values(kind, book)
+    floor = book_floor(book, kind)
+    invalid: dict[str, np.ndarray] = {}  # cells that held something unusable: not blank to the cross-checks
     for col in kind.columns:
         if col.name not in raw.cells:
             frame[col.name] = (np.full(len(raw.cells), np.datetime64("NaT"), dtype="datetime64[D]")
@@ -155,19 +203,7 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             continue
         values = raw.cells[col.name]
         if col.type == "date":
-            days, unreadable, impossible = parse_dates(values)
-            # a personal value (a date of birth) is never echoed back
-            out.mark(unreadable, col.name, Reason.BAD_DATE,
-                     lambda i, v=values, hide=col.personal: "not a date"
-                     + ("" if hide else f": {_cell_text(v.iloc[i])!r}") + " (expected YYYY-MM-DD or DD/MM/YYYY)")
-            out.mark(impossible, col.name, Reason.IMPOSSIBLE_DATE, "no such day in the calendar (dates are read day-first: DD/MM/YYYY)")
-            if col.required:
-                out.mark(np.isnat(days) & ~unreadable & ~impossible, col.name, Reason.REQUIRED, "required but blank")
-            future = days > np.datetime64(as_of, "D")
-            if col.planned:
-                future[:] = False  # a planned date (a post-16 move) is expected to lie ahead
-            out.mark(future, col.name, Reason.FUTURE_DATE, f"date is after the as-of date {as_of.isoformat()}")
-            days[future] = np.datetime64("NaT")
+            days, invalid[col.name] = _check_dates(col, values, floor, as_of, out)
             frame[col.name] = days
             continue
         # every check below runs on the distinct cells (text) and is spread back to the rows by code
@@ -185,6 +221,7 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             bad = (lowered != "") & ~lowered.isin(valid)
             out.mark(each(bad), col.name, Reason.BAD_VALUE,
                      lambda i, t=text, c=codes: f"{t.iloc[c[i]]!r} is not one of: {', '.join(valid)}")
+            invalid[col.name] = each(bad)
             frame[col.name] = each(lowered.where((lowered != "") & ~bad, None))
         elif col.type == "flag":
             lowered = text.str.lower()
@@ -214,6 +251,7 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
 
     frame = pd.DataFrame({name: values.astype("datetime64[s]") if getattr(values, "dtype", None) == "datetime64[D]"
                           else values for name, values in frame.items()}, index=raw.cells.index)
+    frame.attrs["invalid"] = invalid
     key = frame[kind.key]
     duplicated = key.notna() & key.duplicated(keep=False)
     if duplicated.any():
@@ -225,8 +263,70 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
                            f"(first at row {first_row[key.iloc[i]]})")
     for check in CROSS_CHECKS.get(kind.name, []):
         check(frame, out)
+    del frame.attrs["invalid"]  # arrays in attrs would follow the frame into every later operation
     _check_exceptions(kind, frame, book, as_of, out)
     return Validated(frame.reset_index(drop=True), out.problems, out.bad)
+
+
+def book_floor(book: RuleBook, kind: Kind) -> dt.date:
+    """The first day the rule book judges a case of this kind: its earliest rule version."""
+    starts = [v.start_from for c in book.clocks_for(kind.case) for v in c.versions]
+    return min(starts) if starts else dt.date(2014, 9, 1)
+
+
+def _check_dates(col, values: pd.Series, floor: dt.date, as_of: dt.date, out: _Collector):
+    """Typed days of one date column, every bad cell marked; and the cells that held something
+    unusable (so a bad date is not also "blank" to the cross-checks).
+
+    The date order is decided for the column, not the cell: one cell that can only be month-first
+    (03/25/2024) makes every ambiguous cell (05/03/2024) of the column suspect, and they are
+    rejected too rather than stored with day and month swapped."""
+    days, unreadable, impossible = parse_dates(values)
+    orders = date_orders(values)
+    month_first = orders == 2
+    hide = col.personal  # a personal value (a date of birth) is never echoed back
+    out.mark(unreadable, col.name, Reason.BAD_DATE,
+             lambda i: "not a date" + ("" if hide else f": {_cell_text(values.iloc[i])!r}")
+             + " (expected YYYY-MM-DD or DD/MM/YYYY)")
+    ambiguous = np.zeros(len(values), dtype=bool)
+    if month_first.any():
+        ambiguous = (orders == 1) & ~np.isnat(days)
+        written = int((~np.isnat(days) | impossible).sum())
+        header = out.header(col.name)
+        out.note(Reason.MONTH_FIRST,
+                 f"column {f'{header!r} ({col.name})' if header else col.name} looks month-first (US): {int(month_first.sum())} of "
+                 f"{written} dates are impossible day-first, so its {int(ambiguous.sum())} ambiguous dates "
+                 "(day and month both 12 or less) are rejected too, never guessed; export dates as "
+                 "YYYY-MM-DD or DD/MM/YYYY")
+        out.mark(month_first, col.name, Reason.IMPOSSIBLE_DATE,
+                 "no such day read day-first (DD/MM/YYYY): it reads only month-first (US)")
+        out.mark(ambiguous, col.name, Reason.MONTH_FIRST,
+                 "ambiguous in a month-first column: day and month could be either way round")
+    out.mark(impossible & ~month_first, col.name, Reason.IMPOSSIBLE_DATE,
+             "no such day in the calendar (dates are read day-first: DD/MM/YYYY)")
+    if col.required:
+        out.mark(np.isnat(days) & ~unreadable & ~impossible, col.name, Reason.REQUIRED, "required but blank")
+    day = np.datetime64(as_of, "D")
+    future = days > day
+    if col.planned:  # a planned date (a post-16 move) is expected to lie ahead, but not decades ahead
+        future = days > day + np.timedelta64(round(365.25 * PLANNED_YEARS_AHEAD), "D")
+        out.mark(future, col.name, Reason.UNJUDGEABLE,
+                 f"more than {PLANNED_YEARS_AHEAD} years after the as-of date {as_of.isoformat()}: a typo?")
+    else:
+        out.mark(future, col.name, Reason.FUTURE_DATE, f"date is after the as-of date {as_of.isoformat()}")
+    if hide:
+        lowest = np.datetime64(dt.date(as_of.year - OLDEST_BIRTH_YEARS, 1, 1), "D")
+        too_old = days < lowest
+        out.mark(too_old, col.name, Reason.UNJUDGEABLE,
+                 f"more than {OLDEST_BIRTH_YEARS} years before the as-of date: not a child or young person with a plan")
+    else:
+        too_old = days < np.datetime64(floor, "D")
+        out.mark(too_old, col.name, Reason.UNJUDGEABLE,
+                 lambda i: f"{str(days[i])} is before {floor.day} {floor:%B %Y}, the first day the rule book judges "
+                           "(SEND Regulations 2014 reg 1): no clock could be worked out; a typo for a later year?")
+    dropped = ambiguous | month_first | future | too_old
+    days[dropped] = np.datetime64("NaT")
+    return days, unreadable | impossible | dropped
 
 
 def _allowed_values(kind: Kind, book: RuleBook) -> dict[str, tuple[str, ...]]:
@@ -274,10 +374,15 @@ def _before(frame, later: str, earlier: str) -> np.ndarray:
 
 
 def _blank(frame, name) -> np.ndarray:
+    """Cells with nothing in them. A cell that held something unreadable (already reported) is not
+    blank: "outcome recorded but its date blank" would be a second, false, problem."""
     values = frame[name]
     if values.dtype.kind == "M":
-        return np.isnat(values.to_numpy(dtype="datetime64[D]"))
-    return values.isna().to_numpy()
+        blank = np.isnat(values.to_numpy(dtype="datetime64[D]"))
+    else:
+        blank = values.isna().to_numpy()
+    invalid = frame.attrs.get("invalid", {}).get(name)
+    return blank if invalid is None else blank & ~invalid
 
 
 def _check_assessment_order(frame: pd.DataFrame, out: _Collector) -> None:

@@ -32,8 +32,8 @@ from sqlalchemy.engine import Engine
 from ..clocks.engine import empty_result, evaluate
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
-from ..listings import Filters, load_filtered
-from ..schema import COHORTS, KINDS
+from ..listings import Filters, load_filtered, resolve_filters
+from ..schema import BY_CASE as KINDS_BY_CASE, COHORTS, KINDS
 from ..store import db
 from .catalogue import Catalogue, Filter, Kpi, load_catalogue
 
@@ -447,14 +447,45 @@ def _assemble(blocks, months: list[int], year_starts: np.ndarray, as_of: dt.date
 # --------------------------------------------------------------------------- over a database
 
 def load_caseload(engine: Engine, filters: Filters = Filters()) -> dict[str, pd.DataFrame]:
-    """Every case matching ``filters`` (team, caseworker, cohort, kind), by kind of case, read once."""
+    """Every case matching ``filters`` (team, caseworker, cohort, kind), by kind of case, read once.
+
+    Cases missing from the latest extract are read too, with ``missing_since`` (the as-of date of
+    the import that first missed them): they keep counting in the months their events happened
+    (:func:`while_present`), unless ``filters.include_missing`` counts them as if present."""
     if filters.cohort and filters.cohort not in COHORTS:
         raise EhcpError(f"--cohort: {filters.cohort!r} is not one of {', '.join(COHORTS)}")
     caseload = {}
     with engine.connect() as conn:
+        filters = resolve_filters(conn, filters)
+        left = dict(conn.execute(sa.select(db.import_run.c.id, db.import_run.c.as_of)).all())
         for name in [filters.kind] if filters.kind else list(KINDS):
-            caseload[KINDS[name].case] = load_filtered(conn, name, filters)
+            cases = load_filtered(conn, name, replace(filters, include_missing=True))
+            since = cases["missing_since_run_id"] if not filters.include_missing else pd.Series(dtype=object)
+            cases["missing_since"] = pd.to_datetime(since.map(left), errors="coerce") if len(since) else pd.NaT
+            caseload[KINDS[name].case] = cases
     return caseload
+
+
+def while_present(results: pd.DataFrame, caseload: dict[str, pd.DataFrame], snapshot_day: dt.date | None = None
+                  ) -> pd.DataFrame:
+    """The clock results of cases missing from the extract kept only for what happened while they were
+    in it: a clock stopped by then, or due by then (the deadline passed while the case was held); in a
+    snapshot, only on days before they left. Present cases are untouched."""
+    keep = np.ones(len(results), dtype=bool)
+    for case, cases in caseload.items():
+        if "missing_since" not in cases or not cases["missing_since"].notna().any():
+            continue
+        left_by_id = cases.set_index(KINDS_BY_CASE[case].key)["missing_since"]
+        mine = (results["kind"] == case).to_numpy()
+        left = results.loc[mine, "case_id"].map(left_by_id).to_numpy(dtype="datetime64[s]")
+        if snapshot_day is not None:
+            ok = np.isnat(left) | (np.datetime64(snapshot_day, "s") < left)
+        else:
+            stopped = results.loc[mine, "stopped"].to_numpy(dtype="datetime64[s]")
+            due = results.loc[mine, "due"].to_numpy(dtype="datetime64[s]")
+            ok = np.isnat(left) | (stopped <= left) | (np.isnat(stopped) & (due < left))
+        keep[mine] = ok
+    return results[keep] if not keep.all() else results
 
 
 def evaluate_caseload(caseload: dict[str, pd.DataFrame], book: RuleBook, as_of: dt.date,
@@ -556,12 +587,15 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     caseload = load_caseload(engine, filters)
     period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
     snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
-    results = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}))
+    everything = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}))
+    results = while_present(everything, caseload)
 
     def evaluate_on(day: dt.date) -> pd.DataFrame:
         if day == as_of:
-            return results[results["clock"].isin(snapshot_clocks)]
-        return evaluate_caseload(as_they_stood(caseload, day), book, day, snapshot_clocks)
+            at = everything[everything["clock"].isin(snapshot_clocks)]
+        else:  # review history honesty: a review row does not exist before its cycle began
+            at = evaluate_caseload(as_they_stood(caseload, day), book, day, snapshot_clocks)
+        return while_present(at, caseload, snapshot_day=day)
 
     snapshots = (snapshot_results(evaluate_on, snapshot_months(months, bases), as_of)
                  if snapshot_clocks else None)

@@ -430,8 +430,9 @@ def _data_quality(engine: Engine, trend: pd.DataFrame, pending: pd.DataFrame, as
             missing = conn.execute(sa.select(sa.func.count()).select_from(table)
                                    .where(table.c.missing_since_run_id.is_not(None))).scalar_one()
             if missing:
-                notes.append(f"{missing} {name} missing from the latest extract are left out of these figures "
-                             "(they are kept in the database).")
+                notes.append(f"{missing} {name} missing from the latest extract count only in the months before "
+                             "they left (events that happened while they were in the extract), and are left out "
+                             "of the current backlog (they are kept in the database).")
         last = conn.execute(sa.select(sa.func.max(db.import_run.c.as_of))
                             .where(db.import_run.c.status != "rejected")).scalar_one()
     if last is None:

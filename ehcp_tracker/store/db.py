@@ -69,6 +69,8 @@ import_run = sa.Table(
     sa.Column("rows_rejected", sa.Integer, default=0),
     sa.Column("rule_book", sa.String(20)),
     sa.Column("deadlines_moved", sa.Integer, doc="deadlines the import moved (see deadline_change); migration 0002"),
+    sa.Column("batch", sa.String(32), doc="shared by every file of one import command; migration 0003_import_batch"),
+    sa.Index("ix_import_run_batch", "batch"),
 )
 
 change_log = sa.Table(
