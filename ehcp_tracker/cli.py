@@ -101,8 +101,15 @@ def cli(ctx, db_url, as_of, rules_dir, quiet):
     ctx.call_on_close(ctx.obj.close)
 
 
+def _remember_wide(ctx, param, value):
+    ctx.meta["ehcp.wide"] = value
+    return value
+
+
 def listing_options(func):
     """--format and --output for every listing command (sqlite-utils' output_options pattern)."""
+    func = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                        help="table: the fuller set of columns (the table otherwise fits the terminal).")(func)
     func = click.option("--output", "-o", metavar="PATH", help="Write to PATH instead of stdout.")(func)
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                         help="table for people; csv/json for scripts; xlsx for Excel (needs --output).")(func)
@@ -125,19 +132,17 @@ def _filters(**kwargs) -> Filters:
     return Filters(**{k: v for k, v in kwargs.items() if k in Filters.__dataclass_fields__})
 
 
-# What fits on a screen; csv, json and xlsx carry every column.
-TABLE_COLUMNS = ["case_id", "kind", "caseworker", "clock", "started", "due", "stopped", "status",
-                 "days_overdue", "exception", "statutory"]
-
-
 def _emit(frame, fmt, output, title, **xlsx):
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx needs --output FILE.xlsx")
-    if fmt == "table" and set(TABLE_COLUMNS) <= set(frame.columns):
-        frame = frame[TABLE_COLUMNS]
+    ctx = click.get_current_context()
+    if fmt == "table":
+        from .listings import table_view
+
+        frame = table_view(frame, ctx.obj.book, ctx.obj.as_of, wide=ctx.meta.get("ehcp.wide", False))
     emit(frame, fmt, output, title, **xlsx)
     if output:
-        click.get_current_context().obj.say(f"{len(frame)} rows written to {output}")
+        ctx.obj.say(f"{len(frame)} rows written to {output}")
 
 
 @cli.command()
@@ -296,29 +301,106 @@ def clocks(obj: Context, fmt, output, **filters):
 @listing_options
 @click.pass_obj
 def due(obj: Context, window, days, fmt, output, **filters):
-    """Clocks still running that are due in the window (default: this week, Monday to Sunday).
+    """A caseworker's list: clocks still running that are overdue, then those due in the window
+    (default: this week, Monday to Sunday), each by due date, with the days overdue or left.
 
     Example: ehcp due --caseworker CW001 --days 14
     """
     from .listings import due as due_listing
 
     frame, (start, end) = due_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), days=days)
-    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame)} clocks")
+    overdue = int((frame["status"] == "overdue").sum())
+    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame) - overdue} clocks; "
+            f"{overdue} already overdue (listed first)")
     _emit(frame, fmt, output, "due")
 
 
 @cli.command()
+@click.option("--open", "open_only", is_flag=True, help="Only clocks still running past their due date.")
 @filter_options
 @listing_options
 @click.pass_obj
-def breaches(obj: Context, fmt, output, **filters):
+def breaches(obj: Context, open_only, fmt, output, **filters):
     """Clocks past their due date and still running (overdue), and clocks that stopped late.
 
-    Example: ehcp breaches --team North --format xlsx -o breaches.xlsx
+    Example: ehcp breaches --open --team North --format xlsx -o breaches.xlsx
     """
     from .listings import breaches as breach_listing
 
-    _emit(breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters)), fmt, output, "breaches")
+    frame = breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), open_only=open_only)
+    overdue = int((frame["status"] == "overdue").sum())
+    obj.say(f"breaches as of {obj.as_of:%a %d %b %Y}: {len(frame)} in total, {overdue} still overdue"
+            + ("" if open_only else f", {len(frame) - overdue} stopped late"))
+    _emit(frame, fmt, output, "breaches")
+
+
+@cli.command()
+@click.option("--people", "people_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Who gets alerts: CSV or XLSX with columns id,name,email,team,role (caseworker | team_lead).")
+@click.option("--smtp", "server", metavar="HOST:PORT", help="Send through this SMTP server (needs --from).")
+@click.option("--from", "sender", metavar="ADDRESS", help="The From address of the digests.")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write one .eml file per digest to DIR instead of sending.")
+@click.option("--dry-run", is_flag=True, help="Print the digests; send and record nothing.")
+@click.option("--escalate-after", type=click.IntRange(0, 3660), default=14, show_default=True, metavar="DAYS",
+              help="A clock still overdue this many days after its due date also goes to the team leads.")
+@click.option("--starttls", is_flag=True, help="Upgrade the SMTP connection with STARTTLS.")
+@click.option("--smtp-user", metavar="USER", help="Log in to the SMTP server as USER (password from EHCP_SMTP_PASSWORD).")
+@click.pass_obj
+def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user):
+    """Breach alerts after the nightly import: one digest per person (plain text and HTML) of the
+    clocks that became overdue or due soon, stopped late or moved since the last run; each alert
+    once (a ledger in the database). Escalations and cases whose caseworker is not in the people
+    file go to the team leads. A refused or unreachable server: exit 1, retried next run.
+
+    \b
+    Example: ehcp alerts --people people.csv --smtp mail.council.gov.uk:25 --from send-alerts@council.gov.uk
+             ehcp alerts --people people.xlsx --outbox /srv/send/outbox --dry-run
+    """
+    from email.utils import parseaddr
+
+    from .alerts.delivery import OutboxDelivery, SmtpDelivery
+    from .alerts.people import read_people
+    from .alerts.run import send_alerts
+
+    if bool(server) == bool(outbox):
+        raise click.UsageError("give --smtp HOST:PORT --from ADDRESS, or --outbox DIR (one of them)")
+    if server and not sender:
+        raise click.UsageError("--smtp needs --from ADDRESS")
+    if outbox and (starttls or smtp_user):
+        raise click.UsageError("--starttls and --smtp-user go with --smtp, not --outbox")
+    sender = sender or "ehcp-tracker@localhost"
+    if parseaddr(sender)[1].count("@") != 1:
+        raise click.BadParameter(f"{sender!r} is not an email address", param_hint="--from")
+    people = read_people(people_file)
+    delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
+                else OutboxDelivery(outbox, obj.as_of))
+    outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
+                          escalate_after=escalate_after)
+    if outcome.unknown_caseworker_cases:
+        obj.say(f"warning: {outcome.unknown_caseworker_cases} cases have a caseworker who is not in "
+                f"{people_file.name}: their alerts go to the team leads")
+    if outcome.nobody:
+        teams = sorted({a.team or "(no team)" for a in outcome.nobody})
+        obj.say(f"warning: {len(outcome.nobody)} alerts have nobody to go to (no team lead in "
+                f"{people_file.name} for {', '.join(teams)})")
+    total = sum(len(d.alerts) for d in outcome.digests)
+    if dry_run:
+        for digest in outcome.digests:
+            click.echo(f"To: {digest.recipient.id} <{digest.recipient.email}>\nSubject: {digest.subject}\n")
+            click.echo(digest.text())
+        obj.say(f"alerts as of {obj.as_of:%a %d %b %Y} (dry run, nothing sent or recorded): "
+                f"{len(outcome.digests)} digests, {total} alerts")
+        return
+    for person, reason in outcome.failed:
+        click.echo(f"error: not delivered to {person.id} <{person.email}>: {reason}", err=True)
+    sent = sum(len(d.alerts) for d in outcome.delivered)
+    where = f"written to {outbox}" if outbox else f"sent through {server}"
+    obj.say(f"alerts as of {obj.as_of:%a %d %b %Y}{' (first run)' if outcome.first_run else ''}: "
+            f"{len(outcome.delivered)} of {len(outcome.digests)} digests {where} ({sent} of {total} alerts); "
+            f"alert run {outcome.run_id}")
+    if outcome.failed:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command()

@@ -146,20 +146,75 @@ def week_window(as_of: dt.date) -> tuple[dt.date, dt.date]:
 
 def due(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
         days: int | None = None) -> tuple[pd.DataFrame, tuple[dt.date, dt.date]]:
-    """Clocks still running whose due date falls in the window (default: this week, Monday to Sunday)."""
+    """A caseworker's list: clocks still running that are already overdue, then those due in the
+    window (default: this week, Monday to Sunday), each part by due date.
+
+    Overdue clocks come first because they are the ones to act on today; a list of "due this week"
+    that left them out (as it once did) hid the worst cases from the person who has to chase them.
+    """
     start, end = week_window(as_of) if days is None else (as_of, as_of + dt.timedelta(days=days))
     results = clock_results(engine, book, as_of, filters)
     due_day = results["due"].dt.date
-    chosen = results[results["status"].isin(OPEN_STATUSES) & (due_day >= start) & (due_day <= end)]
+    running = results["status"].isin(OPEN_STATUSES)
+    overdue = running & (results["status"] == "overdue")
+    chosen = results[overdue | (running & (due_day >= start) & (due_day <= end))].copy()
+    chosen["_later"] = chosen["status"] != "overdue"
+    chosen = chosen.sort_values(["_later", "due", "case_id", "clock"], kind="stable").drop(columns="_later")
     return chosen.reset_index(drop=True), (start, end)
 
 
-def breaches(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
-    """Clocks running past their due date, and clocks that stopped late; worst first."""
+def breaches(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
+             open_only: bool = False) -> pd.DataFrame:
+    """Clocks running past their due date, and clocks that stopped late (``open_only``: only the
+    ones still running); worst first."""
     results = clock_results(engine, book, as_of, filters)
-    chosen = results[results["status"].isin(["overdue", "late"])]
+    chosen = results[results["status"].isin(["overdue"] if open_only else ["overdue", "late"])]
     return chosen.sort_values(["status", "days_overdue", "case_id"], ascending=[False, False, True],
                               kind="stable").reset_index(drop=True)
+
+
+def clock_titles(book: RuleBook) -> dict[str, str]:
+    """Each clock id's title in words (a clock with variants by the family's own title)."""
+    titles: dict[str, str] = {}
+    for clock in book.clocks:
+        titles.setdefault(clock.id, clock.family_title or clock.title)
+    return titles
+
+
+def days_text(status: str, days_overdue: int, due: dt.date | None, as_of: dt.date) -> str:
+    """How a caseworker says where a clock stands: "3 overdue", "2 left", "due today", "5 late"
+    (stopped 5 days after its due date), "on time"."""
+    if status == "overdue":
+        return f"{days_overdue} overdue"
+    if status == "late":
+        return f"{days_overdue} late"
+    if status == "met":
+        return "on time"
+    if due is None or pd.isna(due):
+        return ""
+    left = (pd.Timestamp(due).date() - as_of).days
+    return "due today" if left == 0 else f"{left} left"
+
+
+# The caseworker's view of a clock listing (``table_view``): what to do, by when, how long is left.
+NARROW_COLUMNS = ["case_id", "title", "due", "days", "caseworker"]
+WIDE_COLUMNS = ["case_id", "kind", "caseworker", "team", "clock", "title", "started", "due", "stopped", "status",
+                "days", "exception", "statutory", "reference"]
+
+
+def table_view(frame: pd.DataFrame, book: RuleBook, as_of: dt.date, *, wide: bool = False) -> pd.DataFrame:
+    """A clock listing as people read it: the clock's title in words and "3 overdue" / "2 left",
+    with a set of columns that fits a terminal (``wide``: the fuller set). Frames that are not clock
+    listings are returned unchanged. CSV, JSON and XLSX never go through here: they keep the contract
+    columns."""
+    if not {"case_id", "clock", "due", "status", "days_overdue"} <= set(frame.columns):
+        return frame
+    out = frame.copy()
+    titles = clock_titles(book)
+    out["title"] = [titles.get(c, c) for c in out["clock"]]
+    out["days"] = [days_text(s, int(d), due, as_of)
+                   for s, d, due in zip(out["status"], out["days_overdue"], out["due"], strict=True)]
+    return out[[c for c in (WIDE_COLUMNS if wide else NARROW_COLUMNS) if c in out.columns]]
 
 
 BACKLOG_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock", "started", "due",

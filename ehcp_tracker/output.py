@@ -116,17 +116,42 @@ def to_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "results", percent_row
     workbook.save(path)
 
 
-def render_table(frame: pd.DataFrame, title: str | None = None) -> str:
+# Values that must never break across lines in a table: identifiers, dates, counts.
+_WHOLE_COLUMNS = {"case_id", "kind", "person_id", "caseworker", "team", "clock", "started", "due", "stopped",
+                  "status", "days", "days_overdue", "exception", "statutory", "kpi", "period"}
+
+
+def terminal_width() -> int:
+    """The width of the terminal stdout is printed on (rich's measure: the terminal's own, else the
+    COLUMNS variable, else 80 when stdout is a file or a pipe)."""
+    from rich.console import Console
+
+    return Console().width
+
+
+def render_table(frame: pd.DataFrame, title: str | None = None, width: int | None = None) -> str:
+    """A table that fits ``width`` columns (default: the terminal's). Identifiers, dates and counts
+    are kept whole (never split across lines); only text such as a clock's title wraps, at words."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_lines=False, pad_edge=False)
     shown = _for_export(frame)
-    for name in shown.columns:
-        table.add_column(str(name), overflow="fold")
-    for record in shown.itertuples(index=False):
-        table.add_row(*["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in record])
-    console = Console(file=io.StringIO(), width=max(100, min(240, 14 * len(shown.columns))), record=True)
+    cells = [["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in record]
+             for record in shown.itertuples(index=False)]
+    smallest = 0
+    for i, name in enumerate(shown.columns):
+        whole = name in _WHOLE_COLUMNS or name.endswith("_id") or frame[name].dtype.kind in "Mbiuf"
+        table.add_column(str(name), no_wrap=whole, overflow="ellipsis" if whole else "fold")
+        texts = [str(name)] + [row[i] for row in cells]
+        pieces = texts if whole else [word for text in texts for word in text.split()]
+        smallest += max(map(len, pieces), default=0) + 3  # the cell, its padding and the gap to the next
+    for row in cells:
+        table.add_row(*row)
+    # Never narrower than every identifier and date whole (and every word of the text columns): on a
+    # terminal too narrow for even that, lines run on rather than cut an ID or a date in two.
+    console = Console(file=io.StringIO(), width=max(width or terminal_width(), smallest), record=True)
     console.print(table)
     return console.export_text()
 

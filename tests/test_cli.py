@@ -69,7 +69,10 @@ def test_due_days_and_caseworker_filter(loaded):
     result = loaded("--as-of", "2020-01-10", "due", "--days", "14", "--caseworker", "CW1", "--format", "json")
     rows = json.loads(result.stdout)
     assert rows and {r["caseworker"] for r in rows} == {"CW1"}
-    assert all("2020-01-10" <= r["due"] <= "2020-01-24" for r in rows)
+    # Issue 15: what is already overdue comes first (it used to be left out), then the window.
+    overdue = [r for r in rows if r["status"] == "overdue"]
+    assert rows[: len(overdue)] == overdue and all(r["due"] < "2020-01-10" for r in overdue)
+    assert all("2020-01-10" <= r["due"] <= "2020-01-24" for r in rows[len(overdue):])
 
 
 def test_breaches_and_backlog(loaded):

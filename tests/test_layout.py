@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ehcp_tracker"
-WINGS = ("ingest", "clocks", "store", "measures", "report", "demo")
+WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts")
 SHARED = ("schema", "errors", "output", "progress", "listings")
 
 
@@ -78,8 +78,8 @@ def test_every_wing_says_what_it_owns():
 
 
 def test_clocks_stand_alone():
-    assert _breaches(("clocks",), ("ingest", "store", "measures", "report", "demo", "cli", "listings", "output",
-                                   "progress")) == []
+    assert _breaches(("clocks",), ("ingest", "store", "measures", "report", "demo", "alerts", "cli", "listings",
+                                   "output", "progress")) == []
 
 
 def test_nothing_imports_the_cli():
@@ -88,21 +88,22 @@ def test_nothing_imports_the_cli():
 
 
 def test_store_knows_tables_not_rules():
-    assert _breaches(("store",), ("clocks", "ingest", "measures", "report", "demo", "cli", "listings")) == []
+    assert _breaches(("store",), ("clocks", "ingest", "measures", "report", "demo", "alerts", "cli", "listings")) == []
 
 
 @pytest.mark.parametrize("wing, forbidden", [
-    ("ingest", ("measures", "report", "demo", "cli")),
-    ("measures", ("ingest", "report", "demo", "cli")),
-    ("report", ("ingest", "demo", "cli")),
-    ("demo", ("cli",)),
+    ("ingest", ("measures", "report", "demo", "alerts", "cli")),
+    ("measures", ("ingest", "report", "demo", "alerts", "cli")),
+    ("report", ("ingest", "demo", "alerts", "cli")),
+    ("demo", ("alerts", "cli")),
+    ("alerts", ("ingest", "measures", "report", "demo", "cli")),
 ])
 def test_data_flows_one_way(wing, forbidden):
     assert _breaches((wing,), forbidden) == []
 
 
 def test_shared_modules_import_only_clocks_and_store():
-    assert _breaches(SHARED, ("ingest", "measures", "report", "demo", "cli")) == []
+    assert _breaches(SHARED, ("ingest", "measures", "report", "demo", "alerts", "cli")) == []
 
 
 def test_no_old_flat_module_is_left():

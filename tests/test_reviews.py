@@ -218,7 +218,9 @@ def test_cli_import_and_listings(run, caseload):
     assert clocks[0]["rule_version"] == "send-regs-2014:phase_transfer/school from 2014-09-01"
     due = json.loads(run("--as-of", "2024-03-01", "due", "--days", "14", "--caseworker", "CW2", "--format",
                          "json").stdout)
-    assert [(d["case_id"], d["clock"]) for d in due] == [("AR4", "annual_review")]
+    # Issue 15: CW2's overdue clocks come first (they used to be left out), then the window's
+    assert [(d["case_id"], d["clock"], d["status"]) for d in due] == [
+        ("AR6", "annual_review", "overdue"), ("AR4", "annual_review", "due_soon")]
     breaches = list(csv.DictReader(io.StringIO(run("--as-of", "2024-03-01", "breaches", "--kind", "reviews",
                                                    "--format", "csv").stdout)))
     assert {(b["case_id"], b["clock"], b["status"]) for b in breaches} == {

@@ -102,6 +102,36 @@ deadline_change = sa.Table(
     sa.Index("ix_deadline_change_case", "kind", "case_id"),
 )
 
+alert_run = sa.Table(
+    "alert_run", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("delivery", sa.String(20), nullable=False),  # smtp | outbox
+    sa.Column("status", sa.String(20), nullable=False),  # running | sent | partial | failed
+    sa.Column("messages_sent", sa.Integer, default=0),
+    sa.Column("messages_failed", sa.Integer, default=0),
+    sa.Column("alerts_sent", sa.Integer, default=0),
+    sa.Column("last_import_run_id", sa.Integer,
+              doc="the newest import run when the alerts were worked out: moves after it are the next run's news"),
+)
+
+alert_ledger = sa.Table(
+    "alert_ledger", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("alert_run.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("clock", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),  # overdue | due_soon | stopped_late | moved | escalated
+    sa.Column("due", sa.Date, nullable=False),
+    sa.Column("recipient", sa.String(200), nullable=False, doc="the people file id, lower case"),
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("kind", "case_id", "clock", "event", "due", "recipient", name="uq_alert_ledger_once"),
+    sa.Index("ix_alert_ledger_run", "run_id"),
+)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"
 # The tables of the first schema: a database holding exactly these but no alembic_version table was
