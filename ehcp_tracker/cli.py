@@ -3,6 +3,10 @@
 Results go to stdout and nothing else does (messages and progress go to stderr), so
 ``ehcp due --format csv > due.csv`` works from cron. Exit codes: 0 success, 1 bad input or a failed
 check, 2 usage error.
+
+Start-up is cheap: this module imports click and the shared vocabulary only; pandas, numpy,
+SQLAlchemy and the rule book are imported by the commands that use them (``ehcp --version`` or a
+usage error answers in a tenth of a second, and ``tests/test_startup.py`` keeps it so).
 """
 
 from __future__ import annotations
@@ -11,27 +15,49 @@ import datetime as dt
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
-from .clocks.dates import today
-from .clocks.rules import default_rules_dir, load_rule_book
-from .errors import EhcpError, ImportRejected
-from .listings import Filters
-from .output import FORMATS, emit
+from .errors import BadOptionDate, EhcpError, ImportRejected, environment_fault
+from .files import atomic_write, check_folder, check_writable
+from .output import FORMATS
 from .schema import COHORTS, KINDS
-from .store import db
+
+if TYPE_CHECKING:
+    from .listings import Filters
 
 
 class Context:
     """What every command shares: the database, the rule book and the as-of date (loaded lazily)."""
 
     def __init__(self, db_url: str | None, as_of: dt.date | None, rules_dir: str | None, quiet: bool = False):
-        self.db_url = db.resolve_url(db_url)
-        self.as_of = as_of or today()
-        self.rules_dir = Path(rules_dir) if rules_dir else default_rules_dir()
+        self._db_url, self._rules_dir = db_url, rules_dir
+        self._as_of = check_option_date(as_of, "--as-of") if as_of else None  # today() is always in range
         self.quiet = quiet
+
+    @functools.cached_property
+    def db_url(self) -> str:
+        from .store import db
+
+        return db.resolve_url(self._db_url)
+
+    @functools.cached_property
+    def as_of(self) -> dt.date:
+        if self._as_of:
+            return self._as_of
+        from .clocks.dates import today
+
+        return today()
+
+    @functools.cached_property
+    def rules_dir(self) -> Path:
+        if self._rules_dir:
+            return Path(self._rules_dir)
+        from .clocks.rules import default_rules_dir
+
+        return default_rules_dir()
 
     def say(self, text: str) -> None:
         """A message for people on stderr; --quiet (for cron) keeps only errors."""
@@ -44,27 +70,49 @@ class Context:
 
     @functools.cached_property
     def book(self):
+        from .clocks.rules import load_rule_book
+
         return load_rule_book(self.rules_dir)
 
     @functools.cached_property
     def raw_engine(self):
+        from .store import db
+
         return db.connect(self.db_url)
 
     @functools.cached_property
     def engine(self):
+        from .store import db
+
         db.require_schema(self.raw_engine)
         return self.raw_engine
 
 
 class EhcpGroup(click.Group):
-    """Maps user errors to one line on stderr and an exit code; bugs keep their traceback."""
+    """The one place errors become exit codes: user errors and faults of the machine (disk full,
+    read-only, locked, server gone, unwritable path, not a database) are one line on stderr and
+    exit 1 (2 for usage); anything else is a bug and keeps its traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except EhcpError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+        except Exception as exc:  # noqa: BLE001 - classified here, re-raised when it is a bug
+            error = environment_fault(exc)
+            if error is None:
+                raise
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(error.exit_code)
+
+
+# Dates the tool can count with: a clock due 104 weeks after 2199 is still a date pandas can hold.
+OPTION_DATES = (dt.date(1990, 1, 1), dt.date(2199, 12, 31))
+
+
+def check_option_date(value: dt.date, option: str) -> dt.date:
+    low, high = OPTION_DATES
+    if not low <= value <= high:
+        raise BadOptionDate(f"{option} {value.isoformat()}: give a date from {low.isoformat()} to {high.isoformat()}")
+    return value
 
 
 def _parse_as_of(ctx, param, value):
@@ -74,6 +122,11 @@ def _parse_as_of(ctx, param, value):
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _output_file(ctx, param, value):
+    """An output path checked before anything is read or written (a folder, a missing folder)."""
+    return None if value is None else check_writable(value, f"--{param.name.replace('_', '-')}")
 
 
 @click.group(cls=EhcpGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,7 +163,8 @@ def listing_options(func):
     """--format and --output for every listing command (sqlite-utils' output_options pattern)."""
     func = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
                         help="table: the fuller set of columns (the table otherwise fits the terminal).")(func)
-    func = click.option("--output", "-o", metavar="PATH", help="Write to PATH instead of stdout.")(func)
+    func = click.option("--output", "-o", metavar="PATH", callback=_output_file,
+                        help="Write to PATH instead of stdout.")(func)
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                         help="table for people; csv/json for scripts; xlsx for Excel (needs --output).")(func)
     return func
@@ -129,10 +183,14 @@ def filter_options(func):
 
 
 def _filters(**kwargs) -> Filters:
+    from .listings import Filters
+
     return Filters(**{k: v for k, v in kwargs.items() if k in Filters.__dataclass_fields__})
 
 
 def _emit(frame, fmt, output, title, **xlsx):
+    from .output import emit
+
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx needs --output FILE.xlsx")
     ctx = click.get_current_context()
@@ -152,6 +210,8 @@ def init(obj: Context):
 
     Example: ehcp --db sqlite:///send.db init
     """
+    from .store import db
+
     before, after = db.init_db(obj.raw_engine)
     change = ("created" if before is None else "up to date" if before == after
               else f"upgraded from {before}")
@@ -165,9 +225,9 @@ def init(obj: Context):
 @click.option("--profile", metavar="NAME", help="Column mapping profile: a name (ehcp_tracker/ingest/profiles, ./profiles, "
               "$EHCP_PROFILES) or a path to a .toml file.")
 @click.option("--skip-bad-rows", is_flag=True, help="Import the good rows; write every bad row to a rejects file.")
-@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--rejects", type=click.Path(path_type=Path), callback=_output_file,
               help="Where to write rejected rows (default: FILE.rejects.csv beside the extract).")
-@click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--summary-json", type=click.Path(path_type=Path), callback=_output_file,
               help="Also write the import summary as JSON to this path.")
 @click.option("--max-missing", type=click.FloatRange(0, 100), default=10, show_default=True, metavar="PERCENT",
               help="Refuse a file that would mark more than PERCENT of the cases present in the last extract "
@@ -175,8 +235,12 @@ def init(obj: Context):
 @click.option("--keep-absent", multiple=True, metavar="COLUMN",
               help="Accept a file without COLUMN although stored cases hold it: the stored values are kept "
                    "(repeatable, or comma-separated; 'all' for every absent column).")
+@click.option("--wait", type=click.FloatRange(0, 7 * 24 * 3600), metavar="SECONDS",
+              help="Give up after waiting SECONDS for another import to finish "
+                   "(default: wait as long as it takes).")
 @click.pass_obj
-def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json, max_missing, keep_absent):
+def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json, max_missing, keep_absent,
+            wait):
     """Import tonight's extract(s): validate, then update the database in one transaction per file.
 
     Every problem in a file is reported at once (file, row, column, reason) and, unless
@@ -189,10 +253,17 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     from .ingest.importer import import_extract, new_batch, rejects_path_for
     from .progress import import_progress
 
+    if skip_bad_rows and not rejects:
+        for path in files:  # every path is checked before the database is touched
+            check_writable(rejects_path_for(path, None, False), "--skip-bad-rows (rejects file)")
     book = obj.book
-    engine = obj.engine
     chosen = load_profile(profile) if profile else None
+    engine = obj.engine
     keep = [c.strip() for given in keep_absent for c in given.split(",") if c.strip()]
+    columns = {c for k in KINDS.values() for c in k.names}
+    if set(keep) - columns - {"all"}:
+        raise click.UsageError(f"--keep-absent: no column {', '.join(map(repr, sorted(set(keep) - columns - {'all'})))} "
+                               "in the canonical extract (see README, Import; or 'all')")
     batch = new_batch()
     summaries, failed = [], False
     for path in files:
@@ -201,15 +272,19 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
                 summary = import_extract(engine, path, book, obj.as_of, kind=kind, profile=chosen,
                                          skip_bad_rows=skip_bad_rows, progress=progress,
                                          rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
-                                         max_missing=max_missing, keep_absent=keep, batch=batch)
+                                         max_missing=max_missing, keep_absent=keep, batch=batch,
+                                         wait=wait, on_wait=_waiting(obj, path))
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
             failed = True
             continue
-        except EhcpError as exc:
-            click.echo(f"error: {exc}", err=True)
-            summaries.append({"file": str(path), "status": "failed", "message": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - a user error or a fault of the machine; a bug is re-raised
+            error = environment_fault(exc)
+            if error is None:
+                raise
+            click.echo(f"error: {error}", err=True)
+            summaries.append({"file": str(path), "status": "failed", "message": str(error)})
             failed = True
             continue
         for note in summary.notes:
@@ -228,9 +303,29 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
         summaries.append(summary.as_dict())
         failed |= summary.rejected > 0
     if summary_json:
-        summary_json.write_text(json.dumps(summaries, indent=1, default=str), encoding="utf-8")
+        try:
+            atomic_write(summary_json, json.dumps(summaries, indent=1, default=str))
+        except EhcpError as exc:
+            # the imports are committed: the exit code says how they went, not how the summary did
+            click.echo(f"warning: the summary could not be written ({exc}); the imports above stand", err=True)
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _waiting(obj: Context, path: Path):
+    """on_wait for an import behind another: one line, then a count on a terminal every 10 s."""
+    import sys
+
+    said = {"at": None}
+
+    def on_wait(seconds: float) -> None:
+        if obj.quiet:
+            return
+        if said["at"] is None or (sys.stderr.isatty() and seconds - said["at"] >= 10):
+            click.echo(f"{path.name}: waiting for another import to finish ({seconds:.0f} s)", err=True)
+            said["at"] = seconds
+
+    return on_wait
 
 
 def describe_moves(changes: list[dict], run_id, limit: int = 20) -> list[str]:
@@ -510,7 +605,7 @@ def _la_codes(ctx, param, value):
 
 @cli.command()
 @click.option("--month", required=True, metavar="YYYY-MM", callback=_parse_month, help="The month the pack reports on.")
-@click.option("--output", "-o", required=True, metavar="PATH", help="FILE.html or FILE.xlsx.")
+@click.option("--output", "-o", required=True, metavar="PATH", callback=_output_file, help="FILE.html or FILE.xlsx.")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx"]),
               help="html or xlsx (default: from the --output suffix).")
 @click.option("--team", metavar="T", help="A pack for this team's cases only.")
@@ -569,7 +664,8 @@ def demo(ctx):
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same extracts, byte for byte.")
 @click.option("--end", callback=_parse_as_of, metavar="YYYY-MM-DD",
               help="The last day the extracts cover (default: --as-of, i.e. today).")
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
+              callback=lambda ctx, param, value: check_folder(value, "--output"),
               help="Folder for assessments.csv and reviews.csv (created if missing).")
 @click.pass_obj
 def demo_generate(obj: Context, requests, reviews, seed, end, output):
@@ -579,7 +675,7 @@ def demo_generate(obj: Context, requests, reviews, seed, end, output):
     """
     from .demo.synthetic import write_extracts
 
-    paths = write_extracts(output, requests, reviews, seed, end or obj.as_of)
+    paths = write_extracts(output, requests, reviews, seed, check_option_date(end, "--end") if end else obj.as_of)
     for name, path in paths.items():
         click.echo(f"wrote {name}: {path}", err=True)
 

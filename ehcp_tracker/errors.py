@@ -7,6 +7,8 @@ traceback, so it can be reported.
 
 from __future__ import annotations
 
+import errno
+import re
 from dataclasses import dataclass
 
 
@@ -63,3 +65,108 @@ class ImportRejected(EhcpError):
         noun = "problem" if len(problems) == 1 else "problems"
         lines = "\n".join(f"  {p}" for p in problems)
         super().__init__(f"{file}: {len(problems)} {noun}; nothing was imported from this file:\n{lines}")
+
+
+# --- Faults of the machine rather than of the input --------------------------------------------------
+#
+# Each is one line and exit 1, so a cron mail says what went wrong without a traceback (and without
+# the statement parameters a database traceback would print: person IDs, dates of birth). They are
+# made in one place, ``environment_fault``, from whatever the OS or the database driver raised.
+
+
+class EnvironmentFault(EhcpError):
+    """The machine, not the input: disk, permissions, locks, the database server."""
+
+
+class DiskFull(EnvironmentFault):
+    """No space left (on the disk of an output file, or of the database)."""
+
+
+class ReadOnly(EnvironmentFault):
+    """The database or the target folder cannot be written."""
+
+
+class DatabaseLocked(EnvironmentFault):
+    """Another process holds the database's write lock for longer than we were told to wait."""
+
+
+class ServerGone(EnvironmentFault):
+    """The database server cannot be reached, or went away part-way."""
+
+
+class NotADatabase(EnvironmentFault):
+    """``--db`` names a file that is not an SQLite database (or a damaged one)."""
+
+
+class UnwritablePath(EnvironmentFault):
+    """An output path that cannot be written: a folder, a missing folder, no permission."""
+
+
+class BadOptionDate(EhcpError):
+    """A date option the tool cannot work with (``--as-of 9999-12-31``)."""
+
+
+# SQLSTATE classes (PostgreSQL appendix A) and SQLite's own messages, in the order they are tried.
+_PG_STATES = (("53100", DiskFull, "the database server's disk is full"),
+              ("25006", ReadOnly, "the database is read-only (a standby server, or default_transaction_read_only)"),
+              ("57P", ServerGone, "the database server shut down or restarted during the command"),
+              ("08", ServerGone, "lost the connection to the database server"),
+              ("55P03", DatabaseLocked, "the database is locked by another process"),
+              ("42501", ReadOnly, "the database role has no permission for this"))
+_SQLITE_MESSAGES = (("database or disk is full", DiskFull, "the disk holding the database is full"),
+                    ("disk i/o error", DiskFull, "disk I/O error writing the database (disk full or failing?)"),
+                    ("readonly database", ReadOnly, "the database file (or its folder) is read-only"),
+                    ("database is locked", DatabaseLocked, "the database is locked by another process"),
+                    ("file is not a database", NotADatabase, "--db does not name an SQLite database file"),
+                    ("database disk image is malformed", NotADatabase, "the database file is damaged"),
+                    ("unable to open database file", ReadOnly, "cannot open the database file (folder missing "
+                                                               "or not writable?)"))
+_OS_ERRORS = {errno.ENOSPC: (DiskFull, "no space left on the disk"),
+              errno.EDQUOT: (DiskFull, "disk quota exceeded"),
+              errno.EROFS: (ReadOnly, "the disk is read-only"),
+              errno.EACCES: (UnwritablePath, "permission denied"),
+              errno.EPERM: (UnwritablePath, "not permitted"),
+              errno.EISDIR: (UnwritablePath, "is a folder, not a file"),
+              errno.ENOENT: (UnwritablePath, "no such file or folder"),
+              errno.ENOTDIR: (UnwritablePath, "a part of the path is not a folder"),
+              errno.ENAMETOOLONG: (UnwritablePath, "file name too long"),
+              errno.ELOOP: (UnwritablePath, "too many symbolic links (or a link where none may be)")}
+
+
+def environment_fault(exc: BaseException) -> EhcpError | None:
+    """The one-line user error for an OS or database-driver exception, or None for a bug.
+
+    Only the fault's kind and the driver's own primary message are kept: never the SQL statement's
+    parameters, never a ``COPY`` context line (both would print children's data to a cron mail).
+    """
+    if isinstance(exc, EhcpError):
+        return exc
+    original = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's exception
+    state = getattr(original, "sqlstate", None) or getattr(getattr(original, "diag", None), "sqlstate", None)
+    if state:
+        for prefix, cls, text in _PG_STATES:
+            if state.startswith(prefix):
+                return cls(f"database: {text}")
+    module = type(original).__module__ or ""
+    message = str(original).splitlines()[0].lower() if str(original) else ""
+    if module.startswith("sqlite3"):
+        for needle, cls, text in _SQLITE_MESSAGES:
+            if needle in message:
+                return cls(f"database: {text}")
+    if module.startswith("psycopg") and type(original).__name__ in ("OperationalError", "InterfaceError"):
+        return ServerGone("database: cannot reach the database server, or it closed the connection "
+                          f"({driver_message(original)})")
+    if isinstance(original, OSError) and original.errno in _OS_ERRORS:
+        cls, text = _OS_ERRORS[original.errno]
+        where = f"{original.filename}: " if original.filename else ""
+        return cls(f"{where}{text}")
+    if isinstance(original, MemoryError):
+        return EnvironmentFault("out of memory")
+    return None
+
+
+def driver_message(error: BaseException) -> str:
+    """The driver's one-line message with anything quoted (which may be a value) left out."""
+    diag = getattr(error, "diag", None)
+    text = (getattr(diag, "message_primary", None) or str(error)).splitlines()[0] if str(error) else ""
+    return re.sub(r'"[^"]*"|\'[^\']*\'', "'...'", text)[:160]

@@ -18,6 +18,7 @@ from .clocks.engine import CLOCK_COLUMNS, EXTRA_COLUMNS, OPEN_STATUSES, OUTCOME_
 from .clocks.explain import CaseWorking, explain_case
 from .clocks.rules import RuleBook
 from .errors import EhcpError
+from .output import clean
 from .schema import COHORTS, KINDS
 from .store import db
 
@@ -356,4 +357,4 @@ def render_working(working) -> str:
         if clock.applies:
             lines.append(f"    => due {clock.due:%d %b %Y}, status {clock.status}"
                          + (f", exception {clock.exception}" if clock.exception else ""))
-    return "\n".join(lines)
+    return "\n".join(clean(line) for line in lines)  # case-system text reaches a terminal: no controls

@@ -1,28 +1,51 @@
 """Rendering listings: a table for people, CSV/JSON for scripts, XLSX for analysts.
 
 Every export neutralises spreadsheet formula injection: a cell that starts with ``=``, ``+``, ``-``,
-``@`` (or a tab or carriage return) is prefixed with an apostrophe, so a caseworker name such as
+``@`` (or a tab or carriage return), also after leading spaces, no-break spaces or line breaks
+(which Excel and LibreOffice skip), is prefixed with an apostrophe, so a caseworker name such as
 ``=HYPERLINK(...)`` typed into the case system cannot run in the council's Excel.
+
+Control characters (and ANSI escape sequences, bidi overrides) never reach a terminal, a CSV or an
+XLSX file: the import refuses them, and ``clean`` replaces any that reached the database before
+that with U+FFFD (a vertical tab would otherwise make openpyxl refuse the whole workbook).
+Every file is written through ``files.atomic_open`` (temporary file, rename, ``0600``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is rendered: `ehcp --version` must not pay for it
+    import pandas as pd
+
+from .files import atomic_open
 
 FORMATS = ("table", "csv", "json", "xlsx")
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# C0 and C1 controls (ESC starts an ANSI sequence), DEL, and the bidirectional overrides that can
+# make a terminal or a spreadsheet show text other than it is. Tab, CR and LF are controls too:
+# no extract value (an ID, a name, a code) legitimately holds one.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """``text`` with every control or bidi-override character replaced by U+FFFD."""
+    return CONTROL.sub("\ufffd", text)
 
 
 def neutralise(text):
-    if isinstance(text, str) and text.startswith(_DANGEROUS):
-        return "'" + text
-    return text
+    """Cleaned text, with an apostrophe before a formula (``=``, ``+``, ``-``, ``@`` first, after any
+    whitespace: spreadsheets skip leading spaces, no-break spaces and line breaks)."""
+    if not isinstance(text, str):
+        return text
+    if text.startswith(_DANGEROUS) or text.lstrip().startswith(_DANGEROUS):
+        text = "'" + text
+    return clean(text)
 
 
 def _cell(value):
@@ -30,6 +53,8 @@ def _cell(value):
 
 
 def _for_export(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     out = frame.copy()
     for name in out.columns:
         column = out[name]
@@ -52,11 +77,15 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 
 def to_json(frame: pd.DataFrame) -> str:
+    import numpy as np
+
     records = _for_export(frame).replace({np.nan: None}).to_dict(orient="records")
     return json.dumps(records, indent=1, default=_json_default) + "\n"
 
 
 def _json_default(value):
+    import numpy as np
+
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):
@@ -66,14 +95,17 @@ def _json_default(value):
     return str(value)
 
 
-def to_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "results", percent_rows=None,
+def to_xlsx(frame: pd.DataFrame, path, sheet: str = "results", percent_rows=None,
             percent_columns: tuple[str, ...] = ()) -> None:
-    """A workbook with real date cells, a frozen header and sensible widths.
+    """A workbook with real date cells, a frozen header and sensible widths, written to ``path``
+    through ``files.atomic_open``, or to an open binary handle.
 
     ``percent_rows`` (a boolean per row) and ``percent_columns``: those cells hold percentages
     written as 0-100 (a KPI ``value`` of 90.8); they are stored as fractions (0.908) and shown
     ``0.0%``, so Excel reads 90.8%, not the number 90.8.
     """
+    import numpy as np
+    import pandas as pd
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
@@ -113,7 +145,11 @@ def to_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "results", percent_row
         worksheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 10), 50)
     worksheet.freeze_panes = "A2"
     worksheet.auto_filter.ref = worksheet.dimensions
-    workbook.save(path)
+    if hasattr(path, "write"):  # an open binary handle (an e-mail attachment's buffer)
+        workbook.save(path)
+        return
+    with atomic_open(path, "wb") as handle:
+        workbook.save(handle)
 
 
 # Values that must never break across lines in a table: identifiers, dates, counts.
@@ -132,6 +168,7 @@ def terminal_width() -> int:
 def render_table(frame: pd.DataFrame, title: str | None = None, width: int | None = None) -> str:
     """A table that fits ``width`` columns (default: the terminal's). Identifiers, dates and counts
     are kept whole (never split across lines); only text such as a clock's title wraps, at words."""
+    import numpy as np
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -166,6 +203,7 @@ def emit(frame: pd.DataFrame, fmt: str, output: str | None, title: str | None = 
         return
     text = {"csv": to_csv, "json": to_json}.get(fmt, lambda f: render_table(f, title))(frame)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        with atomic_open(output, "w", newline="") as handle:
+            handle.write(text)
     else:
         sys.stdout.write(text)

@@ -69,7 +69,7 @@ ASSESSMENTS = Kind(
     key="request_id",
     columns=(
         Column("request_id", "id", required=True),
-        Column("person_id", "id", required=True),
+        Column("person_id", "id", required=True, personal=True),
         Column("request_received", "date", required=True,
                doc="date the LA received the request (or became responsible, CFA s24)"),
         Column("caseworker", "text"),
@@ -105,7 +105,7 @@ REVIEWS = Kind(
     key="review_id",
     columns=(
         Column("review_id", "id", required=True),
-        Column("person_id", "id", required=True),
+        Column("person_id", "id", required=True, personal=True),
         Column("caseworker", "text"),
         Column("team", "text"),
         Column("plan_issued", "date", doc="date the plan was first made"),

@@ -125,6 +125,12 @@ def test_a_column_dropped_on_purpose_keeps_the_stored_values(stored, db_url, tmp
     assert json.loads(changes.stdout) == []
 
 
+def test_keep_absent_names_a_real_column(stored, tmp_path):
+    result = stored("--as-of", AS_OF, "import", extract(tmp_path / "t.csv", caseload()), "--keep-absent", "final_plan")
+    assert result.exit_code == 2 and "--keep-absent: no column 'final_plan'" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_blank_cells_in_a_present_column_still_mean_not_happened_yet(stored, db_url, tmp_path):
     """The column is there, its cells blank: the plans really were withdrawn from the record. The
     import does it, but says so even under --quiet (mass change), and reports the statuses it changed."""
@@ -157,12 +163,14 @@ def test_a_truncated_extract_is_refused_with_the_counts(stored, db_url, tmp_path
 def test_accepted_missing_cases_keep_counting_in_past_months(stored, db_url, tmp_path):
     """With --max-missing 100 the 55 are marked missing: gone from the current listings (back with
     --include-missing and a missing_since column), still counted in the months their events happened."""
-    past = {name: kpi(stored, "2024-06", name) for name in ("plans_issued", "plans_within_20_weeks")}
+    past = {name: kpi(stored, "2024-06", name) for name in ("plans_issued", "plans_within_20_weeks", "open_assessments")}
+    assert past["open_assessments"][0] == 51 and kpi(stored, "2024-12", "open_assessments")[0] == 30
     overdue = stored("--as-of", AS_OF, "backlog", "--format", "json")
     assert len(json.loads(overdue.stdout)) == 30
     result = stored("--as-of", AS_OF, "import", extract(tmp_path / "cut.csv", caseload()[:5]), "--max-missing", "100")
     assert result.exit_code == 0 and "55 missing from the extract (kept)" in result.output
     assert {name: kpi(stored, "2024-06", name) for name in past} == past
+    assert kpi(stored, "2024-12", "open_assessments")[0] == 3  # today, only the five still in the extract count
     assert len(json.loads(stored("--as-of", AS_OF, "backlog", "--format", "json").stdout)) == 3
     listed = json.loads(stored("--as-of", AS_OF, "clocks", "--clock", "final_plan", "--include-missing",
                                "--format", "json").stdout)
@@ -362,11 +370,15 @@ def test_a_profile_error_names_the_files_own_header_and_no_false_blank(run, db_u
     profile.write_text(PROFILE, encoding="utf-8")
     path = tmp_path / "reviews.csv"
     write_csv(path, ["Review No", "Child No", "Plan Date", "Meeting Date", "Decision Letter Sent", "Outcome"],
-              [["AR1", "P1", "2023-01-10", "2024-01-05", "31/02/2024", "maintain"]])
+              [["AR1", "P1", "2023-01-10", "2024-01-05", "31/02/2024", "maintain"],
+               ["AR2", "P2", "2023-01-10", "2024-01-05", "", "maintain"]])
     before = snapshot(db_url)
     result = run("--as-of", AS_OF, "import", path, "--profile", profile)
-    refused(result, "row 2, column 'Decision Letter Sent' (decision_notified): no such day in the calendar")
-    assert "is blank" not in result.output  # the bad date is not also "decision recorded but date blank"
+    refused(result, "row 2, column 'Decision Letter Sent' (decision_notified): no such day in the calendar",
+            "row 3, column 'Decision Letter Sent' (decision_notified): decision is recorded but "
+            "decision_notified ('Decision Letter Sent') is blank")
+    # the bad date of row 2 is not also "decision recorded but its date blank"
+    assert "row 2, column 'Decision Letter Sent' (decision_notified): decision is recorded" not in result.output
     no_change(before, snapshot(db_url), audit=1)
 
 
@@ -387,3 +399,55 @@ def test_using_a_profile_is_information_not_a_warning(run):
     assert result.exit_code == 0, result.output
     assert "note: system-a-assessments.csv: using profile 'system-a-assessments'" in result.output
     assert "warning: system-a-assessments.csv: using profile" not in result.output
+
+
+# --------------------------------------------------------------------------- the rules, as tables
+
+@pytest.mark.parametrize("cell,order", [
+    ("2024-03-05", 0),          # ISO: never ambiguous
+    (dt.date(2024, 3, 5), 0),   # an Excel date cell
+    ("05/03/2024", 1),          # 5 March or 3 May
+    ("5.3.24", 1),
+    ("05/05/2024", 0),          # the same day either way round
+    ("25/03/2024", 0),          # day-first only
+    ("03/25/2024", 2),          # month-first only
+    ("03-25-2024", 2),
+    ("13/13/2024", 0),          # neither: the calendar check rejects it
+    ("soon", 0),
+])
+def test_date_order_of_a_cell(cell, order):
+    from ehcp_tracker.ingest.validate import _date_order
+
+    assert _date_order(cell) == order
+
+
+@pytest.mark.parametrize("header,separator", [
+    ("request_id,person_id,request_received", ","),
+    ("request_id;person_id;request_received", ";"),
+    ("request_id\tperson_id\trequest_received", "\t"),
+    ('"a;b",person_id,request_received', ","),  # more commas than semicolons: a comma file
+    ("request_id", ","),
+])
+def test_separator_is_read_from_the_header_line(header, separator):
+    from ehcp_tracker.ingest.extract import _separator
+
+    assert _separator(f"\n{header}\nR1,P1,2024-01-01\n") == separator
+
+
+@pytest.mark.parametrize("changed,stored_cases,warned", [
+    (10, 100, True),    # 10 % of the stored cases
+    (5, 100, False),    # exactly 5 %: not more than it
+    (9, 20, False),     # 45 %, but fewer than MASS_CHANGE_MIN_CASES
+    (60, 1000, True),   # 6 %
+    (50, 1000, False),  # 5 %
+])
+def test_mass_change_threshold(changed, stored_cases, warned):
+    import numpy as np
+
+    from ehcp_tracker.ingest.guards import mass_changes
+
+    differs = np.zeros((stored_cases, 2), dtype=bool)
+    differs[:changed, 0] = True
+    after = np.full((stored_cases, 2), "x", dtype=object)
+    lines = mass_changes("f.csv", ["caseworker", "team"], differs, after, stored_cases)
+    assert bool(lines) == warned and all("caseworker" in line for line in lines)

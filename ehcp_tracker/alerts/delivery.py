@@ -15,7 +15,8 @@ import ssl
 from email.message import EmailMessage
 from pathlib import Path
 
-from ..errors import EhcpError
+from ..errors import EhcpError, EnvironmentFault
+from ..files import atomic_open
 
 PASSWORD_VARIABLE = "EHCP_SMTP_PASSWORD"  # never a command-line flag: flags show in `ps` and shell history
 
@@ -121,14 +122,11 @@ class OutboxDelivery:
         while path.exists():
             n += 1
             path = self.folder / f"{stem}-{n}.eml"
-        partial = path.with_suffix(".eml.part")
-        try:
-            fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
+        try:  # whole messages only (files.atomic_open): a relay picking up *.eml never sees half a file
+            with atomic_open(path, "wb") as handle:
                 handle.write(message.as_bytes())
-            partial.replace(path)  # whole messages only: a relay picking up *.eml never sees half a file
-        except OSError as exc:
-            raise DeliveryFailed(f"cannot write {path}: {exc.strerror}") from exc
+        except (OSError, EnvironmentFault) as exc:
+            raise DeliveryFailed(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
     def close(self) -> None:
         pass

@@ -26,6 +26,8 @@ CLOCK_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock", 
 # per-type phase-transfer KPIs.
 OUTCOME_COLUMNS = ["request_outcome", "assessment_outcome", "decision", "transfer_type"]
 EXTRA_COLUMNS = ["statutory", "stop_reason", "rule_version", "reference", *FLAGS, *OUTCOME_COLUMNS]
+# With evaluate(stops=True): what stopped the clock, or would have, each NaT if nothing yet.
+STOP_COLUMNS = ["stop_event", "closure"]
 STATUSES = ("open", "due_soon", "overdue", "met", "late")
 OPEN_STATUSES = ("open", "due_soon", "overdue")
 
@@ -130,8 +132,12 @@ def condition_mask(conditions: dict[str, tuple[str, ...]], columns: dict[str, np
 
 
 def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str = "assessment",
-             clocks: list[str] | None = None) -> pd.DataFrame:
-    """Every clock of every case in ``cases`` (canonical columns), judged on ``as_of``."""
+             clocks: list[str] | None = None, stops: bool = False) -> pd.DataFrame:
+    """Every clock of every case in ``cases`` (canonical columns), judged on ``as_of``.
+
+    ``stops=True`` adds ``STOP_COLUMNS``: the stop event's date and the closure's date (either may
+    be NaT), from which ``history.as_at`` judges the clock on any earlier day without a second pass.
+    """
     kind = BY_CASE[case]
     n = len(cases)
     columns = prepare(cases, case, as_of, book.transfers)
@@ -144,7 +150,7 @@ def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str =
         if part is not None:
             parts.append(part)
     if not parts:
-        return empty_result()
+        return empty_result(stops)
     rows = np.concatenate([p["rows"] for p in parts])
     out = {
         "case_id": columns[kind.key][rows],
@@ -154,13 +160,13 @@ def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str =
         "team": columns["team"][rows],
     }
     for key in ("clock", "started", "due", "stopped", "status", "days_overdue", "exception", "statutory",
-                "stop_reason", "rule_version", "reference"):
+                "stop_reason", "rule_version", "reference", *(STOP_COLUMNS if stops else ())):
         out[key] = np.concatenate([p[key] for p in parts])
     for flag in FLAGS:
         out[flag] = columns[flag][rows]
     for name in OUTCOME_COLUMNS:
         out[name] = columns[name][rows] if name in columns else _repeat(None, len(rows))
-    for key in ("started", "due", "stopped"):
+    for key in ("started", "due", "stopped", *(STOP_COLUMNS if stops else ())):
         out[key] = out[key].astype("datetime64[s]")
     # object columns stay object: letting pandas infer its string dtype copies every cell (seconds at 1M cases)
     return pd.DataFrame({key: pd.Series(values, dtype=values.dtype, copy=False) for key, values in out.items()},
@@ -200,16 +206,7 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
     if clock.stop_when:
         event[~condition_mask(clock.stop_when, columns, n, any_of=False)[rows]] = NAT
     closure = closure_dates(clock, columns, rows)
-    has_event = ~np.isnat(event)
-    closed = ~has_event & ~np.isnat(closure)
-    stopped = np.where(has_event, event, np.where(closed, closure, NAT))
-
-    late_by = (event - due).astype("timedelta64[D]").astype(np.int64)
-    overdue_by = (today - due).astype("timedelta64[D]").astype(np.int64)
-    status = _named(np.select(
-        [has_event & (late_by <= 0), has_event, closed, overdue_by > 0, -overdue_by <= clock.warning_days],
-        [0, 1, 0, 2, 3], default=4), ("met", "late", "overdue", "due_soon", "open"))
-    days_overdue = np.select([has_event, closed, overdue_by > 0], [np.maximum(late_by, 0), 0, overdue_by], 0)
+    stopped, status, days_overdue, stop_reason = judge(due, event, closure, today, clock.warning_days)
 
     exception = _repeat(None, len(rows))
     rule_version = np.array([f"{clock.ruleset}:{clock.qualified_id} {v.label}" for v in clock.versions],
@@ -224,13 +221,34 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
                 rule_version[hit] = f"{reason.ruleset}:{reason.code} {reason.due_from}..{reason.due_until}"
                 reference[hit] = reason.reference
             exception[hit] = reason.code
-    stop_reason = _named(np.where(has_event, 0, np.where(closed, 1, 2)), ("event", "closed", ""))
     return {
         "rows": rows, "clock": _repeat(clock.id, len(rows)), "started": start, "due": due,
-        "stopped": stopped, "status": status, "days_overdue": days_overdue.astype(np.int64),
+        "stopped": stopped, "status": status, "days_overdue": days_overdue,
         "exception": exception, "statutory": np.full(len(rows), clock.statutory),
         "stop_reason": stop_reason, "rule_version": rule_version, "reference": reference,
+        "stop_event": event, "closure": closure,
     }
+
+
+def judge(due: np.ndarray, event: np.ndarray, closure: np.ndarray, today, warning_days: int):
+    """A clock's verdict on ``today`` from its due date, its stop event and its closure (each NaT if
+    none by then): (stopped, status, days_overdue, stop_reason).
+
+    Nothing else about the case matters once these three dates are known, which is why a clock's
+    status on any earlier day follows from one evaluation (``history.as_at``): cut the two stop
+    dates at that day and judge again.
+    """
+    has_event = ~np.isnat(event)
+    closed = ~has_event & ~np.isnat(closure)
+    stopped = np.where(has_event, event, np.where(closed, closure, NAT))
+    late_by = (event - due).astype("timedelta64[D]").astype(np.int64)
+    overdue_by = (today - due).astype("timedelta64[D]").astype(np.int64)
+    status = _named(np.select(
+        [has_event & (late_by <= 0), has_event, closed, overdue_by > 0, -overdue_by <= warning_days],
+        [0, 1, 0, 2, 3], default=4), ("met", "late", "overdue", "due_soon", "open"))
+    days_overdue = np.select([has_event, closed, overdue_by > 0], [np.maximum(late_by, 0), 0, overdue_by], 0)
+    stop_reason = _named(np.where(has_event, 0, np.where(closed, 1, 2)), ("event", "closed", ""))
+    return stopped, status, days_overdue.astype(np.int64), stop_reason
 
 
 def closure_dates(clock: Clock, columns, rows: np.ndarray) -> np.ndarray:
@@ -250,9 +268,10 @@ def window_mask(due: np.ndarray, reason: ExceptionReason) -> np.ndarray:
     return (due >= np.datetime64(reason.due_from, "D")) & (due <= np.datetime64(reason.due_until, "D"))
 
 
-def empty_result() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in CLOCK_COLUMNS + EXTRA_COLUMNS})
-    for key in ("started", "due", "stopped"):
+def empty_result(stops: bool = False) -> pd.DataFrame:
+    names = CLOCK_COLUMNS + EXTRA_COLUMNS + (STOP_COLUMNS if stops else [])
+    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in names})
+    for key in ("started", "due", "stopped", *(STOP_COLUMNS if stops else ())):
         frame[key] = frame[key].astype("datetime64[s]")
     frame["days_overdue"] = frame["days_overdue"].astype(np.int64)
     return frame

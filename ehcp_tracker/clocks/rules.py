@@ -27,6 +27,15 @@ OTHER_DATA_FOLDERS = ("kpi",)
 
 SCOPES = ("la", "advice", "review", "all")
 
+# Sanity bounds on every limit, so an absurd one is refused by `ehcp rules check` instead of wrapping
+# the date arithmetic (a due date before the start). Not law: the longest statutory period in the
+# book is 12 months (CFA 2014 s44(1)); these leave room for any local target a council sets.
+LIMIT_BOUNDS = {"weeks": (1, 104), "days": (1, 730), "months": (1, 24), "months_before": (1, 24),
+                "working_days": (1, 520)}
+WARNING_DAYS_MAX = 365
+RULE_DATES = (dt.date(1990, 1, 1), dt.date(2199, 12, 31))  # as the --as-of option's range
+RULE_FILE_MAX_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class Version:
@@ -171,15 +180,38 @@ class _Reader:
             self.fail(f"{where}.{key}", "missing")
 
     def date(self, where: str, value) -> dt.date | None:
+        day = None
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value
-        if isinstance(value, str):
+            day = value
+        elif isinstance(value, str):
             try:
-                return dt.date.fromisoformat(value)
+                day = dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        self.fail(where, f"not an ISO date (YYYY-MM-DD): {value!r}")
-        return None
+        if day is None:
+            self.fail(where, f"not an ISO date (YYYY-MM-DD): {value!r}")
+            return None
+        if not RULE_DATES[0] <= day <= RULE_DATES[1]:
+            self.fail(where, f"{day.isoformat()} is outside {RULE_DATES[0].isoformat()}..{RULE_DATES[1].isoformat()}")
+            return None
+        return day
+
+    def read(self, where: str, path: Path) -> bytes | None:
+        """A rule file's bytes: a regular file of at most 1 MB (a FIFO in the folder would hang)."""
+        import stat
+
+        try:
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                self.fail(where, "not a regular file (a pipe or device?): rule files must be plain .toml files")
+                return None
+            if info.st_size > RULE_FILE_MAX_BYTES:
+                self.fail(where, f"{info.st_size:,} bytes: too large for a rule file (at most {RULE_FILE_MAX_BYTES:,})")
+                return None
+            return path.read_bytes()
+        except OSError as exc:
+            self.fail(where, f"cannot be read: {exc.strerror}")
+            return None
 
     def text(self, where: str, value, *, empty_ok: bool = False) -> str:
         if not isinstance(value, str) or (not empty_ok and not value.strip()):
@@ -226,8 +258,9 @@ class _Reader:
                 self.fail(f"{where}.fixed_date", f"must be MM-DD, got {value!r}")
                 return None
             return FixedDate(month, day)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            self.fail(f"{where}.{key}", f"must be a positive whole number, got {value!r}")
+        low, high = LIMIT_BOUNDS[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            self.fail(f"{where}.{key}", f"must be a whole number from {low} to {high}, got {value!r}")
             return None
         return {"weeks": Weeks, "days": Days, "months": Months, "months_before": MonthsBefore,
                 "working_days": WorkingDays}[key](value)
@@ -272,9 +305,11 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
     transfers: dict[str, dict[int, str]] = {}  # file name -> year -> type
     digest = hashlib.sha256()
     for path in files:
-        raw = path.read_bytes()
-        digest.update(path.name.encode() + raw)
         name = str(path.relative_to(directory.parent) if directory.parent in path.parents else path)
+        raw = reader.read(name, path)
+        if raw is None:
+            continue
+        digest.update(path.name.encode() + raw)
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -448,8 +483,8 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
         variants = [{"when": None, "start": table.get("start", ""), "title": None, "description": None,
                      "versions": _read_versions(reader, where, table.get("versions", []), bool(clock_statutory))}]
     warning = table.get("warning_days", 14)
-    if not isinstance(warning, int) or warning < 0:
-        reader.fail(f"{where}.warning_days", "must be a whole number of days, 0 or more")
+    if not isinstance(warning, int) or isinstance(warning, bool) or not 0 <= warning <= WARNING_DAYS_MAX:
+        reader.fail(f"{where}.warning_days", f"must be a whole number of days from 0 to {WARNING_DAYS_MAX}")
         warning = 14
     if not isinstance(clock_id, str) or not clock_id.isidentifier():
         reader.fail(f"{where}.id", "must be a lower_case identifier")

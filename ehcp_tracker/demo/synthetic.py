@@ -50,6 +50,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..files import atomic_open, atomic_write
+
 __all__ = [
     "ASSESSMENT_COLUMNS",
     "REVIEW_COLUMNS",
@@ -244,7 +246,7 @@ class _Table:
     def write_csv(self, path: Path, chunk: int = 100_000) -> None:
         header = (",".join(self.columns) + "\n").encode("ascii")
         cols = list(self.columns.values())
-        with open(path, "wb") as fh:
+        with atomic_open(path, "wb") as fh:
             fh.write(header)
             for start in range(0, self.n, chunk):
                 sl = slice(start, min(start + chunk, self.n))
@@ -1092,7 +1094,7 @@ def _frame_csv(frame: pd.DataFrame, path: Path) -> None:
     lines = [",".join(frame.columns)]
     for row in frame.itertuples(index=False):
         lines.append(",".join(_cell_text(v) for v in row))
-    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    atomic_write(path, "\n".join(lines) + "\n")
 
 
 def _council_workbook(frame: pd.DataFrame, path: Path) -> None:
@@ -1122,7 +1124,8 @@ def _council_workbook(frame: pd.DataFrame, path: Path) -> None:
     wb.properties.creator = "ehcp-tracker synthetic data"
     wb.properties.created = fixed
     wb.properties.modified = fixed
-    wb.save(path)
+    with atomic_open(path, "wb") as handle:
+        wb.save(handle)
 
 
 def write_sample_data(directory) -> dict[str, Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tomllib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EhcpError
+from ..output import CONTROL
 from ..schema import KINDS
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
@@ -64,44 +65,94 @@ def available_profiles() -> list[str]:
     return sorted(names)
 
 
+PROFILE_MAX_BYTES = 1 << 20  # a profile is a page of mappings; anything larger is not one
+PROFILE_NAME_MAX = 100  # import_run.profile is VARCHAR(100)
+
+
 def load_profile(name: str) -> Profile:
-    """A profile by name (searched in $EHCP_PROFILES, ./profiles, the shipped ones) or by path."""
+    """A profile by name (searched in $EHCP_PROFILES, ./profiles, the shipped ones) or by path.
+
+    Checked like an extract: every problem at once, each naming the file, the key and the reason.
+    """
     candidate = Path(name)
-    if candidate.suffix == ".toml" and candidate.is_file():
+    if candidate.suffix == ".toml" and candidate.exists():
         path = candidate
     else:
         path = next((folder / f"{name}.toml" for folder in profile_search_path()
-                     if (folder / f"{name}.toml").is_file()), None)
+                     if (folder / f"{name}.toml").exists()), None)
         if path is None:
             known = ", ".join(available_profiles()) or "none"
-            raise EhcpError(f"--profile: no profile named {name!r} (available: {known})")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise EhcpError(f"{path}: not a valid profile: {exc}") from exc
-    problems = []
-    for key in data:
-        if key not in ("profile", "columns", "values"):
-            problems.append(f"{path}: unknown key {key!r} (allowed: profile, columns, values)")
-    meta = data.get("profile", {})
-    kind = meta.get("kind")
-    if kind is not None and kind not in KINDS:
-        problems.append(f"{path}: [profile].kind must be one of {', '.join(KINDS)}")
-    known_columns = {c for k in KINDS.values() for c in k.names}
-    columns = {}
-    for source, canonical in data.get("columns", {}).items():
-        if canonical not in known_columns:
-            problems.append(f"{path}: [columns] {source!r} maps to unknown column {canonical!r}")
-        columns[source.strip().lower()] = canonical
-    values = {}
-    for canonical, mapping in data.get("values", {}).items():
-        if canonical not in known_columns:
-            problems.append(f"{path}: [values.{canonical}] is not a canonical column")
-            continue
-        values[canonical] = {str(k).strip().lower(): str(v) for k, v in mapping.items()}
+            raise EhcpError(f"--profile: no profile named {shown_header(name)} (available: {known})")
+    data = read_small_toml(path, PROFILE_MAX_BYTES, "profile")
+    problems = [f"{path}: {key}: {reason}" for key, reason in _profile_problems(data)]
     if problems:
         raise EhcpError("\n".join(problems))
-    return Profile(meta.get("name", path.stem), kind, columns, values, str(path))
+    meta = data.get("profile", {})
+    columns = {source.strip().lower(): canonical for source, canonical in data.get("columns", {}).items()}
+    values = {canonical: {str(k).strip().lower(): str(v) for k, v in mapping.items()}
+              for canonical, mapping in data.get("values", {}).items()}
+    # a file name stands in for a missing name, cut to what import_run.profile holds
+    return Profile(meta.get("name", path.stem[:PROFILE_NAME_MAX]), meta.get("kind"), columns, values, str(path))
+
+
+def read_small_toml(path: Path, limit: int, what: str) -> dict:
+    """A TOML file that must be a regular file of at most ``limit`` bytes (a FIFO would hang the read)."""
+    import stat
+    import tomllib
+
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise EhcpError(f"{path}: not a regular file (a pipe or device?); a {what} must be a .toml file")
+        if info.st_size > limit:
+            raise EhcpError(f"{path}: {info.st_size:,} bytes: too large to be a {what} (at most {limit:,})")
+        text = path.read_bytes().decode("utf-8")
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise EhcpError(f"{path}: not a valid {what} (TOML, UTF-8): {str(exc).splitlines()[0][:120]}") from None
+    except OSError as exc:
+        raise EhcpError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+
+
+def _profile_problems(data: dict):
+    """(key, reason) for everything wrong in a profile's TOML."""
+    for key in data:
+        if key not in ("profile", "columns", "values"):
+            yield key, "unknown key (allowed: profile, columns, values)"
+    meta = data.get("profile", {})
+    if not isinstance(meta, dict):
+        yield "profile", "must be a table ([profile] with name and kind)"
+        meta = {}
+    for key in meta:
+        if key not in ("name", "kind", "description"):
+            yield f"profile.{key}", "unknown key (allowed: name, kind, description)"
+    profile_name = meta.get("name")
+    if profile_name is not None and (not isinstance(profile_name, str) or not profile_name.strip()
+                                     or len(profile_name) > PROFILE_NAME_MAX or CONTROL.search(profile_name)):
+        yield "profile.name", f"must be a name of 1 to {PROFILE_NAME_MAX} printable characters"
+    if meta.get("kind") is not None and meta.get("kind") not in KINDS:
+        yield "profile.kind", f"must be one of {', '.join(KINDS)}"
+    known_columns = {c for k in KINDS.values() for c in k.names}
+    columns = data.get("columns", {})
+    if not isinstance(columns, dict):
+        yield "columns", "must be a table of \"source header\" = \"canonical column\""
+        columns = {}
+    for source, canonical in columns.items():
+        if not isinstance(canonical, str) or canonical not in known_columns:
+            yield f"columns.{shown_header(source)}", "maps to no canonical column (see design.md section 3)"
+        elif not source.strip() or CONTROL.search(source) or len(source) > 200:
+            yield f"columns.{shown_header(source)}", "a header must be 1 to 200 printable characters"
+    values = data.get("values", {})
+    if not isinstance(values, dict):
+        yield "values", "must hold tables such as [values.request_outcome]"
+        values = {}
+    for canonical, mapping in values.items():
+        if canonical not in known_columns:
+            yield f"values.{shown_header(canonical)}", "is not a canonical column"
+        elif not isinstance(mapping, dict):
+            yield f"values.{canonical}", "must be a table of \"source value\" = \"canonical value\""
+        elif not all(isinstance(v, (str, int, bool)) for v in mapping.values()):
+            yield f"values.{canonical}", "each value must map to a text (or number) value"
 
 
 def _decode(raw: bytes, file: str) -> tuple[str, str]:
@@ -250,9 +301,65 @@ def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[s
     return header, columns, numbers
 
 
+# Bounds on a workbook, checked before openpyxl parses anything (a 2 MB zip can inflate to 2 GB of
+# whitespace; a 2 KB sheet can declare A1:XFD1048576). Excel's own limits bound rows and columns;
+# a real extract compresses 5-20 times, so 100 is generous for any member worth checking.
+XLSX_MAX_MEMBERS = 10_000
+XLSX_MAX_MEMBER_BYTES = 1 << 30  # 1 GiB uncompressed: some 2 million rows of a wide extract
+XLSX_MAX_TOTAL_BYTES = 2 << 30
+XLSX_MAX_RATIO = 100
+XLSX_RATIO_FROM = 1 << 20  # smaller members may compress as well as they like
+XLSX_MAX_ROWS = 1_048_576  # Excel's limit
+XLSX_MAX_CELLS = 100_000_000  # cells walked (row widths summed): 2.8x a million-row, 35-column extract
+
+
+def check_zip_bounds(path: Path, file: str) -> None:
+    """Refuse a workbook whose members are too many, too large or compressed suspiciously well.
+
+    The sizes are the zip directory's; a member that claims less than it holds is cut off at its
+    claim by ``zipfile`` (and then fails its CRC check), so the claim is a real bound.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx), damaged or truncated "
+                        f"(cut short in copying?): {type(exc).__name__}") from None
+    if len(members) > XLSX_MAX_MEMBERS:
+        raise EhcpError(f"{file}: the workbook has {len(members)} parts (at most {XLSX_MAX_MEMBERS}): not an extract")
+    total = 0
+    for member in members:
+        total += member.file_size
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > XLSX_MAX_MEMBER_BYTES or total > XLSX_MAX_TOTAL_BYTES:
+            raise EhcpError(f"{file}: the workbook unpacks to more than {XLSX_MAX_MEMBER_BYTES >> 30} GiB: "
+                            "too large to be an extract (or a zip bomb); export it as CSV")
+        if member.file_size > XLSX_RATIO_FROM and ratio > XLSX_MAX_RATIO:
+            raise EhcpError(f"{file}: a part of the workbook is compressed {ratio:.0f} times "
+                            f"(at most {XLSX_MAX_RATIO}): refused as a possible zip bomb")
+
+
+def _xlsx_rows(sheet, file: str):
+    """(row number, values) of every row up to Excel's last, ignoring the sheet's ``<dimension>``.
+
+    Without ``reset_dimensions`` openpyxl pads every row to the declared width and height (a sheet
+    declaring A1:XFD1048576 is 17 billion cells); with it a row is as wide as its last cell. The
+    cells walked are counted, so rows of stray far-right cells cannot make it unbounded either.
+    """
+    sheet.reset_dimensions()
+    walked = 0
+    for number, values in enumerate(sheet.iter_rows(max_row=XLSX_MAX_ROWS, values_only=True), start=1):
+        walked += len(values) + 1
+        if walked > XLSX_MAX_CELLS:
+            raise EhcpError(f"{file}: more than {XLSX_MAX_CELLS:,} cells in the first sheet (up to row {number}): "
+                            "too large to be an extract; export it as CSV")
+        yield number, list(values)
+
+
 def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str]:
     from openpyxl import load_workbook
-    from zipfile import BadZipFile
 
     with open(path, "rb") as handle:
         start = handle.read(8)
@@ -262,16 +369,26 @@ def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str
         what = next((w for m, w in _MAGIC if start.startswith(m)), None)
         raise EhcpError(f"{file}: not an Excel .xlsx workbook: " + (f"this is {what}" if what else
                         "it does not start like one (is it a CSV file with an .xlsx name?)"))
+    check_zip_bounds(path, file)
+    # openpyxl parses with defusedxml (a dependency): entities, external references and DTDs are
+    # refused. Whatever a hostile or damaged workbook makes openpyxl raise is a damaged workbook:
+    # the broad catches below are around the third-party parser only, never our own checks.
+    with open(path, "rb") as source:  # ours to close, whatever openpyxl leaves open on a damaged file
+        try:
+            workbook = load_workbook(source, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - see above
+            raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx), damaged or truncated "
+                            f"(cut short in copying?): {_why(exc)}") from None
+        return _read_sheet(workbook, file, known_headers)
+
+
+def _read_sheet(workbook, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str]:
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
-        raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx), damaged or truncated "
-                        f"(cut short in copying?): {exc}") from exc
-    try:
+        if not workbook.worksheets:
+            raise EhcpError(f"{file}: the workbook has no worksheet")
         sheet = workbook.worksheets[0]
         header, rows, numbers = None, [], []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            values = list(values)
+        for number, values in _xlsx_rows(sheet, file):
             if header is None:
                 names = {str(v).strip().lower() for v in values if v is not None}
                 # the header is the first row naming at least two known columns (title rows above it are skipped)
@@ -286,10 +403,44 @@ def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str
         if header is None:
             raise EhcpError(f"{file}: no header row found in the first sheet (no row names two known columns)")
         return header, _columns(rows, len(header)), numbers, "xlsx"
-    except (BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
-        raise EhcpError(f"{file}: the Excel workbook is damaged or truncated: {exc}") from exc
+    except EhcpError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above
+        raise EhcpError(f"{file}: the Excel workbook is damaged or truncated: {_why(exc)}") from None
     finally:
         workbook.close()
+
+
+def _why(exc: Exception) -> str:
+    """What went wrong in a workbook, without its content: the error's kind, and its message when
+    that is short and quotes nothing (a quoted part may be a cell's value)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    quiet = not text or len(text) > 80 or CONTROL.search(text) or any(q in text for q in "'\"<")
+    return type(exc).__name__ + ("" if quiet else f" ({text})")
+
+
+def _looks_like_data(text: str) -> bool:
+    """A header candidate that may be a child's data (a headerless file's first row): two digits
+    together (IDs, dates), an e-mail address, a long value or a control character."""
+    return len(text) > 40 or bool(re.search(r"\d\d|@", text)) or bool(CONTROL.search(text))
+
+
+def shown_header(name, position: int | None = None) -> str:
+    """A header cell as a message may show it: quoted when it looks like a header name, else only
+    its position (a headerless extract's first row is a child's row: never echoed)."""
+    text = str(name).strip()
+    if not _looks_like_data(text):
+        return repr(text)
+    return f"(column {position}: a value, not a column name)" if position else "(a value, not a column name)"
+
+
+def _found(header: list) -> str:
+    """'found ...' for a message: the first header cells, or a note that the row looks like data."""
+    cells = [str(h).strip() for h in header if str(h).strip()]
+    if sum(_looks_like_data(c) for c in cells) >= 2:
+        return f"{len(header)} cells that look like data, not column names: is the header row missing?"
+    shown = ", ".join(shown_header(c) for c in cells[:12]) or "nothing"
+    return shown + (", ..." if len(cells) > 12 else "")
 
 
 def read_extract(path: Path | str, kind: str | None = None, profile: Profile | None = None) -> RawExtract:
@@ -334,9 +485,8 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
     if kind is None:
         kind = detected or ("assessments" if "request_id" in seen else "reviews" if "review_id" in seen else None)
         if kind is None:
-            found = ", ".join(repr(str(h)) for h in header[:12])
             raise EhcpError(f"{file}: cannot tell whether this is an assessments or a reviews extract: "
-                            f"no request_id or review_id column (found {found}); give --kind or --profile")
+                            f"no request_id or review_id column (found {_found(header)}); give --kind or --profile")
     elif detected and detected != kind:
         raise EhcpError(f"{file}: --kind {kind} but profile {profile.name!r} is for {detected}")
     wanted = KINDS[kind]
@@ -369,8 +519,11 @@ def unknown_columns_warning(file: str, unknown: list[str], shown: int = 5) -> li
     """Unrecognised headers as warnings: one each for a few, one line with a count for many (a
     spreadsheet with 20,000 stray columns must not bury the summary)."""
     if len(unknown) <= shown:
-        return [f"{file}: column {name!r} is not recognised and was ignored" for name in unknown]
-    listed = ", ".join(repr(name) for name in unknown[:shown])
+        return [f"{file}: column {shown_header(name)} is not recognised and was ignored" for name in unknown]
+    if sum(_looks_like_data(name) for name in unknown[:shown]) >= 2:  # a headerless file's first row: a child's
+        return [f"{file}: {len(unknown)} columns are not recognised and were ignored (their names look like "
+                "data: is the header row missing?)"]
+    listed = ", ".join(shown_header(name) for name in unknown[:shown])
     return [f"{file}: {len(unknown)} columns are not recognised and were ignored ({listed}, ...)"]
 
 
@@ -403,7 +556,7 @@ def _detect_profile(file: str, header: list, kind: str | None, candidates: list[
     if len(fits) == 1:
         notes.append(f"{file}: using profile {fits[0].name!r} (its columns match the header)")
         return fits[0]
-    found = ", ".join(repr(str(h)) for h in header[:12] if str(h).strip()) or "nothing"
+    found = _found(header)
     if len(fits) > 1:
         raise EhcpError(f"{file}: the header fits several profiles ({', '.join(p.name for p in fits)}); "
                         "choose one with --profile")
@@ -411,7 +564,7 @@ def _detect_profile(file: str, header: list, kind: str | None, candidates: list[
         return None  # canonical names, just not enough of them: the required-column check says which
     known = ", ".join(p.name for p in candidates) or "none"
     raise EhcpError(f"{file}: the header matches no profile and has no request_id or review_id column "
-                    f"(found {found}{', ...' if len(header) > 12 else ''}; profiles: {known}); "
+                    f"(found {found}; profiles: {known}); "
                     "give --profile, or add a profile for this system (see README, Nightly import)")
 
 

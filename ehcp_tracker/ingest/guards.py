@@ -20,7 +20,7 @@ import difflib
 import numpy as np
 import pandas as pd
 
-from ..errors import EhcpError
+from ..errors import EhcpError, UsageError
 from ..schema import Kind
 from .extract import RawExtract
 
@@ -42,6 +42,10 @@ def absent_columns(raw: RawExtract, kind: Kind, existing: pd.DataFrame, keep_abs
     held = [c.name for c in kind.columns
             if c.name != kind.key and c.name not in raw.cells and len(existing) and existing[c.name].notna().any()]
     keep = set(keep_absent or ())
+    unknown = sorted(keep - set(kind.names) - {ALL_COLUMNS})
+    if unknown:
+        raise UsageError(f"--keep-absent: {', '.join(map(repr, unknown))} is not a column of a {kind.name} extract "
+                         f"(columns: {', '.join(kind.names)}; or 'all')")
     accepted = held if ALL_COLUMNS in keep else [c for c in held if c in keep]
     refused = [c for c in held if c not in accepted]
     if not refused:
@@ -87,7 +91,10 @@ def keep_stored(incoming: pd.DataFrame, existing: pd.DataFrame, key: str, column
     out = incoming.copy()
     for name in columns:
         values = incoming[key].map(stored[name])
-        out[name] = values.astype(incoming[name].dtype) if incoming[name].dtype.kind == "M" else values
+        if incoming[name].dtype.kind == "M":
+            out[name] = values.astype(incoming[name].dtype)
+        else:  # a new case has no stored value: blank (None), not a float NaN column
+            out[name] = values.astype(object).where(values.notna(), None)
     return out
 
 

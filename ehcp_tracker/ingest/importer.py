@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from ..clocks.engine import evaluate
 from ..clocks.rules import RuleBook
 from ..errors import ImportRejected, Problem
+from ..files import atomic_open
 from ..output import neutralise
 from ..schema import KINDS, Kind
 from ..store import db
@@ -103,6 +104,24 @@ def comparable(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
 
 
 _NAT = np.datetime64("NaT", "D").view(np.int64)
+# blake2b's personalisation: a new canonical form of the row gets a new one, so old digests never match
+DIGEST_PERSON = b"ehcp-row-v1"
+_UNIT = "\x1f"
+
+
+def row_digests(text: pd.DataFrame, kind: Kind) -> np.ndarray:
+    """A stable digest of each canonical row: blake2b (16 bytes, hex) over its cells as
+    :func:`comparable` writes them, in ``kind.columns`` order, joined by U+001F (the column names
+    lead, so adding a column changes every digest and the next import compares field by field).
+    Not Python's ``hash`` nor a library's row hash, which change between versions and runs."""
+    blake2b = hashlib.blake2b
+    names = [c.name for c in kind.columns]
+    prefix = _UNIT.join(names) + "\x1e"
+    cells = [text[name].to_numpy(dtype=object) for name in names]
+    out = np.empty(len(text), dtype=object)
+    out[:] = [blake2b((prefix + _UNIT.join(row)).encode("utf-8"), digest_size=16, person=DIGEST_PERSON).hexdigest()
+              for row in zip(*cells)]
+    return out
 
 
 def _iso_or_blank(day: int) -> str:
@@ -228,9 +247,9 @@ def write_rejects(path: Path, raw_cells: pd.DataFrame, row_numbers: pd.Series, p
         if p.row is not None:
             by_row.setdefault(p.row, []).append(p)
     position = {int(n): i for i, n in enumerate(row_numbers)}
-    # the rejects file holds the rows' own cells (personal data): readable by its owner only
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with open(fd, "w", newline="", encoding="utf-8") as handle:
+    # the rejects file holds the rows' own cells (personal data): a new file readable by its owner
+    # only, even when one exists already (atomic_open: temporary file, rename, never via a symlink)
+    with atomic_open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "column", "reason", "message", *raw_cells.columns])
         for row, row_problems in sorted(by_row.items()):
@@ -260,11 +279,12 @@ def new_batch() -> str:
 def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
                    profile: Profile | None = None, skip_bad_rows: bool = False,
                    rejects_path: Path | None = None, progress: Progress | None = None,
-                   max_missing: float = DEFAULT_MAX_MISSING, keep_absent=(), batch: str | None = None) -> ImportSummary:
+                   max_missing: float = DEFAULT_MAX_MISSING, keep_absent=(), batch: str | None = None,
+                   wait: float | None = None, on_wait: Callable[[float], None] | None = None) -> ImportSummary:
     """Import one extract. The guards (``guards.py``) run before anything is written: a stored column
     absent from the file (unless in ``keep_absent``) or more than ``max_missing`` % of the present
     cases missing refuses the file. A rejected row (``skip_bad_rows``) is not a missing case: it keeps
-    its stored values and its presence."""
+    its stored values and its presence. ``wait``/``on_wait``: see ``db.write_transaction``."""
     path = Path(path)
     step = progress or (lambda stage, done, total: None)
     step("reading", 0, 1)
@@ -281,7 +301,7 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
                       profile=profile.name if profile else None, rule_book=book.fingerprint,
                       rows_read=summary.rows_read, rows_rejected=summary.rejected, batch=batch)
     if checked.problems and not skip_bad_rows:
-        with db.write_transaction(engine) as conn:
+        with db.write_transaction(engine, wait, on_wait) as conn:
             conn.execute(db.import_run.insert().values(started_at=db.now(), finished_at=db.now(),
                                                        status="rejected", **run_values))
         raise ImportRejected(raw.file, checked.problems)
@@ -291,7 +311,7 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     table = db.table_for(raw.kind)
     # The lock comes first, so run ids follow the order imports are applied in and each import
     # compares against everything committed before it.
-    with db.write_transaction(engine) as conn:
+    with db.write_transaction(engine, wait, on_wait) as conn:
         existing = db.load_cases(conn, kind_def)
         kept = absent_columns(raw, kind_def, existing, keep_absent)  # refuses the file: nothing written yet
         check_shrink(raw.file, existing, in_file, kind_def.key, max_missing)
@@ -307,8 +327,13 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
         summary.run_id = run_id
         step("comparing", 0, len(incoming))
-        moved_cases = _apply(conn, table, kind_def, incoming, existing, in_file, run_id, summary, step)
-        changes = deadline_changes(kind_def, book, as_of, existing, incoming, moved_cases)
+        # unchanged rows are settled by their digest: neither compared field by field nor rewritten
+        incoming, compared, text, digests, stored_digest, settled = _by_digest(conn, kind_def, incoming, existing,
+                                                                               in_file)
+        moved_cases = _apply(conn, table, kind_def, incoming, compared, in_file, run_id, summary, step,
+                             new_text=text, digests=digests, stored_digest=stored_digest)
+        summary.unchanged += settled
+        changes = deadline_changes(kind_def, book, as_of, compared, incoming, moved_cases)
         summary.deadline_changes = [c for c in changes if c["old_due"] != c["new_due"]]
         summary.status_changes = [c for c in changes if c["old_due"] == c["new_due"]]
         if changes:
@@ -367,14 +392,40 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
     return out
 
 
+def _by_digest(conn: sa.Connection, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame,
+               in_file: np.ndarray):
+    """Set aside tonight's rows whose digest equals the stored one (unchanged, and present last
+    time): they are neither compared field by field nor rewritten. Returns the rest of ``incoming``,
+    the stored rows to compare them with (those cases, and the stored cases nowhere in the file),
+    the rest's canonical text and digests, the stored digests by key, and how many were set aside."""
+    key = kind.key
+    text = comparable(incoming, kind)
+    digests = row_digests(text, kind)
+    stored = db.stored_digests(conn, kind).set_index("key")
+    known = stored.reindex(incoming[key].to_numpy())
+    settled = (known["row_digest"].to_numpy(dtype=object) == digests) & known["missing_since_run_id"].isna().to_numpy()
+    keep = ~settled
+    incoming, text, digests = incoming[keep], text[keep], digests[keep]
+    stored_keys = existing[key].to_numpy(dtype=object)
+    # compared: the rest's stored rows, and the cases nowhere in the file (kept, marked missing)
+    wanted = pd.Index(stored_keys).isin(incoming[key].to_numpy(dtype=object)) | ~pd.Index(stored_keys).isin(in_file)
+    return (incoming.reset_index(drop=True), existing[wanted].reset_index(drop=True), text.reset_index(drop=True),
+            digests, stored["row_digest"], int(settled.sum()))
+
+
 def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray,
-           run_id: int, summary: ImportSummary, step: Progress) -> dict[str, list[tuple[str, str]]]:
+           run_id: int, summary: ImportSummary, step: Progress, *, new_text: pd.DataFrame | None = None,
+           digests: np.ndarray | None = None, stored_digest: pd.Series | None = None) -> dict[str, list[tuple[str, str]]]:
     """Write the differences; return each changed case's notes, (field, "field old -> new").
 
     A stored case is missing only when its key is nowhere in the file: ``in_file`` holds the keys of
-    the rejected rows too, whose cases keep their stored values and presence."""
+    the rejected rows too, whose cases keep their stored values and presence.
+
+    ``new_text``: ``comparable(incoming)`` when already made; ``digests``: each incoming row's
+    digest (stored with new and changed rows, and refreshed on unchanged rows whose stored digest,
+    ``stored_digest`` by key, differs or is missing)."""
     key = kind.key
-    new_text = comparable(incoming, kind).set_index(key, drop=False)
+    new_text = (comparable(incoming, kind) if new_text is None else new_text).set_index(key, drop=False)
     old_text = comparable(existing, kind).set_index(key, drop=False)
     was_missing = pd.Series(existing["missing_since_run_id"].notna().to_numpy(), index=old_text.index)
 
@@ -406,10 +457,20 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     incoming_by_key = incoming.set_index(key, drop=False)
     inserts = db_columns(incoming[is_new], kind)  # new_text keeps the extract's order
     inserts.update(first_run_id=run_id, last_run_id=run_id, missing_since_run_id=None)
+    digest_of = pd.Series(digests if digests is not None else None, index=new_text.index, dtype=object)
+    if digests is not None:
+        inserts["row_digest"] = digest_of.to_numpy()[is_new]
     updates = _db_rows(incoming_by_key.loc[case_ids[changed_mask]], kind)
     for row in updates:
         row["b_key"] = row[key]
-        row.update(last_run_id=run_id, missing_since_run_id=None)
+        row.update(last_run_id=run_id, missing_since_run_id=None, row_digest=digest_of[row[key]])
+    refresh = []
+    if digests is not None:
+        same = case_ids[~changed_mask]
+        before_digest = (stored_digest.reindex(same) if stored_digest is not None
+                         else pd.Series(None, index=same, dtype=object)).to_numpy(dtype=object)
+        now_digest = digest_of.loc[same].to_numpy(dtype=object)
+        refresh = [{"b_key": k, "row_digest": d} for k, d, b in zip(same, now_digest, before_digest) if d != b]
 
     total = int(is_new.sum()) + len(updates) + len(newly_missing) + len(log)
     step("writing", 0, total)
@@ -418,8 +479,13 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     if updates:
         statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
             {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}
-            | {"last_run_id": sa.bindparam("last_run_id"), "missing_since_run_id": sa.bindparam("missing_since_run_id")})
+            | {"last_run_id": sa.bindparam("last_run_id"), "missing_since_run_id": sa.bindparam("missing_since_run_id"),
+               "row_digest": sa.bindparam("row_digest")})
         conn.execute(statement, updates)
+    if refresh:  # unchanged, but stored before digests (or under another canonical form): no change logged
+        statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
+            row_digest=sa.bindparam("row_digest"))
+        conn.execute(statement, refresh)
     if len(newly_missing):
         statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(missing_since_run_id=run_id)
         conn.execute(statement, [{"b_key": k} for k in newly_missing])
@@ -432,7 +498,9 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     summary.unchanged = int(len(common) - changed_mask.sum())
     summary.missing = int(len(gone))
     summary.fields_changed = int(differs.sum())
-    summary.mass_changes = mass_changes(summary.file, names, differs, after, len(old_text))
+    # the share is of every stored case, not of those the digests left to compare
+    stored_total = len(old_text) if stored_digest is None else len(stored_digest)
+    summary.mass_changes = mass_changes(summary.file, names, differs, after, stored_total)
     for case_id in case_ids[back]:
         notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
     return notes

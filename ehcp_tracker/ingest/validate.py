@@ -9,6 +9,7 @@ error report and the rejects file. Nothing here echoes personal values (names, d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -19,8 +20,9 @@ import pandas as pd
 from ..clocks.engine import evaluate, window_mask
 from ..clocks.rules import RuleBook
 from ..errors import Problem
+from ..output import CONTROL
 from ..schema import ADVICE_SERVICES, ASSESSMENTS, KINDS, Kind
-from .extract import RawExtract
+from .extract import RawExtract, shown_header
 
 
 class Reason(str, Enum):
@@ -36,6 +38,7 @@ class Reason(str, Enum):
     ORDER = "date_order"
     INCONSISTENT = "inconsistent"
     EXCEPTION = "exception_not_allowed"
+    CONTROL = "control_character"
     MONTH_FIRST = "month_first"
     UNJUDGEABLE = "date_out_of_range"
 
@@ -110,9 +113,24 @@ class _Collector:
         source = self.raw.sources.get(column) if column else None
         return source if source and source.strip().lower() != column else None
 
+    @functools.cached_property
+    def _renamed(self) -> list[tuple[re.Pattern, str]]:
+        """Canonical names a profile renamed, as they appear in messages (``decision_notified``)."""
+        return [(re.compile(rf"\b{re.escape(name)}\b"), f"{name} ({source!r})")
+                for name, source in self.raw.sources.items() if "_" in name and self.header(name)]
+
+    def speak_the_files_language(self, text: str) -> str:
+        """A message naming other columns names them as the file does too:
+        "decision_notified ('Decision Letter Sent') is recorded but ..."."""
+        for pattern, named in self._renamed:
+            text = pattern.sub(named, text)
+        return text
+
     def mark(self, mask, column: str | None, reason: Reason, message) -> None:
         mask = np.asarray(mask, dtype=bool)
         header = self.header(column)
+        if not callable(message) and mask.any():
+            message = self.speak_the_files_language(message)
         for index in np.flatnonzero(mask):
             text = message(index) if callable(message) else message
             self.problems.append(Problem(self.raw.file, int(self.raw.row_numbers.iloc[index]), column,
@@ -161,6 +179,32 @@ def _distinct_strings(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes, pd.Series(texts, dtype=object)
 
 
+# A cell is echoed in a message only when it is a short code: never a value spanning lines (an
+# unclosed quote swallows the rows after it), never one that could be an ID or a date of birth.
+SHORT_CODE = 24
+_DATA_LIKE = re.compile(r"\d{4}|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def shown(value) -> str:
+    """A cell as a message may show it: quoted if a short code, else only how long it is."""
+    text = _cell_text(value)
+    if len(text) <= SHORT_CODE and not CONTROL.search(text) and not _DATA_LIKE.search(text):
+        return repr(text)
+    return f"a value of {len(text)} characters (not shown)"
+
+
+def _case_id(value) -> str:
+    """A case ID (which messages may name) as long as it is one line an ID column could hold."""
+    text = str(value)
+    return text if len(text) <= 64 and not CONTROL.search(text) else f"(an ID of {len(text)} characters)"
+
+
+def _control_problem(text: str) -> str:
+    found = CONTROL.search(text)
+    return (f"contains the control character U+{ord(found.group()):04X} (line breaks, tabs and escape "
+            "sequences are not allowed in extract values)")
+
+
 def _parse_one_date(cell) -> tuple[np.datetime64, int]:
     """(day, state) for one distinct cell; state 0 ok or blank, 1 unreadable, 2 impossible."""
     if isinstance(cell, dt.datetime):
@@ -202,6 +246,7 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
                                if col.type == "date" else np.full(len(raw.cells), None, dtype=object))
             continue
         values = raw.cells[col.name]
+        _check_control(values, col.name, out)
         if col.type == "date":
             days, invalid[col.name] = _check_dates(col, values, floor, as_of, out)
             frame[col.name] = days
@@ -220,14 +265,14 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             valid = allowed[col.name]
             bad = (lowered != "") & ~lowered.isin(valid)
             out.mark(each(bad), col.name, Reason.BAD_VALUE,
-                     lambda i, t=text, c=codes: f"{t.iloc[c[i]]!r} is not one of: {', '.join(valid)}")
+                     lambda i, t=text, c=codes: f"{shown(t.iloc[c[i]])} is not one of: {', '.join(valid)}")
             invalid[col.name] = each(bad)
             frame[col.name] = each(lowered.where((lowered != "") & ~bad, None))
         elif col.type == "flag":
             lowered = text.str.lower()
             bad = ~lowered.isin(YES | NO)
             out.mark(each(bad), col.name, Reason.BAD_FLAG,
-                     lambda i, t=text, c=codes: f"{t.iloc[c[i]]!r} is not yes or no")
+                     lambda i, t=text, c=codes: f"{shown(t.iloc[c[i]])} is not yes or no")
             frame[col.name] = each(lowered.isin(YES).astype(object).where(lowered != "", None))
         elif col.type == "int":
             spelled = text
@@ -238,14 +283,14 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             numbers = pd.to_numeric(spelled.where(spelled != "", None), errors="coerce")
             bad = (text != "") & (numbers.isna() | (numbers % 1 != 0))
             out.mark(each(bad), col.name, Reason.BAD_NUMBER,
-                     lambda i, t=text, c=col, k=codes: f"{t.iloc[k[i]]!r} is not a whole number"
+                     lambda i, t=text, c=col, k=codes: f"{shown(t.iloc[k[i]])} is not a whole number"
                      + (" or one of: " + ", ".join(sorted({w.upper() if len(w) < 3 else w.title() for w, _ in c.aliases}))
                         if c.aliases else ""))
             if col.bounds:
                 low, high = col.bounds
                 outside = ~bad & numbers.notna() & ((numbers < low) | (numbers > high))
                 out.mark(each(outside.to_numpy(dtype=bool)), col.name, Reason.OUT_OF_RANGE,
-                         lambda i, t=text, k=codes: f"{t.iloc[k[i]]!r} is outside {low}..{high}")
+                         lambda i, t=text, k=codes: f"{shown(t.iloc[k[i]])} is outside {low}..{high}")
                 bad |= outside
             frame[col.name] = numbers.where(~bad).astype("Int64").array.take(codes)  # code -1: the blank entry
 
@@ -259,13 +304,21 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
         for index in np.flatnonzero(duplicated.to_numpy()):
             first_row.setdefault(key.iloc[index], int(raw.row_numbers.iloc[index]))
         out.mark(duplicated.to_numpy(), kind.key, Reason.DUPLICATE,
-                 lambda i: f"{kind.key} {key.iloc[i]} appears more than once in the file "
+                 lambda i: f"{kind.key} {_case_id(key.iloc[i])} appears more than once in the file "
                            f"(first at row {first_row[key.iloc[i]]})")
     for check in CROSS_CHECKS.get(kind.name, []):
         check(frame, out)
     del frame.attrs["invalid"]  # arrays in attrs would follow the frame into every later operation
     _check_exceptions(kind, frame, book, as_of, out)
     return Validated(frame.reset_index(drop=True), out.problems, out.bad)
+
+
+def _check_control(values: pd.Series, column: str, out: _Collector) -> None:
+    """Refuse control characters (a vertical tab breaks every XLSX export; ESC drives a terminal)."""
+    codes, text = _distinct_strings(values)
+    bad = text.str.contains(CONTROL)
+    if bad.any():
+        out.mark(np.asarray(bad)[codes], column, Reason.CONTROL, lambda i, t=text, c=codes: _control_problem(t.iloc[c[i]]))
 
 
 def book_floor(book: RuleBook, kind: Kind) -> dt.date:
@@ -286,7 +339,7 @@ def _check_dates(col, values: pd.Series, floor: dt.date, as_of: dt.date, out: _C
     month_first = orders == 2
     hide = col.personal  # a personal value (a date of birth) is never echoed back
     out.mark(unreadable, col.name, Reason.BAD_DATE,
-             lambda i: "not a date" + ("" if hide else f": {_cell_text(values.iloc[i])!r}")
+             lambda i: "not a date" + ("" if hide else f": {shown(values.iloc[i])}")
              + " (expected YYYY-MM-DD or DD/MM/YYYY)")
     ambiguous = np.zeros(len(values), dtype=bool)
     if month_first.any():
@@ -294,7 +347,7 @@ def _check_dates(col, values: pd.Series, floor: dt.date, as_of: dt.date, out: _C
         written = int((~np.isnat(days) | impossible).sum())
         header = out.header(col.name)
         out.note(Reason.MONTH_FIRST,
-                 f"column {f'{header!r} ({col.name})' if header else col.name} looks month-first (US): {int(month_first.sum())} of "
+                 f"column {f'{shown_header(header)} ({col.name})' if header else col.name} looks month-first (US): {int(month_first.sum())} of "
                  f"{written} dates are impossible day-first, so its {int(ambiguous.sum())} ambiguous dates "
                  "(day and month both 12 or less) are rejected too, never guessed; export dates as "
                  "YYYY-MM-DD or DD/MM/YYYY")

@@ -208,17 +208,23 @@ def load_catalogue(directory: Path | None = None, book: RuleBook | None = None) 
     return Catalogue(kpis, settings, targets, sources, files)
 
 
+MAX_WEEKS = 1040  # an ageing band of 20 years is already past any case's life: a sanity bound, not law
+
+
 def _name(path: Path) -> str:
     parts = path.parts
     return "/".join(parts[-3:]) if len(parts) >= 3 else str(path)
 
 
 def _read_toml(reader: _Reader, path: Path) -> dict | None:
-    if not path.is_file():
+    if not path.exists():
         reader.fail(str(path), "KPI catalogue not found")
         return None
+    raw = reader.read(_name(path), path)
+    if raw is None:
+        return None
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         reader.fail(_name(path), f"not valid TOML: {exc}")
         return None
@@ -322,8 +328,8 @@ def _read_filter(reader: _Reader, where: str, table, window: str | None) -> Filt
     ranges: dict[str, int | None] = dict.fromkeys(RANGE_KEYS)
     for key, value in table.items():
         if key in RANGE_KEYS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                reader.fail(f"{where}.{key}", f"must be a whole number of weeks, 0 or more, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WEEKS:
+                reader.fail(f"{where}.{key}", f"must be a whole number of weeks from 0 to {MAX_WEEKS}, got {value!r}")
             elif key.startswith("age_") and window != "snapshot":
                 reader.fail(f"{where}.{key}", "an age applies to snapshot KPIs only")
             else:

@@ -14,8 +14,10 @@ date: the month containing it is "month to date", and months starting after it a
 
 Which results are counted. Clock results are judged once, as of the run's as-of date (so a month's
 figures are the same whether asked for alone or as part of its year); an event's date puts it in a
-period. Snapshot KPIs (open assessments, overdue reviews) are instead evaluated as of each period's
-end (or the as-of date, if earlier), when the engine sees only what had happened by then.
+period. Snapshot KPIs (open assessments, overdue reviews) are instead the clocks as they stood at
+each period's end (or the as-of date, if earlier), when only what had happened by then counted:
+judged from the same one evaluation by interval tests over their start, due and stop dates
+(``clocks/history.py``), not by running the engine again per month.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..clocks.engine import empty_result, evaluate
+from ..clocks.history import History
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
 from ..listings import Filters, load_filtered, resolve_filters
@@ -489,15 +492,16 @@ def while_present(results: pd.DataFrame, caseload: dict[str, pd.DataFrame], snap
 
 
 def evaluate_caseload(caseload: dict[str, pd.DataFrame], book: RuleBook, as_of: dt.date,
-                      clocks: list[str]) -> pd.DataFrame:
-    """The results of ``clocks`` over a caseload read by :func:`load_caseload`, judged on ``as_of``."""
+                      clocks: list[str], *, stops: bool = False) -> pd.DataFrame:
+    """The results of ``clocks`` over a caseload read by :func:`load_caseload`, judged on ``as_of``
+    (``stops``: with the stop dates ``History`` judges earlier days from)."""
     frames = []
     for case, cases in caseload.items():
         wanted = [c.id for c in book.clocks_for(case) if c.id in clocks]
         if wanted and len(cases):
-            frames.append(evaluate(cases, book, as_of, case=case, clocks=wanted))
+            frames.append(evaluate(cases, book, as_of, case=case, clocks=wanted, stops=stops))
     frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else empty_result()
+    return pd.concat(frames, ignore_index=True) if frames else empty_result(stops)
 
 
 def snapshot_results(evaluate_on, months: list[int], as_of: dt.date) -> pd.DataFrame:
@@ -522,6 +526,14 @@ def snapshot_months(months: list[int], bases: tuple[str, ...]) -> list[int]:
     return sorted(wanted)
 
 
+def _cycle_not_begun(reviews: pd.DataFrame, day: dt.date) -> np.ndarray:
+    """Review rows whose cycle began after ``day``: the anchor (the later of ``plan_issued`` and
+    ``last_review``) is after it."""
+    anchor = pd.concat([pd.to_datetime(reviews[c], errors="coerce") for c in ("plan_issued", "last_review")
+                        if c in reviews], axis=1).max(axis=1)
+    return (anchor > pd.Timestamp(day)).to_numpy()
+
+
 def as_they_stood(caseload: dict[str, pd.DataFrame], day: dt.date) -> dict[str, pd.DataFrame]:
     """The caseload as it stood on ``day``, for a month-end snapshot: review history honesty.
 
@@ -536,10 +548,21 @@ def as_they_stood(caseload: dict[str, pd.DataFrame], day: dt.date) -> dict[str, 
     out = dict(caseload)
     reviews = caseload.get("review")
     if reviews is not None and len(reviews):
-        anchor = pd.concat([pd.to_datetime(reviews[c], errors="coerce") for c in ("plan_issued", "last_review")
-                            if c in reviews], axis=1).max(axis=1)
-        out["review"] = reviews[~(anchor > pd.Timestamp(day))]
+        out["review"] = reviews[~_cycle_not_begun(reviews, day)]
     return out
+
+
+def before_cycles_began(results: pd.DataFrame, caseload: dict[str, pd.DataFrame], day: dt.date) -> pd.DataFrame:
+    """``results`` judged on ``day`` without the clocks of review rows whose cycle began after it
+    (:func:`as_they_stood`, applied to results: the snapshots come from one evaluation)."""
+    reviews = caseload.get("review")
+    if reviews is None or not len(reviews) or not len(results):
+        return results
+    later = set(reviews.loc[_cycle_not_begun(reviews, day), KINDS_BY_CASE["review"].key])
+    if not later:
+        return results
+    drop = (results["kind"] == "review").to_numpy() & results["case_id"].isin(later).to_numpy()
+    return results[~drop]
 
 
 def history_start(engine: Engine) -> dt.date | None:
@@ -562,9 +585,11 @@ def _usable(catalogue: Catalogue, book: RuleBook) -> tuple[Catalogue, list[str]]
 def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = None, *,
                  month: str | int | None = None, year: int | None = None, as_of: dt.date,
                  filters: Filters = Filters(), year_start: int | None = None,
-                 bases: tuple[str, ...] = BASES) -> pd.DataFrame:
+                 months: list[str] | None = None, bases: tuple[str, ...] = BASES) -> pd.DataFrame:
     """The KPIs for one month (``month="2026-03"``), for every month of a reporting year
-    (``year=2026``), or for the as-of month, over the cases in the database matching ``filters``.
+    (``year=2026``), for any list of months (``months=["2025-11", ..., "2026-10"]``, the board
+    pack's trends: one evaluation for all of them), or for the as-of month, over the cases in the
+    database matching ``filters``.
 
     ``catalogue`` defaults to the shipped ``rules/kpi``; ``year_start`` (1, 4 or 9) overrides its
     reporting-year start; ``bases`` are any of ``ALL_BASES`` (default month and year to date).
@@ -583,22 +608,27 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
         catalogue = Catalogue(catalogue.kpis, replace(catalogue.settings, year_start=year_start),
                               catalogue.targets, catalogue.target_sources, catalogue.files)
     catalogue, skipped = _usable(catalogue, book)
-    months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
+    if months is not None:
+        if month is not None or year is not None:
+            raise EhcpError("give months, or month or year, not both")
+        months = sorted({i for m in months for i in months_for(as_of=as_of, month=m)})
+    else:
+        months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
     caseload = load_caseload(engine, filters)
     period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
     snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
-    everything = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}))
+    everything = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}),
+                                   stops=bool(snapshot_clocks))
     results = while_present(everything, caseload)
-
-    def evaluate_on(day: dt.date) -> pd.DataFrame:
-        if day == as_of:
-            at = everything[everything["clock"].isin(snapshot_clocks)]
-        else:  # review history honesty: a review row does not exist before its cycle began
-            at = evaluate_caseload(as_they_stood(caseload, day), book, day, snapshot_clocks)
-        return while_present(at, caseload, snapshot_day=day)
-
-    snapshots = (snapshot_results(evaluate_on, snapshot_months(months, bases), as_of)
-                 if snapshot_clocks else None)
+    snapshots = None
+    if snapshot_clocks:
+        # one evaluation, judged again at each month end by interval tests (clocks/history.py); a
+        # review row is left out on days before its cycle began (review history honesty)
+        history = History(caseload, everything[everything["clock"].isin(snapshot_clocks)], book, as_of,
+                          snapshot_clocks)
+        snapshots = snapshot_results(
+            lambda day: while_present(before_cycles_began(history.on(day), caseload, day), caseload, snapshot_day=day),
+            snapshot_months(months, bases), as_of)
     frame = kpi_table(results, catalogue, months, as_of=as_of, snapshots=snapshots, bases=bases,
                       history_from=history_start(engine))
     frame.attrs["skipped"] = skipped

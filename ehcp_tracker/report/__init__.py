@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from ..clocks.rules import RuleBook
+from ..files import atomic_write
 from .data import PackData, PackOptions, gather
 
 
@@ -18,7 +19,7 @@ def write(pack: PackData, path: Path, fmt: str) -> Path:
     if fmt == "html":
         from .html import render
 
-        path.write_text(render(pack), encoding="utf-8")
+        atomic_write(path, render(pack))
     else:
         from .xlsx import save
 

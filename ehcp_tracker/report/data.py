@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import importlib
+import inspect
 import math
 import warnings
 from dataclasses import dataclass, field, replace
@@ -144,6 +145,22 @@ class _KpiSource:
         return self.module.compute_kpis(engine, book, self.catalogue, month=month, as_of=as_of, filters=filters,
                                         **extra)
 
+    def months(self, engine: Engine, book: RuleBook, months: list[str], as_of: dt.date, filters: Filters = Filters(),
+               bases: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+        """Each month's KPIs, as :meth:`month` gives them; from one evaluation of the caseload when the
+        library takes a list of months (the trends used to cost a whole evaluation a month)."""
+        if "months" not in inspect.signature(self.module.compute_kpis).parameters:
+            return {m: self.month(engine, book, m, as_of, filters, bases) for m in months}
+        extra = {"bases": bases} if bases else {}
+        every = self.module.compute_kpis(engine, book, self.catalogue, months=months, as_of=as_of, filters=filters,
+                                         **extra)
+        out = {}
+        for m in months:
+            frame = every[every["period"] == m].reset_index(drop=True)
+            frame.attrs = dict(every.attrs)
+            out[m] = frame
+        return out
+
     def tracker(self, engine: Engine, book: RuleBook, year: int, as_of: dt.date,
                 filters: Filters = Filters()) -> pd.DataFrame:
         return self.module.tracker(engine, book, year, as_of, filters=filters)
@@ -182,11 +199,11 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     frames, library_warnings = [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for m in months_back(month, TREND_MONTHS):
+        trend_months = months_back(month, TREND_MONTHS)
+        for m, frame in source.months(engine, book, trend_months, as_of, filters, ("month", *HEADLINE_BASES)).items():
             now = m == month
-            frame = source.month(engine, book, m, as_of, filters,
-                                 ("month", *HEADLINE_BASES) if now else ("month",)).copy()
-            library_warnings += frame.attrs.get("warnings", [])
+            frame = frame.copy()
+            library_warnings += [w for w in frame.attrs.get("warnings", []) if w not in library_warnings]
             frame["period"] = frame["period"].astype(object)
             frame.loc[frame["basis"] == "month", "period"] = m  # we asked for month m, however the library writes it
             frames.append(frame if now else frame[frame["basis"] == "month"])

@@ -232,4 +232,8 @@ def _twenty_weeks(workbook, pack: PackData) -> None:
 
 
 def save(pack: PackData, path: Path) -> None:
-    build(pack).save(path)
+    """The workbook, written through ``files.atomic_open`` (temporary file, rename, ``0600``)."""
+    from ..files import atomic_open
+
+    with atomic_open(path, "wb") as handle:
+        build(pack).save(handle)

@@ -133,3 +133,36 @@ def _convert(distinct: np.ndarray, kind_type: str):
             return numbers[codes]
         return ints
     return np.where(blank, None, distinct).astype(object)
+
+
+def read_text_columns(conn: sa.Connection, table: sa.Table, names: list[str]) -> dict[str, np.ndarray] | None:
+    """Text columns of every row, packed into one string by the database as :func:`read_cases`
+    does (object arrays, None for NULL; a NULL and an empty text both read as None); None when the
+    packing cannot be used (another database, no pyarrow, a value holding the separator)."""
+    if conn.dialect.name not in ("sqlite", "postgresql"):
+        return None
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow is installed with pandas' recommended extras
+        return None
+    fields = [sa.func.coalesce(sa.cast(table.c[name], sa.String), "") for name in names]
+    if conn.dialect.name == "postgresql":
+        separated = [part for f in fields for part in (sa.func.chr(31), f)][1:]
+        packed = sa.func.string_agg(sa.func.concat(*separated), sa.func.chr(31))
+    else:
+        packed = sa.func.group_concat(sa.func.printf(FIELD.join(["%s"] * len(fields)), *fields), FIELD)
+    count, text = conn.execute(sa.select(sa.func.count(), packed).select_from(table)).one()
+    if not count:
+        return {name: np.empty(0, dtype=object) for name in names}
+    flat = pc.split_pattern(pa.array([text], type=pa.large_string()), FIELD).flatten()
+    del text
+    if len(flat) != count * len(names):
+        return None
+    values = np.asarray(flat.to_numpy(zero_copy_only=False), dtype=object)
+    out = {}
+    for j, name in enumerate(names):
+        column = values[j::len(names)]
+        column[column == ""] = None
+        out[name] = column
+    return out

@@ -11,14 +11,15 @@ import contextlib
 import functools
 import datetime as dt
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from ..errors import EhcpError
+from ..errors import DatabaseLocked, EhcpError, NotADatabase, driver_message, environment_fault
 from ..schema import ASSESSMENTS, REVIEWS, Kind
 
 DEFAULT_URL = "sqlite:///ehcp.db"
@@ -40,6 +41,8 @@ def _case_table(kind: Kind, table_name: str) -> sa.Table:
         sa.Column("last_run_id", sa.Integer, nullable=False, doc="import run that last changed the case"),
         sa.Column("missing_since_run_id", sa.Integer, nullable=True,
                   doc="set while the case is absent from the latest extract: kept, never deleted"),
+        sa.Column("row_digest", sa.String(32), nullable=True,
+                  doc="blake2b of the canonical row as last imported (ingest.importer.row_digests); migration 0005"),
         sa.Index(f"ix_{table_name}_caseworker", "caseworker"),
         sa.Index(f"ix_{table_name}_team", "team"),
         sa.Index(f"ix_{table_name}_person", "person_id"),
@@ -158,10 +161,14 @@ def connect(url: str | None = None) -> Engine:
             path = Path(database)
             if not path.parent.exists():
                 raise EhcpError(f"--db: folder {path.parent} does not exist")
+            if path.is_dir():
+                raise NotADatabase(f"--db: {path} is a folder, not a database file")
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        # hide_parameters: an error's text never carries the statement's values (person IDs, dates
+        # of birth), on every engine
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
         # SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling is switched
         # off and we emit BEGIN ourselves, so a writer can take the write lock first (BEGIN
@@ -178,32 +185,73 @@ def connect(url: str | None = None) -> Engine:
         @sa.event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode != "IMMEDIATE":
+                conn.exec_driver_sql(f"BEGIN {mode}")
+                return
+            # a writer waits one slice per attempt (write_transaction tries again until its deadline)
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(BUSY_SLICE_SECONDS * 1000)}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("PRAGMA busy_timeout=60000")
 
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise EhcpError(f"--db: no driver for {parsed.drivername} ({exc}); for PostgreSQL "
                         "install the extra: pip install 'ehcp-tracker[postgres]'") from exc
 
 
+# SQLite's busy handler waits this long per attempt; write_transaction tries again until its own
+# deadline (none by default: an import waits its turn however long the one before it takes).
+BUSY_SLICE_SECONDS = 2.0
+
+
 @contextlib.contextmanager
-def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+def write_transaction(engine: Engine, wait: float | None = None,
+                      on_wait: Callable[[float], None] | None = None) -> Iterator[sa.Connection]:
     """One transaction that holds the database's write lock from its first statement.
 
     Imports (and migrations) run inside it, so two at once are serialised: on PostgreSQL by a
-    transaction-level advisory lock, on SQLite by ``BEGIN IMMEDIATE`` (the second writer waits up
-    to 60 seconds). Readers are never blocked and see the data as of the last commit.
+    transaction-level advisory lock, on SQLite by ``BEGIN IMMEDIATE``. A second writer waits its
+    turn: for ever by default, or ``wait`` seconds, then ``DatabaseLocked``; ``on_wait(seconds)`` is
+    called every slice while it waits (a progress line on a terminal). Readers are never blocked
+    and see the data as of the last commit.
     """
     if engine.dialect.name == "sqlite":
-        with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        with contextlib.ExitStack() as stack:
+            conn = _sqlite_write_lock(engine, stack, wait, on_wait)
             yield conn
     else:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
+                if wait is not None:  # lock_timeout: SQLSTATE 55P03, which errors.environment_fault names
+                    conn.execute(sa.text(f"SET LOCAL lock_timeout = {max(int(wait * 1000), 1)}"))
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                if wait is not None:
+                    conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
             yield conn
+
+
+def _sqlite_write_lock(engine: Engine, stack: contextlib.ExitStack, wait: float | None,
+                       on_wait: Callable[[float], None] | None) -> sa.Connection:
+    started = time.monotonic()
+    while True:
+        try:
+            return stack.enter_context(engine.execution_options(sqlite_begin="IMMEDIATE").begin())
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+                raise
+            waited = time.monotonic() - started
+            if wait is not None and waited >= wait:
+                raise DatabaseLocked(f"another import (or ehcp init) has held the database for {waited:.0f} s; "
+                                     f"gave up waiting (--wait {wait:g})") from None
+            if on_wait:
+                on_wait(waited)
+
+
+def _cannot_open(exc: sa.exc.OperationalError) -> EhcpError:
+    """The fault by name (errors.environment_fault), else the driver's first line, values left out."""
+    return environment_fault(exc) or EhcpError(f"cannot open the database: {driver_message(exc.orig)}")
 
 
 def _alembic_config(conn: sa.Connection):
@@ -253,17 +301,47 @@ def init_db(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
             command.upgrade(config, revision)
             _, after = _schema_state(conn)
     except sa.exc.OperationalError as exc:
-        raise EhcpError(f"cannot open the database: {exc.orig}") from exc
+        raise _cannot_open(exc) from None
     return before, after
+
+
+@functools.lru_cache(maxsize=1)
+def head_from_files() -> str | None:
+    """The newest revision, read from the migration files' ``revision``/``down_revision`` lines
+    without importing Alembic (a third of a second that every command would pay at start-up);
+    None unless there is exactly one head. ``tests/test_startup.py`` keeps it equal to Alembic's."""
+    import re
+
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found = re.search(r'^revision\s*=\s*["\']([^"\']+)["\']', text, re.M)
+        parent = re.search(r'^down_revision\s*=\s*["\']([^"\']+)["\']', text, re.M)
+        if found:
+            revisions.add(found.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(conn: sa.Connection) -> tuple[set[str], str | None]:
+    """The tables and the recorded schema revision, by plain SQL (no Alembic import)."""
+    tables = set(sa.inspect(conn).get_table_names())
+    if "alembic_version" not in tables:
+        return tables, None
+    return tables, conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def require_schema(engine: Engine) -> None:
     """Refuse a database without our schema, or one whose schema is behind (or ahead of) this version."""
     try:
         with engine.connect() as conn:
-            tables, revision = _schema_state(conn)
+            tables, revision = _stored_revision(conn)
     except sa.exc.OperationalError as exc:
-        raise EhcpError(f"cannot open the database: {exc.orig}") from exc
+        raise _cannot_open(exc) from None
+    if revision is not None and revision == head_from_files():
+        return  # the every-day case, answered without Alembic
     head = head_revision()
     if revision == head:
         return
@@ -296,6 +374,21 @@ def load_cases(conn: sa.Connection, kind: Kind, where=None, include_missing: boo
     if not include_missing:
         conditions.append(table.c.missing_since_run_id.is_(None))
     return read_cases(conn, table, kind, conditions)
+
+
+def stored_digests(conn: sa.Connection, kind: Kind) -> pd.DataFrame:
+    """Every stored case's key, row digest (None before migration 0005's first import) and
+    ``missing_since_run_id``: all a re-import needs to know which of tonight's rows are unchanged."""
+    from .caseload import read_text_columns
+
+    table = CASE_TABLES[kind.name]
+    names = [kind.key, "row_digest", "missing_since_run_id"]
+    packed = read_text_columns(conn, table, names)  # a million rows in one string, not a million tuples
+    if packed is not None:
+        return pd.DataFrame({"key": packed[kind.key], "row_digest": packed["row_digest"],
+                             "missing_since_run_id": packed["missing_since_run_id"]})
+    result = conn.execute(sa.select(*(table.c[n] for n in names)))
+    return pd.DataFrame(result.fetchall(), columns=["key", "row_digest", "missing_since_run_id"])
 
 
 def table_for(kind_name: str) -> sa.Table:

@@ -1,0 +1,154 @@
+"""Clocks as they stood on an earlier day, from one evaluation: interval tests, not re-runs.
+
+A month-end snapshot ("open assessments at the end of March") used to run the whole engine again as
+of each month end, twelve passes for a year. It need not: the engine judges a clock from its start,
+its due date, its stop event and its closure (``engine.judge``), and on an earlier day the caseload
+differs only in that events dated after it had not happened yet. So a clock evaluated on the as-of
+date, with its stop dates kept (``evaluate(stops=True)``), is judged on any earlier day by cutting:
+it existed if it had started by then, it was stopped by its event or its closure if that was dated
+by then, and ``judge`` does the rest.
+
+Two things make the cut inexact, and both are detected rather than assumed away:
+
+- a clock whose start, stop or closure is not an event date of the case (a phase transfer starts on
+  1 January of the transfer year, or on a planned transfer date, which exist before they happen):
+  such clocks are evaluated again on each day, as before;
+- a case whose derived fields change with the day: a review whose anchor is its later of
+  ``plan_issued`` and ``last_review`` (before the last review, the plan date anchored it), a
+  national curriculum year from a date of birth, a withdrawal dated before the case's closure
+  (the closure date falls back to it). Each case gets the day from which the cut is exact
+  (:func:`stable_from`); before it, just those cases are evaluated again.
+
+``tests/test_history.py`` checks the result equals a fresh evaluation on every day, on random
+caseloads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from ..schema import BY_CASE
+from .dates import NAT, to_day_array
+from .engine import STOP_COLUMNS, evaluate, judge
+from .rules import RuleBook
+
+# Derived fields that are NaT until the event dates they come from have happened (rules.DERIVED_FIELDS);
+# transfer_year_start is not one: 1 January of a transfer year is known long before it comes.
+_FROM_EVENTS = {"closure_date", "review_anchor", "review_completed"}
+
+
+def _event_fields(case: str) -> set[str]:
+    kind = BY_CASE[case]
+    return {c.name for c in kind.columns if c.type == "date" and not c.planned} | _FROM_EVENTS
+
+
+def cuttable(book: RuleBook, case: str) -> set[str]:
+    """The clocks of ``case`` that :func:`as_at` can judge on an earlier day: every variant starts,
+    stops and is closed by event dates, and the variants share one warning window."""
+    events = _event_fields(case)
+    by_id: dict[str, list] = {}
+    for clock in book.clocks_for(case):
+        by_id.setdefault(clock.id, []).append(clock)
+    return {clock_id for clock_id, variants in by_id.items()
+            if all({v.start, v.stop, *v.closed_by} <= events for v in variants)
+            and len({v.warning_days for v in variants}) == 1}
+
+
+def stable_from(cases: pd.DataFrame, case: str, as_of: dt.date) -> np.ndarray:
+    """For each case, the first day from which its clocks on the as-of date, cut at that day, are
+    what the engine gives on that day (``datetime64[D]``; NaT: any day)."""
+    limit = np.datetime64(as_of, "D")
+
+    def dates(name: str) -> np.ndarray:
+        days = to_day_array(cases[name]) if name in cases else np.full(len(cases), NAT)
+        days[days > limit] = NAT  # not yet happened on the as-of date either
+        return days
+
+    out = np.full(len(cases), NAT)
+    if case == "assessment":
+        # engine.derived_fields: a withdrawal's date closes the case only while closed_date is blank
+        closed, withdrawn_on = dates("closed_date"), dates("request_outcome_date")
+        withdrawn = cases["request_outcome"].to_numpy(dtype=object) == "withdrawn"
+        moves = withdrawn & ~np.isnat(closed) & ~np.isnat(withdrawn_on) & (withdrawn_on < closed)
+        out[moves] = closed[moves]
+    elif case == "review":
+        # engine.review_fields: the anchor is the later of the two; before it, the earlier one
+        plan, last = dates("plan_issued"), dates("last_review")
+        both = ~np.isnat(plan) & ~np.isnat(last) & (plan != last)
+        out[both] = np.maximum(plan[both], last[both])
+        # a year group from the date of birth is unknown before the birth
+        ncy = cases["ncy"] if "ncy" in cases else pd.Series([None] * len(cases))
+        born = dates("date_of_birth")
+        from_birth = pd.isna(pd.to_numeric(ncy, errors="coerce")).to_numpy() & ~np.isnat(born)
+        out[from_birth] = np.where(np.isnat(out[from_birth]), born[from_birth],
+                                   np.maximum(out[from_birth], born[from_birth]))
+    return out
+
+
+def as_at(results: pd.DataFrame, book: RuleBook, case: str, day: dt.date) -> pd.DataFrame:
+    """``results`` of cuttable clocks (``evaluate(stops=True)`` on a later day) judged on ``day``."""
+    today = np.datetime64(day, "D")
+    started = results["started"].to_numpy().astype("datetime64[D]")
+    alive = ~np.isnat(started) & (started <= today)
+    frame = results[alive]
+    warning = {c.id: c.warning_days for c in book.clocks_for(case)}
+    clocks = frame["clock"].to_numpy(dtype=object)
+    event, closure = (frame[name].to_numpy().astype("datetime64[D]") for name in STOP_COLUMNS)
+    event = np.where(event <= today, event, NAT)
+    closure = np.where(closure <= today, closure, NAT)
+    due = frame["due"].to_numpy().astype("datetime64[D]")
+    stopped = np.full(len(frame), NAT)
+    status = np.empty(len(frame), dtype=object)
+    days_overdue = np.zeros(len(frame), dtype=np.int64)
+    stop_reason = np.empty(len(frame), dtype=object)
+    for clock_id in np.unique(clocks) if len(clocks) else ():
+        rows = clocks == clock_id
+        stopped[rows], status[rows], days_overdue[rows], stop_reason[rows] = judge(
+            due[rows], event[rows], closure[rows], today, warning[clock_id])
+    changed = {"stopped": stopped.astype("datetime64[s]"), "status": status, "days_overdue": days_overdue,
+               "stop_reason": stop_reason, "stop_event": event.astype("datetime64[s]"),
+               "closure": closure.astype("datetime64[s]")}
+    return frame.assign(**{name: pd.Series(values, index=frame.index, dtype=values.dtype)
+                           for name, values in changed.items()})
+
+
+class History:
+    """One evaluation of a caseload on ``as_of``, answering for any earlier day (:meth:`on`)."""
+
+    def __init__(self, caseload: dict[str, pd.DataFrame], results: pd.DataFrame, book: RuleBook,
+                 as_of: dt.date, clocks: list[str]):
+        """``caseload``: cases by kind of case (``"assessment"``, ``"review"``); ``results``: their
+        clocks from ``evaluate(..., as_of, stops=True)`` (at least ``clocks``)."""
+        self.caseload, self.book, self.as_of, self.clocks = caseload, book, as_of, list(clocks)
+        self.results = results[results["clock"].isin(self.clocks)]
+        self.cut = {case: cuttable(book, case) & set(self.clocks) for case in caseload}
+        self.stable = {case: stable_from(cases, case, as_of) for case, cases in caseload.items()}
+
+    def on(self, day: dt.date) -> pd.DataFrame:
+        """The results of ``clocks`` judged on ``day`` (no later than ``as_of``), as the engine would
+        give them evaluated on that day (columns as ``evaluate(stops=True)``; row order may differ)."""
+        if day > self.as_of:
+            raise ValueError(f"{day} is after the evaluation's as-of date {self.as_of}")
+        parts = []
+        for case, cases in self.caseload.items():
+            wanted = [c.id for c in self.book.clocks_for(case) if c.id in self.clocks]
+            cut = sorted(self.cut[case])
+            redo = sorted(set(wanted) - self.cut[case])
+            key = BY_CASE[case].key
+            stable = self.stable[case]
+            unsettled = ~np.isnat(stable) & (stable > np.datetime64(day, "D"))
+            if cut:
+                mine = self.results[(self.results["kind"] == case) & self.results["clock"].isin(cut)]
+                if unsettled.any():
+                    mine = mine[~mine["case_id"].isin(cases[key].to_numpy()[unsettled])]
+                    parts.append(evaluate(cases[unsettled], self.book, day, case=case, clocks=cut, stops=True))
+                parts.append(as_at(mine, self.book, case, day))
+            if redo and len(cases):
+                parts.append(evaluate(cases, self.book, day, case=case, clocks=redo, stops=True))
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return self.results.iloc[:0]
+        return pd.concat(parts, ignore_index=True)
