@@ -222,15 +222,29 @@ BACKLOG_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock"
                    "due_month", "weeks_overdue", "exception"]
 
 
-def backlog(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
+def _of(results: pd.DataFrame, kind: str, clock: str | None = None) -> pd.DataFrame:
+    """One kind's (and clock's) rows of :func:`clock_results` output, still in its order."""
+    chosen = results["kind"] == KINDS[kind].case
+    if clock:
+        chosen &= results["clock"] == clock
+    return results[chosen]
+
+
+def backlog(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
+            results: pd.DataFrame | None = None) -> pd.DataFrame:
     """Open assessments past their 20 weeks, aged in whole weeks overdue, by the month the 20 weeks ran out.
 
-    With ``filters.kind == "reviews"``: the review backlog instead (``review_backlog``).
+    With ``filters.kind == "reviews"``: the review backlog instead (``review_backlog``). ``results``:
+    the :func:`clock_results` of the same filters (any kind and clock), when the caller has them
+    already (the board pack), so the caseload is not evaluated again.
     """
     if filters.kind == "reviews":
-        return review_backlog(engine, book, as_of, filters)
-    results = clock_results(engine, book, as_of, Filters(**{**filters.__dict__, "clock": "final_plan",
-                                                            "kind": "assessments"}))
+        return review_backlog(engine, book, as_of, filters, results=results)
+    if results is None:
+        results = clock_results(engine, book, as_of, Filters(**{**filters.__dict__, "clock": "final_plan",
+                                                                "kind": "assessments"}))
+    else:
+        results = _of(results, "assessments", "final_plan")
     chosen = results[results["status"] == "overdue"].copy()
     chosen["due_month"] = chosen["due"].dt.strftime("%Y-%m")
     chosen["weeks_overdue"] = (chosen["days_overdue"] // 7).astype("int64")
@@ -251,11 +265,15 @@ def months_overdue(due: pd.Series, as_of: dt.date) -> pd.Series:
 
 
 def review_backlog(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
-                   risk_days: int = PHASE_TRANSFER_RISK_DAYS) -> pd.DataFrame:
+                   risk_days: int = PHASE_TRANSFER_RISK_DAYS, results: pd.DataFrame | None = None) -> pd.DataFrame:
     """Annual reviews not concluded past their due date, banded by months overdue (0-6, 6-12, 12-24,
     24+), and phase-transfer reviews at risk: open ``phase_transfer`` clocks overdue (banded the same
-    way) or due within ``risk_days`` (band "due within 8 weeks"). Oldest first within each clock."""
-    results = clock_results(engine, book, as_of, Filters(**{**filters.__dict__, "clock": None, "kind": "reviews"}))
+    way) or due within ``risk_days`` (band "due within 8 weeks"). Oldest first within each clock.
+    ``results``: as :func:`backlog`."""
+    if results is None:
+        results = clock_results(engine, book, as_of, Filters(**{**filters.__dict__, "clock": None, "kind": "reviews"}))
+    else:
+        results = _of(results, "reviews")
     horizon = pd.Timestamp(as_of + dt.timedelta(days=risk_days))
     overdue_review = (results["clock"] == "annual_review") & (results["status"] == "overdue")
     transfer_risk = ((results["clock"] == "phase_transfer") & results["status"].isin(OPEN_STATUSES)

@@ -145,3 +145,15 @@ def test_the_trend_months_at_once_equal_each_month_alone(synthetic_db, book):
     for m in ("2025-11", "2026-01", "2026-10"):
         alone = K.compute_kpis(synthetic_db, book, month=m, as_of=AS_OF)
         pd.testing.assert_frame_equal(together[together["period"] == m].reset_index(drop=True), alone)
+
+
+def test_the_backlog_from_given_results_equals_its_own_evaluation(synthetic_db, book):
+    """The board pack hands its clock results to the backlog instead of evaluating twice."""
+    from ehcp_tracker.listings import Filters, backlog, clock_results, review_backlog
+
+    results = clock_results(synthetic_db, book, AS_OF)
+    own = backlog(synthetic_db, book, AS_OF, Filters(kind="assessments"))
+    assert len(own) > 0
+    pd.testing.assert_frame_equal(backlog(synthetic_db, book, AS_OF, Filters(kind="assessments"), results=results), own)
+    pd.testing.assert_frame_equal(review_backlog(synthetic_db, book, AS_OF, Filters(kind="reviews"), results=results),
+                                  review_backlog(synthetic_db, book, AS_OF, Filters(kind="reviews")))

@@ -118,14 +118,29 @@ def as_at(results: pd.DataFrame, book: RuleBook, case: str, day: dt.date) -> pd.
 class History:
     """One evaluation of a caseload on ``as_of``, answering for any earlier day (:meth:`on`)."""
 
+    # what as_at and the re-evaluation need, whatever else the caller keeps
+    _WORKING = ("case_id", "kind", "clock", "started", "due", *STOP_COLUMNS)
+
     def __init__(self, caseload: dict[str, pd.DataFrame], results: pd.DataFrame, book: RuleBook,
-                 as_of: dt.date, clocks: list[str]):
+                 as_of: dt.date, clocks: list[str], columns: list[str] | None = None):
         """``caseload``: cases by kind of case (``"assessment"``, ``"review"``); ``results``: their
-        clocks from ``evaluate(..., as_of, stops=True)`` (at least ``clocks``)."""
+        clocks from ``evaluate(..., as_of, stops=True)`` (at least ``clocks``); ``columns``: only
+        these result columns are wanted from :meth:`on` (default: all; fewer is much less memory)."""
         self.caseload, self.book, self.as_of, self.clocks = caseload, book, as_of, list(clocks)
-        self.results = results[results["clock"].isin(self.clocks)]
+        keep = None if columns is None else list(dict.fromkeys([*columns, *self._WORKING]))
+        self.columns = keep
+        chosen = results[results["clock"].isin(self.clocks)]
         self.cut = {case: cuttable(book, case) & set(self.clocks) for case in caseload}
         self.stable = {case: stable_from(cases, case, as_of) for case, cases in caseload.items()}
+        self.mine = {}  # per kind of case, its cuttable clocks' results, selected once
+        for case in caseload:
+            part = chosen[(chosen["kind"] == case) & chosen["clock"].isin(sorted(self.cut[case]))]
+            self.mine[case] = (part if keep is None else part[keep]).reset_index(drop=True)
+        self.results = chosen.iloc[:0] if keep is None else chosen.iloc[:0][keep]
+
+    def _evaluate(self, cases, day, case, clocks) -> pd.DataFrame:
+        frame = evaluate(cases, self.book, day, case=case, clocks=clocks, stops=True)
+        return frame if self.columns is None else frame[self.columns]
 
     def on(self, day: dt.date) -> pd.DataFrame:
         """The results of ``clocks`` judged on ``day`` (no later than ``as_of``), as the engine would
@@ -141,14 +156,14 @@ class History:
             stable = self.stable[case]
             unsettled = ~np.isnat(stable) & (stable > np.datetime64(day, "D"))
             if cut:
-                mine = self.results[(self.results["kind"] == case) & self.results["clock"].isin(cut)]
+                mine = self.mine[case]
                 if unsettled.any():
                     mine = mine[~mine["case_id"].isin(cases[key].to_numpy()[unsettled])]
-                    parts.append(evaluate(cases[unsettled], self.book, day, case=case, clocks=cut, stops=True))
+                    parts.append(self._evaluate(cases[unsettled], day, case, cut))
                 parts.append(as_at(mine, self.book, case, day))
             if redo and len(cases):
-                parts.append(evaluate(cases, self.book, day, case=case, clocks=redo, stops=True))
+                parts.append(self._evaluate(cases, day, case, redo))
         parts = [p for p in parts if len(p)]
         if not parts:
-            return self.results.iloc[:0]
+            return self.results
         return pd.concat(parts, ignore_index=True)

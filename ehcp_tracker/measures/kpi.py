@@ -31,7 +31,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..clocks.engine import empty_result, evaluate
+from ..clocks.engine import OUTCOME_COLUMNS, STOP_COLUMNS, empty_result, evaluate
 from ..clocks.history import History
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
@@ -492,16 +492,21 @@ def while_present(results: pd.DataFrame, caseload: dict[str, pd.DataFrame], snap
 
 
 def evaluate_caseload(caseload: dict[str, pd.DataFrame], book: RuleBook, as_of: dt.date,
-                      clocks: list[str], *, stops: bool = False) -> pd.DataFrame:
+                      clocks: list[str], *, stops: bool = False, columns: list[str] | None = None) -> pd.DataFrame:
     """The results of ``clocks`` over a caseload read by :func:`load_caseload`, judged on ``as_of``
-    (``stops``: with the stop dates ``History`` judges earlier days from)."""
+    (``stops``: with the stop dates ``History`` judges earlier days from; ``columns``: keep only
+    these, as each kind is evaluated, so millions of results do not carry columns nobody reads)."""
     frames = []
     for case, cases in caseload.items():
         wanted = [c.id for c in book.clocks_for(case) if c.id in clocks]
         if wanted and len(cases):
-            frames.append(evaluate(cases, book, as_of, case=case, clocks=wanted, stops=stops))
+            frame = evaluate(cases, book, as_of, case=case, clocks=wanted, stops=stops)
+            frames.append(frame if columns is None else frame[[c for c in columns if c in frame]])
     frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else empty_result(stops)
+    if frames:
+        return pd.concat(frames, ignore_index=True)
+    empty = empty_result(stops)
+    return empty if columns is None else empty[[c for c in columns if c in empty]]
 
 
 def snapshot_results(evaluate_on, months: list[int], as_of: dt.date) -> pd.DataFrame:
@@ -576,6 +581,31 @@ def history_start(engine: Engine) -> dt.date | None:
     return dt.date.fromisoformat(first) if isinstance(first, str) else first
 
 
+def _result_columns(catalogue: Catalogue) -> list[str]:
+    """Every result column a KPI run reads: the KPIs' own, and what the snapshots (``History``) and
+    ``while_present`` work from."""
+    columns = ["case_id", "kind", "clock", "started", "due", "stopped", "status", "stop_reason", "exception",
+               *STOP_COLUMNS, *OUTCOME_COLUMNS]
+    if any(k.type == "per_caseworker" for k in catalogue.kpis):
+        columns.append("caseworker")
+    for k in catalogue.kpis:
+        columns += [c for spec in (k.where, k.numerator) for c in spec.values if c not in columns]
+    return columns
+
+
+def _snapshot_columns(catalogue: Catalogue) -> list[str]:
+    """The result columns the snapshot KPIs read: twelve month ends of a national caseload are
+    twenty million rows, so the other twenty-odd columns are left behind (gigabytes of them)."""
+    columns = ["clock", "started", "stopped", "status", "stop_reason", "exception",
+               "kind"]  # kind: review snapshots before the first import are partial (issue 16)
+    if any(k.type == "per_caseworker" for k in catalogue.kpis if k.window == "snapshot"):
+        columns.append("caseworker")
+    for k in catalogue.kpis:
+        if k.window == "snapshot":
+            columns += [c for spec in (k.where, k.numerator) for c in spec.values if c not in columns]
+    return columns
+
+
 def _usable(catalogue: Catalogue, book: RuleBook) -> tuple[Catalogue, list[str]]:
     clocks = {c.id for c in book.clocks}
     skipped = [k.id for k in catalogue.kpis if k.clock not in clocks]
@@ -618,16 +648,18 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
     snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
     everything = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}),
-                                   stops=bool(snapshot_clocks))
+                                   stops=bool(snapshot_clocks), columns=_result_columns(catalogue))
     results = while_present(everything, caseload)
     snapshots = None
     if snapshot_clocks:
         # one evaluation, judged again at each month end by interval tests (clocks/history.py); a
         # review row is left out on days before its cycle began (review history honesty)
+        needed = _snapshot_columns(catalogue)
         history = History(caseload, everything[everything["clock"].isin(snapshot_clocks)], book, as_of,
-                          snapshot_clocks)
+                          snapshot_clocks, columns=needed)
         snapshots = snapshot_results(
-            lambda day: while_present(before_cycles_began(history.on(day), caseload, day), caseload, snapshot_day=day),
+            lambda day: while_present(before_cycles_began(history.on(day), caseload, day), caseload,
+                                      snapshot_day=day)[needed],
             snapshot_months(months, bases), as_of)
     frame = kpi_table(results, catalogue, months, as_of=as_of, snapshots=snapshots, bases=bases,
                       history_from=history_start(engine))

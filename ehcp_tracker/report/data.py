@@ -216,7 +216,7 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     trend = _trend(kpis, month, kinds)
     headline = _headline(kpis, trend, month, kinds)
     results = clock_results(engine, book, as_of, filters)
-    pending = _backlog(engine, book, as_of, filters)
+    pending = _backlog(engine, book, as_of, results, filters)
     notes = _data_quality(engine, trend, pending, as_of) + notes
     if (headline.get("complete", pd.Series(dtype=object)) == "no").any() or (trend["complete"] == "no").any():
         notes.append("Figures marked \u201cpartial\u201d are month-end counts of annual reviews from before the first "
@@ -398,10 +398,12 @@ def _ageing_reviews(results: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _backlog(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
-    frames = [backlog(engine, book, as_of, replace(filters, kind="assessments")).assign(band=None)]
+def _backlog(engine: Engine, book: RuleBook, as_of: dt.date, results: pd.DataFrame,
+             filters: Filters = Filters()) -> pd.DataFrame:
+    """The backlog from the pack's own clock results (every case of ``filters``, judged on ``as_of``)."""
+    frames = [backlog(engine, book, as_of, replace(filters, kind="assessments"), results=results).assign(band=None)]
     if book.clocks_for("review"):
-        frames.append(review_backlog(engine, book, as_of, replace(filters, kind="reviews")))
+        frames.append(review_backlog(engine, book, as_of, replace(filters, kind="reviews"), results=results))
     frames = [f for f in frames if len(f)]
     if not frames:
         empty = pd.DataFrame(columns=BACKLOG_COLUMNS).astype(object)
