@@ -58,6 +58,7 @@ STEPS = [
     ("due", "due --caseworker X (CLI, end to end)"),
     ("explain", "explain, one case"),
     ("version", "ehcp --version (CLI, end to end)"),
+    ("alerts", "alerts, first run (events + routing + every digest rendered)"),
 ]
 FLOOR = [("pandas_read", "floor: pandas read_csv(dtype=str) of the assessments file"),
          ("pyarrow_read", "floor: pyarrow CSV read of both extracts"),
@@ -174,6 +175,34 @@ def step_explain(url: str):
     return run
 
 
+def step_alerts(url: str):
+    """A first alerts run (the largest: every clock overdue or due soon is news), as far as the
+    messages: every caseworker and a team lead per team in the people file, every digest rendered
+    as text and HTML; nothing is sent (delivery is the SMTP server's time, not ours)."""
+    import sqlalchemy as sa
+
+    from ehcp_tracker.alerts.people import People, Person
+    from ehcp_tracker.alerts.run import plan
+    from ehcp_tracker.store import db
+
+    engine, book = _engine(url), _book()
+    with engine.connect() as conn:
+        pairs = set()
+        for table in (db.assessment_table, db.review_table):
+            pairs |= set(conn.execute(sa.select(table.c.caseworker, table.c.team).distinct()).all())
+    teams = {cw: team or "" for cw, team in sorted(pairs, key=str) if cw}
+    people = [Person(cw, cw, f"{cw.lower()}@council.example", team, "caseworker") for cw, team in sorted(teams.items())]
+    people += [Person(f"lead-{team}", "Lead", f"lead.{team.lower()}@council.example", team, "team_lead")
+               for team in sorted({t for _, t in pairs if t})]
+
+    def run():
+        outcome, _ = plan(engine, book, AS_OF, People(people))
+        size = sum(len(d.text()) + len(d.html()) for d in outcome.digests)
+        return (f"{sum(len(d.alerts) for d in outcome.digests)} alerts in {len(outcome.digests)} digests "
+                f"({size / 1e6:.1f} MB of text and HTML)")
+    return run
+
+
 def floor_pandas(extracts: Path):
     import pandas as pd
 
@@ -227,6 +256,8 @@ def prepare_step(name: str, url: str | None, extracts: Path):
             return step_due_cli(url)
         case "explain":
             return step_explain(url)
+        case "alerts":
+            return step_alerts(url)
         case "version":
             return _cli(None, "--version")
         case "pandas_read":

@@ -394,3 +394,24 @@ def test_digest_html_escapes_what_it_is_given():
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "R&lt;b&gt;1" in page and "reg 13(2) &amp; more" in page
     assert "$" not in page.split("-->", 1)[1]  # every placeholder of the template filled
+
+
+@pytest.mark.parametrize("hours_ago, blocked", [(1, True), (7, False)])
+def test_a_run_still_sending_blocks_another(night, smtp, db_url, hours_ago, blocked):
+    """Two runs at once would both send: the later refuses while the earlier is still running
+    (one that died, still 'running' after 6 hours, is ignored)."""
+    engine = db.connect(db_url)
+    with engine.begin() as conn:
+        conn.execute(db.alert_run.insert().values(
+            started_at=db.now() - dt.timedelta(hours=hours_ago), as_of=dt.date(2020, 3, 2), delivery="smtp",
+            status="running"))
+    engine.dispose()
+    result = night.alerts(smtp.address)
+    assert "Traceback" not in result.output
+    if blocked:
+        assert result.exit_code == 1
+        assert "another `ehcp alerts` (alert run 1, started" in result.stderr and "nothing was sent" in result.stderr
+        assert smtp.messages == [] and ledger_rows(db_url) == []
+    else:
+        assert result.exit_code == 0, result.output
+        assert len(smtp.messages) == 4

@@ -56,12 +56,12 @@ def test_unchanged_rows_are_settled_by_digest_alone(engine, book, tmp_path, monk
     import_extract(engine, path, book, AS_OF)
     assert all(_digests(engine).values())
     compared = []
-    original = importer._apply
+    original = importer.differences  # the field-by-field comparison (made before the write lock)
 
-    def spying(conn, table, kind, incoming, existing, *args, **kwargs):
-        compared.append((sorted(incoming["request_id"]), sorted(existing["request_id"])))
-        return original(conn, table, kind, incoming, existing, *args, **kwargs)
-    monkeypatch.setattr(importer, "_apply", spying)
+    def spying(kind, new_text, existing, *args, **kwargs):
+        compared.append((sorted(new_text["request_id"]), sorted(existing["request_id"])))
+        return original(kind, new_text, existing, *args, **kwargs)
+    monkeypatch.setattr(importer, "differences", spying)
     rows[4][3] = "CW9"
     summary = import_extract(engine, write_csv(tmp_path / "b.csv", ASSESSMENT_HEADER, rows), book, AS_OF)
     assert (summary.new, summary.changed, summary.unchanged) == (0, 1, 29)

@@ -304,3 +304,70 @@ def test_wait_gives_up_with_one_line(run, db_url, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "s.json").read_text())[0]["status"] == "failed"
     assert snapshot(db_url, reflect=False) == before
 
+
+
+def _watched_lock(locked: list):
+    """db.write_transaction that records, in ``locked``, while the write lock is held."""
+    real_transaction = db.write_transaction
+
+    @contextlib.contextmanager
+    def watched(*args, **kwargs):
+        with real_transaction(*args, **kwargs) as conn:
+            locked.append(True)
+            try:
+                yield conn
+            finally:
+                locked.pop()
+
+    return watched
+
+
+def test_the_deadline_moves_are_worked_out_outside_the_write_lock(engine, db_url, book, tmp_path, monkeypatch):
+    """The engine's evaluation of the changed cases runs before the lock is taken; when another
+    import commits in between, the plan is made again under the lock, against its data."""
+    import datetime as dt
+
+    from ehcp_tracker.ingest import importer
+
+    as_of = dt.date(2024, 5, 1)
+    importer.import_extract(engine, _extract(tmp_path, 1, "base.csv", "2024-03-01"), book, as_of)
+    locked, evaluated, interloping = [], [], []
+    watched, real_changes = _watched_lock(locked), importer.deadline_changes
+
+    def deadline_changes(*args, **kwargs):
+        if interloping:  # the other import's own evaluation
+            return real_changes(*args, **kwargs)
+        evaluated.append(bool(locked))
+        if len(evaluated) == 1:  # another import commits between our read and our lock
+            interloping.append(True)
+            other = db.connect(db_url)
+            try:
+                importer.import_extract(other, _extract(tmp_path, 1, "other.csv", "2024-03-02"), book, as_of)
+            finally:
+                other.dispose()
+                interloping.clear()
+        return real_changes(*args, **kwargs)
+
+    monkeypatch.setattr(db, "write_transaction", watched)
+    monkeypatch.setattr(importer, "deadline_changes", deadline_changes)
+    summary = importer.import_extract(engine, _extract(tmp_path, 1, "ours.csv", "2024-03-04"), book, as_of)
+    assert evaluated == [False, True]  # first outside the lock; again inside, after the other commit
+    moved = {c["clock"]: c for c in summary.deadline_changes}
+    assert "request_received changed 2024-03-02 -> 2024-03-04" in moved["final_plan"]["why"]
+    assert summary.changed == 1
+
+
+def test_without_a_competing_import_the_lock_holds_only_the_writing(engine, book, tmp_path, monkeypatch):
+    import datetime as dt
+
+    from ehcp_tracker.ingest import importer
+
+    as_of = dt.date(2024, 5, 1)
+    importer.import_extract(engine, _extract(tmp_path, 3, "base.csv", "2024-03-01"), book, as_of)
+    locked, evaluated = [], []
+    watched, real_changes = _watched_lock(locked), importer.deadline_changes
+
+    monkeypatch.setattr(db, "write_transaction", watched)
+    monkeypatch.setattr(importer, "deadline_changes", lambda *a, **k: evaluated.append(bool(locked)) or real_changes(*a, **k))
+    summary = importer.import_extract(engine, _extract(tmp_path, 3, "ours.csv", "2024-03-04"), book, as_of)
+    assert evaluated == [False] and summary.changed == 3 and len(summary.deadline_changes) >= 3

@@ -143,14 +143,16 @@ def test_a_hostile_workbook_is_refused_quickly_in_bounded_memory(tmp_path, monke
     assert time.monotonic() - started < 30  # a hang guard, not a timing: these take well under a second
 
 
-def test_a_declared_dimension_is_ignored(tmp_path):
-    """A 2 KB sheet declaring A1:XFD1048576 is read as the two rows it holds (it used to hang)."""
-    from .hostile import sheet
+def test_a_declared_dimension_is_ignored(tmp_path, monkeypatch):
+    """A 2 KB sheet declaring A1:XFD1048576, its second row numbered 1,048,576, is read as the two
+    rows it holds: openpyxl used to pad every missing row to 16,384 cells (17 billion in all)."""
+    from .hostile import DATA_ROW, HEADER_ROW, sheet
 
+    far = DATA_ROW.replace('r="2"', 'r="1048576"').replace('2"', '1048576"')
     path = tmp_path / "dimension.xlsx"
-    path.write_bytes(workbook(sheet(dimension="A1:XFD1048576")))
+    path.write_bytes(workbook(sheet(HEADER_ROW + far, dimension="A1:XFD1048576")))
     raw = read_extract(path)
-    assert list(raw.cells["request_id"]) == ["R0001"] and list(raw.row_numbers) == [2]
+    assert list(raw.cells["request_id"]) == ["R0001"] and list(raw.row_numbers) == [1048576]
 
 
 def test_member_size_and_cell_count_are_capped(tmp_path, monkeypatch):

@@ -73,11 +73,35 @@ def moves_since(conn: sa.Connection, since: Since | None) -> pd.DataFrame:
     return frame
 
 
-def start_run(engine: Engine, as_of: dt.date, delivery: str, last_import_run_id: int | None) -> int:
+# A run still marked "running" after this long died without finishing (killed, power cut): ignored.
+STALE_AFTER = dt.timedelta(hours=6)
+
+
+def start_run(engine: Engine, as_of: dt.date, delivery: str) -> int:
+    """Claim tonight's run, or refuse while another is sending: two runs at once would both send.
+
+    Each run first writes its own "running" row, then looks for an older one still running; of two
+    runs started together exactly one (the older) goes on. The run works out what to send only
+    after the claim, so a run that starts just after another finished sees that one's ledger.
+    """
+    from ..errors import EhcpError
+
+    runs = db.alert_run
     with engine.begin() as conn:
-        return conn.execute(db.alert_run.insert().values(
+        run_id = conn.execute(runs.insert().values(
             started_at=db.now(), as_of=as_of, delivery=delivery, status="running", messages_sent=0,
-            messages_failed=0, alerts_sent=0, last_import_run_id=last_import_run_id)).inserted_primary_key[0]
+            messages_failed=0, alerts_sent=0)).inserted_primary_key[0]
+    with engine.connect() as conn:
+        rival = conn.execute(sa.select(runs.c.id, runs.c.started_at).where(
+            runs.c.status == "running", runs.c.id < run_id, runs.c.started_at > db.now() - STALE_AFTER)
+            .order_by(runs.c.id).limit(1)).first()
+    if rival is not None:
+        with engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(finished_at=db.now(), status="refused"))
+        raise EhcpError(f"another `ehcp alerts` (alert run {rival.id}, started {rival.started_at:%Y-%m-%d %H:%M} UTC) "
+                        "is still sending; nothing was sent. A run that died is ignored after "
+                        f"{STALE_AFTER.seconds // 3600} hours")
+    return run_id
 
 
 def record(engine: Engine, run_id: int, recipient: str, alerts: list[Alert]) -> None:
@@ -95,9 +119,13 @@ def record(engine: Engine, run_id: int, recipient: str, alerts: list[Alert]) -> 
         conn.execute(insert(db.alert_ledger).on_conflict_do_nothing(), rows)
 
 
-def finish_run(engine: Engine, run_id: int, *, sent: int, failed: int, alerts: int) -> str:
-    status = "sent" if failed == 0 else "partial" if sent else "failed"
+def finish_run(engine: Engine, run_id: int, *, sent: int, failed: int, alerts: int, last_import_run_id: int | None,
+               completed: bool = True) -> str:
+    """Close the run: ``sent`` (every message delivered: the next run's "since"), ``partial``,
+    ``failed``, or ``failed`` too when it stopped before the end (``completed`` false)."""
+    status = "sent" if failed == 0 and completed else "partial" if sent else "failed"
     with engine.begin() as conn:
         conn.execute(db.alert_run.update().where(db.alert_run.c.id == run_id).values(
-            finished_at=db.now(), status=status, messages_sent=sent, messages_failed=failed, alerts_sent=alerts))
+            finished_at=db.now(), status=status, messages_sent=sent, messages_failed=failed, alerts_sent=alerts,
+            last_import_run_id=last_import_run_id))
     return status

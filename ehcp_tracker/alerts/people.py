@@ -39,9 +39,14 @@ class People:
 
     everyone: list[Person]
     by_id: dict[str, Person] = field(init=False)
+    leads_by_team: dict[str, list[Person]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_id = {p.key: p for p in self.everyone}
+        self.leads_by_team = {}
+        for person in self.everyone:
+            if person.role == "team_lead":
+                self.leads_by_team.setdefault(person.team.casefold(), []).append(person)
 
     def named(self, caseworker) -> Person | None:
         if not isinstance(caseworker, str) or not caseworker.strip():
@@ -51,8 +56,7 @@ class People:
     def team_leads(self, team) -> list[Person]:
         if not isinstance(team, str) or not team.strip():
             return []
-        wanted = team.strip().casefold()
-        return [p for p in self.everyone if p.role == "team_lead" and p.team.casefold() == wanted]
+        return self.leads_by_team.get(team.strip().casefold(), [])
 
 
 def read_people(path: Path | str) -> People:

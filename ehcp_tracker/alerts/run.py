@@ -65,23 +65,26 @@ def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, 
     so the next run sends them everything again; those delivered stay recorded. ``dry_run`` renders
     the digests and records nothing, not even the run.
     """
-    outcome, last_import = plan(engine, book, as_of, people, escalate_after=escalate_after)
     if dry_run:
-        return outcome
+        return plan(engine, book, as_of, people, escalate_after=escalate_after)[0]
     template = read_template()
-    outcome.run_id = ledger.start_run(engine, as_of, delivery.name, last_import)
+    run_id = ledger.start_run(engine, as_of, delivery.name)
+    outcome, last_import, completed = AlertsOutcome([]), None, False
     try:
+        outcome, last_import = plan(engine, book, as_of, people, escalate_after=escalate_after)
+        outcome.run_id = run_id
         for digest in outcome.digests:
             try:
                 delivery.send(digest.message(sender, template), digest.recipient.id)
             except DeliveryFailed as exc:
                 outcome.failed.append((digest.recipient, str(exc)))
                 continue
-            ledger.record(engine, outcome.run_id, digest.recipient.key, digest.alerts)
+            ledger.record(engine, run_id, digest.recipient.key, digest.alerts)
             outcome.delivered.append(digest)
+        completed = True
     finally:
         delivery.close()
-        outcome.status = ledger.finish_run(engine, outcome.run_id, sent=len(outcome.delivered),
-                                           failed=len(outcome.failed),
-                                           alerts=sum(len(d.alerts) for d in outcome.delivered))
+        outcome.status = ledger.finish_run(engine, run_id, sent=len(outcome.delivered), failed=len(outcome.failed),
+                                           alerts=sum(len(d.alerts) for d in outcome.delivered),
+                                           last_import_run_id=last_import, completed=completed)
     return outcome

@@ -13,7 +13,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -309,15 +309,34 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     # every case the file holds, rejected rows included: a rejected row is not a missing case
     in_file = checked.frame[kind_def.key].dropna().to_numpy()
     table = db.table_for(raw.kind)
-    # The lock comes first, so run ids follow the order imports are applied in and each import
+    # Outside the write lock: read what is stored, run the guards, compare, and work out the
+    # deadlines that move (the engine over every changed case: the slow part of a large change), so
+    # an import behind this one waits only for the writing. The latest import run witnesses what was
+    # read; if another import committed since, the plan is made again under the lock. The lock comes
+    # before the run id, so run ids follow the order imports are applied in and each import
     # compares against everything committed before it.
-    with db.write_transaction(engine, wait, on_wait) as conn:
+    step("comparing", 0, len(incoming))
+
+    def plan(conn: sa.Connection) -> Plan:
         existing = db.load_cases(conn, kind_def)
         kept = absent_columns(raw, kind_def, existing, keep_absent)  # refuses the file: nothing written yet
         check_shrink(raw.file, existing, in_file, kind_def.key, max_missing)
-        if kept:
-            incoming = keep_stored(incoming, existing, kind_def.key, kept)
-            summary.notes.append(f"{raw.file}: not in the file, stored values kept (--keep-absent): {', '.join(kept)}")
+        cases = keep_stored(incoming, existing, kind_def.key, kept) if kept else incoming
+        # unchanged rows are settled by their digest: neither compared field by field nor rewritten
+        cases, compared, text, digests, stored_digest, settled = _by_digest(conn, kind_def, cases, existing, in_file)
+        found = differences(kind_def, text.set_index(kind_def.key, drop=False), compared, in_file)
+        return Plan(kept, cases, digests, stored_digest, settled, found,
+                    deadline_changes(kind_def, book, as_of, compared, cases, found.notes))
+
+    with engine.connect() as conn:  # the witness first: a commit between the reads only makes it stale
+        read_at = _latest_run(conn)
+        planned = plan(conn)
+    with db.write_transaction(engine, wait, on_wait) as conn:
+        if _latest_run(conn) != read_at:
+            planned = plan(conn)
+        if planned.kept:
+            summary.notes.append(f"{raw.file}: not in the file, stored values kept (--keep-absent): "
+                                 f"{', '.join(planned.kept)}")
         if checked.problems:
             rejects_path = rejects_path or rejects_path_for(path, None, False)
             write_rejects(rejects_path, raw.cells, raw.row_numbers, checked.problems)
@@ -326,14 +345,10 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         run_id = conn.execute(db.import_run.insert().values(
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
         summary.run_id = run_id
-        step("comparing", 0, len(incoming))
-        # unchanged rows are settled by their digest: neither compared field by field nor rewritten
-        incoming, compared, text, digests, stored_digest, settled = _by_digest(conn, kind_def, incoming, existing,
-                                                                               in_file)
-        moved_cases = _apply(conn, table, kind_def, incoming, compared, in_file, run_id, summary, step,
-                             new_text=text, digests=digests, stored_digest=stored_digest)
-        summary.unchanged += settled
-        changes = deadline_changes(kind_def, book, as_of, compared, incoming, moved_cases)
+        _apply(conn, table, kind_def, planned.cases, planned.found, run_id, summary, step,
+               digests=planned.digests, stored_digest=planned.stored_digest)
+        summary.unchanged += planned.settled
+        changes = planned.changes
         summary.deadline_changes = [c for c in changes if c["old_due"] != c["new_due"]]
         summary.status_changes = [c for c in changes if c["old_due"] == c["new_due"]]
         if changes:
@@ -346,6 +361,23 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
             deadlines_moved=len(summary.deadline_changes)))
     step("done", 1, 1)
     return summary
+
+
+def _latest_run(conn: sa.Connection) -> int | None:
+    return conn.execute(sa.select(sa.func.max(db.import_run.c.id))).scalar()
+
+
+@dataclass
+class Plan:
+    """What an import will write, worked out from the stored cases it read."""
+
+    kept: list[str]  # stored columns absent from the file, kept (--keep-absent)
+    cases: pd.DataFrame  # tonight's rows left to compare (the rest settled by digest)
+    digests: np.ndarray
+    stored_digest: pd.Series
+    settled: int  # rows settled by digest: unchanged
+    found: Differences
+    changes: list[dict]  # deadline and status changes
 
 
 def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFrame, incoming: pd.DataFrame,
@@ -413,19 +445,38 @@ def _by_digest(conn: sa.Connection, kind: Kind, incoming: pd.DataFrame, existing
             digests, stored["row_digest"], int(settled.sum()))
 
 
-def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray,
-           run_id: int, summary: ImportSummary, step: Progress, *, new_text: pd.DataFrame | None = None,
-           digests: np.ndarray | None = None, stored_digest: pd.Series | None = None) -> dict[str, list[tuple[str, str]]]:
-    """Write the differences; return each changed case's notes, (field, "field old -> new").
+@dataclass
+class Differences:
+    """Tonight's rows against the stored ones, before anything is written: who is new, changed,
+    missing, which fields differ, and each changed case's notes, (field, "field old -> new").
 
-    A stored case is missing only when its key is nowhere in the file: ``in_file`` holds the keys of
-    the rejected rows too, whose cases keep their stored values and presence.
+    A stored case is missing only when its key is nowhere in the file: ``in_file`` holds the keys
+    of the rejected rows too, whose cases keep their stored values and presence."""
 
-    ``new_text``: ``comparable(incoming)`` when already made; ``digests``: each incoming row's
-    digest (stored with new and changed rows, and refreshed on unchanged rows whose stored digest,
-    ``stored_digest`` by key, differs or is missing)."""
+    new_text: pd.DataFrame
+    old_text: pd.DataFrame
+    is_new: np.ndarray
+    common: pd.Index
+    gone: pd.Index
+    newly_missing: pd.Index
+    before: np.ndarray
+    after: np.ndarray
+    differs: np.ndarray
+    back: np.ndarray
+    changed_mask: np.ndarray
+    names: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    case_ids: np.ndarray
+    notes: dict[str, list[tuple[str, str]]]
+
+    def parts(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+def differences(kind: Kind, new_text: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray) -> Differences:
+    """``new_text``: ``comparable(incoming)`` indexed by key; ``existing``: the stored rows to compare."""
     key = kind.key
-    new_text = (comparable(incoming, kind) if new_text is None else new_text).set_index(key, drop=False)
     old_text = comparable(existing, kind).set_index(key, drop=False)
     was_missing = pd.Series(existing["missing_since_run_id"].notna().to_numpy(), index=old_text.index)
 
@@ -434,7 +485,6 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     gone = old_text.index[~old_text.index.isin(in_file)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
-    log = ChangeLog(run_id, kind.name)
     # fields that differ, case by case (vectorised over each column)
     before, after = old_text.loc[common].to_numpy(), new_text.loc[common].to_numpy()
     differs = before != after
@@ -449,6 +499,23 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
         # personal values (a date of birth) are named, never shown
         shown = "changed" if kind.column(names[c]).personal else f"changed {old or '(blank)'} -> {new or '(blank)'}"
         notes.setdefault(case_ids[r], []).append((names[c], f"{names[c]} {shown}"))
+    for case_id in case_ids[back]:
+        notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
+    return Differences(new_text, old_text, is_new, common, gone, newly_missing, before, after, differs, back,
+                       changed_mask, names, rows, cols, case_ids, notes)
+
+
+def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, found: Differences, run_id: int,
+           summary: ImportSummary, step: Progress, *,
+           digests: np.ndarray | None = None, stored_digest: pd.Series | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Write the differences ``found``; return each changed case's notes, (field, "field old -> new").
+
+    ``digests``: each incoming row's digest (stored with new and changed rows, and refreshed on
+    unchanged rows whose stored digest, ``stored_digest`` by key, differs or is missing)."""
+    key = kind.key
+    (new_text, old_text, is_new, common, gone, newly_missing, before, after, differs, back, changed_mask, names,
+     rows, cols, case_ids, notes) = found.parts()
+    log = ChangeLog(run_id, kind.name)
     log.add(case_ids[rows], names[cols], before[rows, cols], after[rows, cols])
     log.add(case_ids[back], PRESENCE, "no", "yes")
     log.add(new_text.index[is_new].to_numpy(), NEW_CASE, "", "created")
@@ -501,7 +568,5 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, existing: 
     # the share is of every stored case, not of those the digests left to compare
     stored_total = len(old_text) if stored_digest is None else len(stored_digest)
     summary.mass_changes = mass_changes(summary.file, names, differs, after, stored_total)
-    for case_id in case_ids[back]:
-        notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
     return notes
 
