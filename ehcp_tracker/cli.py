@@ -188,7 +188,7 @@ def _filters(**kwargs) -> Filters:
     return Filters(**{k: v for k, v in kwargs.items() if k in Filters.__dataclass_fields__})
 
 
-def _emit(frame, fmt, output, title):
+def _emit(frame, fmt, output, title, **xlsx):
     from .output import emit
 
     if fmt == "xlsx" and not output:
@@ -198,7 +198,7 @@ def _emit(frame, fmt, output, title):
         from .listings import table_view
 
         frame = table_view(frame, ctx.obj.book, ctx.obj.as_of, wide=ctx.meta.get("ehcp.wide", False))
-    emit(frame, fmt, output, title)
+    emit(frame, fmt, output, title, **xlsx)
     if output:
         ctx.obj.say(f"{len(frame)} rows written to {output}")
 
@@ -593,25 +593,53 @@ def _parse_month(ctx, param, value):
         raise click.BadParameter(f"{value!r} is not a month in the form YYYY-MM") from None
 
 
+def _la_codes(ctx, param, value):
+    if not value:
+        return ()
+    codes = tuple(c.strip() for c in value.split(",") if c.strip())
+    bad = [c for c in codes if not (c.isdigit() or (c[:1].upper() == "E" and c[1:].isdigit()))]
+    if bad:
+        raise click.BadParameter(f"{', '.join(bad)}: an LA code is old (340) or new (E08000011)")
+    return codes
+
+
 @cli.command()
 @click.option("--month", required=True, metavar="YYYY-MM", callback=_parse_month, help="The month the pack reports on.")
 @click.option("--output", "-o", required=True, metavar="PATH", callback=_output_file, help="FILE.html or FILE.xlsx.")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx"]),
               help="html or xlsx (default: from the --output suffix).")
+@click.option("--team", metavar="T", help="A pack for this team's cases only.")
+@click.option("--public", is_flag=True, help="A public pack: counts under 5 suppressed, no case listed.")
+@click.option("--commentary", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="CSV of kpi, month, commentary, action, owner: printed beside each red KPI.")
+@click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="The DfE's timeliness_20_week.csv, as downloaded: England, region and comparators.")
+@click.option("--council", metavar="CODE", callback=_la_codes,
+              help="This council's LA code (old 340 or new E08000011): its region and published row.")
+@click.option("--compare-with", metavar="CODES", callback=_la_codes,
+              help="Comparator councils' LA codes, comma-separated (old or new codes).")
 @click.pass_obj
-def report(obj: Context, month, output, fmt):
-    """The board pack for a month: headline KPIs with direction of travel and RAG against target,
-    twelve-month trends, the monthly tracker, ageing, the backlog (IDs only), data-quality notes and
-    the rule book version. HTML (one self-contained file with charts; prints well) or XLSX.
+def report(obj: Context, month, output, fmt, team, public, commentary, benchmark, council, compare_with):
+    """The board pack for a month: headline KPIs with direction of travel and RAG against target (month,
+    year to date, rolling 12 months, same month last year), twelve-month trends, benchmarks, the monthly
+    tracker, ageing, the backlog (IDs only), data-quality notes and the rule book version. HTML (one
+    self-contained file with charts; prints well) or XLSX.
 
+    \b
     Example: ehcp --as-of 2026-11-02 report --month 2026-10 --output pack.html
+             ehcp report --month 2026-10 --team North --commentary notes.csv -o north.html
+             ehcp report --month 2026-10 --public --benchmark timeliness_20_week.csv --council 340 -o public.html
     """
-    from .report import write_pack
+    from .report import PackOptions, write_pack
 
     fmt = fmt or Path(output).suffix.lower().lstrip(".")
     if fmt not in ("html", "xlsx"):
         raise click.UsageError("--output must end .html or .xlsx (or give --format html|xlsx)")
-    path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt)
+    if len(council) > 1:
+        raise click.BadParameter("one council", param_hint="--council")
+    options = PackOptions(team=team, public=public, commentary=commentary, benchmark=benchmark,
+                          council=council[0] if council else None, compare_with=compare_with)
+    path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt, options)
     click.echo(f"board pack for {month} written to {path}", err=True)
 
 
@@ -675,10 +703,13 @@ def _parse_month_option(ctx, param, value):
               help="The monthly tracker table of a calendar year instead (needs --year; default the as-of year).")
 @click.option("--list", "list_kpis", is_flag=True, help="List every KPI and its definition, and stop.")
 @click.option("--kpi", "kpi_ids", multiple=True, metavar="ID", help="Only this KPI (repeatable).")
+@click.option("--basis", "bases", multiple=True, metavar="BASIS",
+              help="month, year_to_date (the default pair), rolling_12_months, or any of them with "
+                   "_last_year (the same period a year earlier); repeatable; 'all' for every basis.")
 @filter_options
 @listing_options
 @click.pass_obj
-def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt, output, **filters):
+def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, bases, fmt, output, **filters):
     """Monthly and year-to-date KPIs, to the DfE's definitions, with targets.
 
     Each KPI comes for the month (basis "month") and from the start of the reporting year (basis
@@ -690,7 +721,7 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt,
     Example: ehcp kpi --month 2026-03 --format csv -o kpi-2026-03.csv
              ehcp kpi --tracker --year 2026
     """
-    from .measures.kpi import catalogue_table, compute_kpis, tracker as tracker_table
+    from .measures.kpi import ALL_BASES, BASES, catalogue_table, compute_kpis, tracker as tracker_table
     from .measures.catalogue import YEAR_STARTS, catalogue_dir, load_catalogue
 
     if month and year:
@@ -710,9 +741,10 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt,
             raise click.UsageError("--tracker reports a calendar year: give --year, not --month")
         frame = tracker_table(obj.engine, book, year or obj.as_of.year, obj.as_of, catalogue, _filters(**filters))
     else:
+        chosen = ALL_BASES if "all" in bases else tuple(dict.fromkeys(bases)) or BASES
         frame = compute_kpis(obj.engine, book, catalogue, month=month, year=year, as_of=obj.as_of,
                              filters=_filters(**filters),
-                             year_start=YEAR_STARTS[year_start] if year_start else None)
+                             year_start=YEAR_STARTS[year_start] if year_start else None, bases=chosen)
         if frame.attrs.get("skipped"):
             click.echo("note: left out (their clocks are not in the rule book): "
                        + ", ".join(frame.attrs["skipped"]), err=True)
@@ -720,7 +752,12 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, fmt,
             frame = frame.drop(columns=["title", "period_start", "period_end"])
     for warning in frame.attrs.get("warnings", []):
         click.echo(f"warning: {warning}", err=True)
-    _emit(frame, fmt, output, "tracker" if tracker else "kpi")
+    if tracker:
+        rates = {"percent_rows": [True] * len(frame), "percent_columns": ("pct_within_20_weeks",)}
+    else:  # a ratio's value and target are percentages: Excel shows 90.8%, not 90.8
+        ratios = {k.id for k in catalogue.kpis if k.type == "ratio"}
+        rates = {"percent_rows": frame["kpi"].isin(ratios).tolist(), "percent_columns": ("value", "target")}
+    _emit(frame, fmt, output, "tracker" if tracker else "kpi", **(rates if fmt == "xlsx" else {}))
 
 
 def main():  # pragma: no cover - console script entry

@@ -95,9 +95,15 @@ def _json_default(value):
     return str(value)
 
 
-def to_xlsx(frame: pd.DataFrame, path, sheet: str = "results") -> None:
+def to_xlsx(frame: pd.DataFrame, path, sheet: str = "results", percent_rows=None,
+            percent_columns: tuple[str, ...] = ()) -> None:
     """A workbook with real date cells, a frozen header and sensible widths, written to ``path``
-    through ``files.atomic_open``, or to an open binary handle."""
+    through ``files.atomic_open``, or to an open binary handle.
+
+    ``percent_rows`` (a boolean per row) and ``percent_columns``: those cells hold percentages
+    written as 0-100 (a KPI ``value`` of 90.8); they are stored as fractions (0.908) and shown
+    ``0.0%``, so Excel reads 90.8%, not the number 90.8.
+    """
     import numpy as np
     import pandas as pd
     from openpyxl import Workbook
@@ -108,10 +114,15 @@ def to_xlsx(frame: pd.DataFrame, path, sheet: str = "results") -> None:
     worksheet.title = sheet[:31]
     worksheet.append(list(frame.columns))
     date_columns = [i for i, name in enumerate(frame.columns) if frame[name].dtype.kind == "M"]
-    for record in frame.itertuples(index=False):
+    percent_at = [i for i, name in enumerate(frame.columns) if name in percent_columns]
+    flags = [False] * len(frame) if percent_rows is None else [bool(f) for f in percent_rows]
+    for number, record in enumerate(frame.itertuples(index=False)):
         row = []
         for i, value in enumerate(record):
-            if i in date_columns:
+            if i in percent_at and flags[number] and value is not None and not (
+                    isinstance(value, float) and np.isnan(value)):
+                row.append(float(value) / 100)
+            elif i in date_columns:
                 row.append(None if pd.isna(value) else value.date())
             elif value is None or (isinstance(value, float) and np.isnan(value)):
                 row.append(None)
@@ -125,6 +136,10 @@ def to_xlsx(frame: pd.DataFrame, path, sheet: str = "results") -> None:
     for i in date_columns:
         for cell in worksheet[get_column_letter(i + 1)][1:]:
             cell.number_format = "dd/mm/yyyy"
+    for i in percent_at:
+        for flag, cell in zip(flags, worksheet[get_column_letter(i + 1)][1:]):
+            if flag:
+                cell.number_format = "0.0%"
     for i, name in enumerate(frame.columns, start=1):
         width = max([len(str(name))] + [len(str(v)) for v in frame[name].head(200).tolist()])
         worksheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 10), 50)
@@ -178,12 +193,13 @@ def render_table(frame: pd.DataFrame, title: str | None = None, width: int | Non
     return console.export_text()
 
 
-def emit(frame: pd.DataFrame, fmt: str, output: str | None, title: str | None = None) -> None:
-    """Write a listing to ``output`` (or stdout) in ``fmt``; nothing but the results goes to stdout."""
+def emit(frame: pd.DataFrame, fmt: str, output: str | None, title: str | None = None, **xlsx) -> None:
+    """Write a listing to ``output`` (or stdout) in ``fmt``; nothing but the results goes to stdout.
+    ``xlsx`` options (percent_rows, percent_columns) go to :func:`to_xlsx`."""
     if fmt == "xlsx":
         if not output:
             raise ValueError("--format xlsx needs --output FILE.xlsx")
-        to_xlsx(frame, Path(output), sheet=title or "results")
+        to_xlsx(frame, Path(output), sheet=title or "results", **xlsx)
         return
     text = {"csv": to_csv, "json": to_json}.get(fmt, lambda f: render_table(f, title))(frame)
     if output:

@@ -78,13 +78,13 @@ def assessment_frame() -> pd.DataFrame:
 
 def result(case_id: str, clock: str, started: str, due: str, stopped: str | None, status: str,
            stop_reason: str, exception: str | None = None, transfer_type: str | None = None,
-           snapshot: str | None = None) -> dict:
+           snapshot: str | None = None, decision: str | None = None, caseworker: str = "CW001") -> dict:
     """One hand-built clock result (the review clocks are written on another branch)."""
     row = {c: None for c in CLOCK_COLUMNS + EXTRA_COLUMNS}
-    row.update(case_id=case_id, kind="review", person_id="P" + case_id, caseworker="CW001", team="North",
+    row.update(case_id=case_id, kind="review", person_id="P" + case_id, caseworker=caseworker, team="North",
                clock=clock, started=D(started), due=D(due), stopped=D(stopped) if stopped else None,
                status=status, days_overdue=0, exception=exception, statutory=True, stop_reason=stop_reason,
-               transfer_type=transfer_type)
+               transfer_type=transfer_type, decision=decision)
     if snapshot:
         row["snapshot"] = D(snapshot)
     return row
@@ -104,11 +104,12 @@ REVIEW_AS_OF = dt.date(2026, 3, 31)
 REVIEW_RESULTS = [
     # annual_review: V1 concluded early (met), V2 concluded late, V3 still open and overdue,
     # V4 plan ceased before the review (closed: not due), V5 concluded on its due date (met).
-    result("V1", "annual_review", "2025-01-21", "2026-01-20", "2026-01-10", "met", "event"),
-    result("V2", "annual_review", "2025-01-26", "2026-01-25", "2026-02-10", "late", "event"),
+    # Outcomes: V1 maintain, V2 amend, V5 cease; V3 has none yet.
+    result("V1", "annual_review", "2025-01-21", "2026-01-20", "2026-01-10", "met", "event", decision="maintain"),
+    result("V2", "annual_review", "2025-01-26", "2026-01-25", "2026-02-10", "late", "event", decision="amend"),
     result("V3", "annual_review", "2025-02-15", "2026-02-14", None, "overdue", ""),
     result("V4", "annual_review", "2025-02-21", "2026-02-20", "2026-02-01", "met", "closed"),
-    result("V5", "annual_review", "2025-03-11", "2026-03-10", "2026-03-10", "met", "event"),
+    result("V5", "annual_review", "2025-03-11", "2026-03-10", "2026-03-10", "met", "event", decision="cease"),
     # review_decision: January one met, one late; February one met with an exception (included).
     result("D1", "review_decision", "2025-12-20", "2026-01-17", "2026-01-15", "met", "event"),
     result("D2", "review_decision", "2025-12-20", "2026-01-17", "2026-01-30", "late", "event"),

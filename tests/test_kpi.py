@@ -111,6 +111,30 @@ ASSESSMENT_EXPECTED = [
     ("open_assessments_0_6_weeks", "2026-03", "month", 1, None, None),    # R9
     ("open_assessments_over_20_weeks", "2026-01", "month", 2, None, None),  # R5, R13 (R1 due 18 Feb)
     ("open_assessments_over_20_weeks", "2026-04", "month", 1, None, None),  # R13
+    # The request cohort: requests received in the month, by what has become of them by 15 April.
+    ("request_cohort_agreed", "2026-01", "month", 1, None, None),      # R12
+    ("request_cohort_refused", "2026-01", "month", 2, None, None),     # R6, R7
+    ("request_cohort_withdrawn", "2026-02", "month", 1, None, None),   # R8
+    ("request_cohort_undecided", "2026-03", "month", 1, None, None),   # R9 (26 days: not yet over)
+    ("request_cohort_agreed", "2026-03", "year_to_date", 1, None, None),
+    ("request_cohort_refused", "2026-03", "year_to_date", 2, None, None),
+    ("request_cohort_withdrawn", "2026-03", "year_to_date", 1, None, None),
+    ("request_cohort_undecided", "2026-03", "year_to_date", 1, None, None),  # 1+2+1+1 = requests_received 5
+    ("request_cohort_decided_within_6_weeks", "2026-01", "month", 2, 3, 66.7),  # R6, R12 met; R7 late
+    ("request_cohort_decided_within_6_weeks", "2026-02", "month", 0, 0, None),  # R8 withdrawn: outside
+    ("request_cohort_decided_within_6_weeks", "2026-03", "month", 0, 0, None),  # R9 inside its 6 weeks
+    # Average weeks to final plan: Jan R2 141 + R3 400 + R4 100 = 641 days / 3 plans / 7 = 30.52.
+    ("avg_weeks_to_final_plan", "2026-01", "month", 641, 3, 30.5),
+    ("avg_weeks_to_final_plan", "2026-02", "month", 340, 2, 24.3),             # R1 140 + R5 200: 24.29
+    ("avg_weeks_to_final_plan", "2026-02", "year_to_date", 981, 5, 28.0),      # 981 / 35 = 28.03
+    ("avg_weeks_to_final_plan", "2026-03", "month", 0, 0, None),
+    ("avg_weeks_to_final_plan_excl_exceptions", "2026-01", "month", 541, 2, 38.6),  # R2, R3: 38.64
+    ("avg_weeks_to_final_plan_excl_exceptions", "2026-02", "month", 140, 1, 20.0),  # R1 exactly 20
+    ("avg_weeks_to_final_plan_excl_exceptions", "2026-02", "year_to_date", 681, 3, 32.4),  # 681 / 21 = 32.43
+    # Caseload: every case here is CW001's, so median = max = the open assessments (see the
+    # multi-caseworker test below).
+    ("caseload_per_caseworker_median", "2026-01", "month", 4, 1, 4.0),
+    ("caseload_per_caseworker_max", "2026-02", "month", 2, 1, 2.0),
 ]
 
 
@@ -136,8 +160,9 @@ def test_a_plan_issued_exactly_20_weeks_after_the_request_is_within(book, catalo
 
 
 def test_shape_columns_and_targets(assessments):
-    assert list(assessments.columns[:7]) == K.KPI_COLUMNS
-    assert len(assessments) == 35 * 4 * 2  # every KPI of the catalogue (26 assessment, 9 review) x 4 months x 2 bases
+    assert list(assessments.columns[:len(K.KPI_COLUMNS)]) == K.KPI_COLUMNS
+    # every KPI of the catalogue (35 assessment, 13 review) x 4 months x 2 bases
+    assert len(assessments) == 48 * 4 * 2
     # trajectory: 60% from January 2026 (rules/kpi/targets.toml)
     row = assessments[(assessments["kpi"] == "plans_within_20_weeks_excl_exceptions")].iloc[0]
     assert row["target"] == 60.0
@@ -252,6 +277,17 @@ REVIEW_EXPECTED = [
     ("open_reviews_overdue", "2026-01", "month", 1, None, None),        # V2 at 31 January
     ("open_reviews_overdue", "2026-02", "month", 1, None, None),        # V3
     ("open_reviews_overdue", "2026-03", "year_to_date", 1, None, None),
+    # Review outcomes of the reviews due: V1 maintained (Jan), V2 amended (Jan, concluded in Feb),
+    # V3 no outcome (Feb), V5 ceased (Mar); V4's plan ceased before it was due (not due).
+    ("review_outcome_maintained", "2026-01", "month", 1, None, None),
+    ("review_outcome_amended", "2026-01", "month", 1, None, None),
+    ("review_outcome_none", "2026-01", "month", 0, None, None),
+    ("review_outcome_none", "2026-02", "month", 1, None, None),
+    ("review_outcome_ceased", "2026-03", "month", 1, None, None),
+    ("review_outcome_maintained", "2026-03", "year_to_date", 1, None, None),
+    ("review_outcome_amended", "2026-03", "year_to_date", 1, None, None),
+    ("review_outcome_ceased", "2026-03", "year_to_date", 1, None, None),
+    ("review_outcome_none", "2026-03", "year_to_date", 1, None, None),  # 1+1+1+1 = reviews_due 4
 ]
 
 REVIEW_KPIS = sorted({e[0] for e in REVIEW_EXPECTED})
@@ -282,13 +318,21 @@ def test_review_target(reviews):
     assert row["target"] == 60.0
 
 
-def test_results_without_transfer_type_count_no_typed_transfers(catalogue):
-    """Before the review branch adds transfer_type, typed phase-transfer KPIs count nothing."""
-    frame = result_frame(REVIEW_RESULTS).drop(columns=["transfer_type"])
-    out = K.kpi_table(frame, catalogue.only(["phase_transfers_by_deadline", "phase_transfers_by_deadline_school"]),
-                      [FEB], as_of=REVIEW_AS_OF)
-    assert cell(out, "phase_transfers_by_deadline", "2026-02") == (1, 2, 50.0)
-    assert cell(out, "phase_transfers_by_deadline_school", "2026-02") == (0, 0, None)
+def test_engine_results_carry_transfer_type_and_decision(book):
+    """The per-type phase-transfer KPIs read ``transfer_type`` from the clock results (they were
+    always 0 of 0 when the engine did not carry it); review outcomes read ``decision``."""
+    from ehcp_tracker.demo.synthetic import REVIEW_COLUMNS
+
+    row = {c: None for c in REVIEW_COLUMNS}
+    row.update(review_id="T1", person_id="P1", plan_issued=dt.date(2025, 3, 1), ncy="6",
+               review_meeting=dt.date(2026, 1, 10), decision_notified=dt.date(2026, 1, 20), decision="maintain")
+    results = evaluate(pd.DataFrame([row], columns=REVIEW_COLUMNS), book, dt.date(2026, 3, 31), case="review")
+    transfer = results[results["clock"] == "phase_transfer"]
+    assert transfer["transfer_type"].tolist() == ["school"]
+    assert set(results["decision"]) == {"maintain"}
+    catalogue = load_catalogue(book=book).only(["phase_transfers_by_deadline_school", "review_outcome_maintained"])
+    out = K.kpi_table(results, catalogue, [FEB], as_of=dt.date(2026, 3, 31))
+    assert cell(out, "phase_transfers_by_deadline_school", "2026-02")[1] == 1
 
 
 # ------------------------------------------------------------------ the tracker

@@ -19,6 +19,7 @@ from ehcp_tracker.store import db
 from ehcp_tracker.measures import kpi as K
 from ehcp_tracker.demo.demo import SAMPLE_AS_OF as AS_OF
 from ehcp_tracker.ingest.importer import import_extract
+from ehcp_tracker.measures.catalogue import load_catalogue
 from ehcp_tracker.output import to_csv
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "kpi_sample_2026.csv"
@@ -44,7 +45,8 @@ def test_kpi_snapshot(sample_kpis):
 
 def test_snapshot_invariants(sample_kpis):
     frame = pd.read_csv(io.StringIO(to_csv(sample_kpis)), dtype={"period": str})
-    ratios = frame[frame["denominator"].notna()]
+    ratio_ids = {k.id for k in load_catalogue().kpis if k.type == "ratio"}
+    ratios = frame[frame["kpi"].isin(ratio_ids)]
     assert (ratios["numerator"] <= ratios["denominator"]).all()
     december = frame[frame["period"] == frame["period"].max()]
     month = frame[frame["basis"] == "month"].groupby("kpi")["numerator"].sum()
@@ -57,3 +59,13 @@ def test_snapshot_invariants(sample_kpis):
     assert (snap[bands].sum(axis=1) == snap["open_assessments"]).all()
     assert (snap["open_assessments_20_52_weeks"] + snap["open_assessments_52_plus_weeks"]
             == snap["open_assessments_over_20_weeks"]).all()
+    # the request cohort's outcomes, the review outcomes and the phase-transfer types are partitions
+    cohort = ["request_cohort_agreed", "request_cohort_refused", "request_cohort_withdrawn", "request_cohort_undecided"]
+    assert (snap[cohort].sum(axis=1) == snap["requests_received"]).all()
+    outcomes = ["review_outcome_maintained", "review_outcome_amended", "review_outcome_ceased", "review_outcome_none"]
+    assert (snap[outcomes].sum(axis=1) == snap["reviews_due"]).all()
+    den = frame[frame["basis"] == "month"].pivot(index="period", columns="kpi", values="denominator")
+    types = ["phase_transfers_by_deadline_school", "phase_transfers_by_deadline_post16",
+             "phase_transfers_by_deadline_post16_move"]
+    assert (den[types].sum(axis=1) == den["phase_transfers_by_deadline"]).all()
+    assert den["phase_transfers_by_deadline_school"].sum() > 0  # issue 16: they were always 0 of 0

@@ -53,8 +53,10 @@ def sample_pack(sample_db, book):
     (22.0, 20.0, "count", -1, "amber"),      # a count where lower is better: 10% over the target is amber
     (23.0, 20.0, "count", -1, "red"),
     (15.0, 20.0, "count", -1, "green"),
-    (math.nan, 60.0, "percent", 1, "none"),  # nothing to measure
-    (50.0, math.nan, "percent", 1, "none"),  # no target
+    # issue 16: a target with nothing to measure is "No data", not "No target"
+    (math.nan, 60.0, "percent", 1, "no_data"),
+    (50.0, math.nan, "percent", 1, "no_target"),
+    (50.0, 60.0, "count", 0, "no_target"),   # a volume (better = neither) is never judged against a target
 ])
 def test_rag_against_target(value, target, unit, better, expected):
     assert rag(value, target, unit, better) == expected
@@ -127,7 +129,7 @@ def test_implausible_exception_share_is_a_data_quality_note(engine, book, tmp_pa
              "personal_circumstances"] for i in range(25)]  # the library warns from 20 plans up
     import_extract(engine, write_csv(tmp_path / "a.csv", header, rows), book, dt.date(2020, 6, 1))
     pack = gather(engine, book, "2020-05", dt.date(2020, 6, 1))
-    assert any(n.startswith("KPI library:") and "exception" in n for n in pack.notes), pack.notes
+    assert any(n.startswith("KPI figures:") and "exception" in n for n in pack.notes), pack.notes
 
 
 # ---- HTML ---------------------------------------------------------------------------------------------
@@ -188,6 +190,8 @@ def test_report_options_and_errors(sample_db, tmp_path):
 
 
 def test_report_xlsx_read_back(sample_db, sample_pack, tmp_path):
+    """Words, not identifiers, in sheet names and headers (issue 16; they were `kpi`, `ytd_value`,
+    `Headline 2026-10`); every percentage a real percentage cell; the KPI id kept as a reference."""
     from openpyxl import load_workbook
 
     out = tmp_path / "pack.xlsx"
@@ -195,41 +199,59 @@ def test_report_xlsx_read_back(sample_db, sample_pack, tmp_path):
                                       "-o", str(out)])
     assert result.exit_code == 0, result.output
     workbook = load_workbook(out)
-    assert workbook.sheetnames == [f"Headline {MONTH}", "20-week trend", "Trend", "Tracker", "Ageing assessments",
-                                   "Ageing reviews", "Backlog", "Data quality", "About"]
+    assert workbook.sheetnames == ["Headline October 2026", "20-week trend", "Twelve-month trend", "Monthly tracker",
+                                   "Ageing of assessments", "Ageing of reviews", "Backlog", "Data quality", "About"]
     for sheet in workbook.worksheets:
         assert sheet.freeze_panes == "B2", sheet.title
         assert all(cell.font.b for cell in sheet[1]), sheet.title
         assert sheet.column_dimensions["A"].width >= 9
-    headline = workbook[f"Headline {MONTH}"]
+        header = [c.value for c in sheet[1]]
+        assert not [h for h in header if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", str(h))], (sheet.title, header)
+    headline = workbook["Headline October 2026"]
     header = [c.value for c in headline[1]]
-    rows = {r[0]: dict(zip(header, r)) for r in headline.iter_rows(min_row=2, values_only=True)}
-    cells = {r[0].value: r for r in headline.iter_rows(min_row=2)}
+    assert header[:6] == ["Measure", "October 2026", "Counted", "Out of", "Target", "Against target"]
+    ref = header.index("Reference")
+    rows = {r[ref]: dict(zip(header, r)) for r in headline.iter_rows(min_row=2, values_only=True)}
+    cells = {r[ref].value: r for r in headline.iter_rows(min_row=2)}
     for kpi in sample_pack.headline.itertuples():
-        got = rows[kpi.kpi]["value"]
-        value_cell = cells[kpi.kpi][header.index("value")]
+        got = rows[kpi.kpi]["October 2026"]
+        for column in ("October 2026", "Target", "Last month", "Year to date", "Rolling 12 months"):
+            cell = cells[kpi.kpi][header.index(column)]
+            if kpi.unit == "percent" and cell.value is not None:
+                assert cell.number_format == "0.0%", (kpi.kpi, column)
+        value_cell = cells[kpi.kpi][header.index("October 2026")]
         if math.isnan(kpi.value):
             assert got is None
         elif kpi.unit == "percent":
             assert got == pytest.approx(kpi.value / 100) and value_cell.number_format == "0.0%"
-        else:
+        elif kpi.unit == "count":
             assert got == kpi.value and value_cell.number_format == "#,##0"
-    assert rows["plans_within_20_weeks"]["rag"] in {"Green", "Amber", "Red"}
+        else:
+            assert got == pytest.approx(kpi.value)
+    assert rows["plans_within_20_weeks"]["Against target"] in {"Green", "Amber", "Red"}
     trend = workbook["20-week trend"]
-    assert [c.value for c in trend[1]] == ["month", "plans_within_20_weeks", "plans_within_20_weeks_excl_exceptions",
-                                           "target"]
+    assert [c.value for c in trend[1]] == ["Month", "Within 20 weeks, including exceptions",
+                                           "Within 20 weeks, excluding exceptions", "Target"]
     assert isinstance(trend["A2"].value, dt.datetime) and trend["A2"].number_format == "mmm yyyy"
     assert trend["B2"].number_format == "0.0%"
     (chart,) = trend._charts
     assert type(chart).__name__ == "LineChart" and len(chart.series) == 3
+    twelve = workbook["Twelve-month trend"]
+    for row in twelve.iter_rows(min_row=2):
+        kpi = row[7].value
+        if sample_pack.headline.set_index("kpi").loc[kpi, "unit"] == "percent" and row[4].value is not None:
+            assert row[4].number_format == "0.0%", kpi
     backlog = workbook["Backlog"]
-    assert [c.value for c in backlog[1]] == report_data.BACKLOG_COLUMNS
+    assert [c.value for c in backlog[1]] == ["Case", "Kind of case", "Team", "Deadline", "Due", "Weeks overdue",
+                                             "Band", "Exception"]
     assert isinstance(backlog["E2"].value, dt.datetime) and backlog["E2"].number_format == "dd/mm/yyyy"
     assert backlog.max_row - 1 == len(sample_pack.backlog)
-    tracker = workbook["Tracker"]
+    assert {c.value for c in backlog["B"][1:]} == {"Assessment", "Annual review"}
+    assert "final_plan" not in {c.value for c in backlog["D"][1:]}
+    tracker = workbook["Monthly tracker"]
     assert isinstance(tracker["A2"].value, dt.datetime) and tracker.cell(tracker.max_row, 1).value == "total"
     about = {r[0]: r[1] for r in workbook["About"].iter_rows(min_row=2, values_only=True)}
-    assert about["as_of"] == dt.datetime(2026, 11, 2) and about["rule_book_fingerprint"] == sample_pack.rule_fingerprint
+    assert about["Figures as at"] == dt.datetime(2026, 11, 2) and about["Rule book version"] == sample_pack.rule_fingerprint
 
 
 # ---- formula injection in every export ----------------------------------------------------------------
@@ -304,7 +326,7 @@ def test_html_backlog_lists_the_longest_waiting_when_long(sample_pack, monkeypat
     monkeypatch.setattr(report_html, "HTML_BACKLOG_LIMIT", 5)
     page = report_html.render(sample_pack)
     backlog = page[page.index('id="backlog"'):page.index('id="quality"')]
-    listed = re.findall(r'<tr><th scope="row">(\w+)</th>', backlog)
+    listed = re.findall(r'<tr><th scope="row">(\w+)</th>', backlog[backlog.index('<table class="backlog"'):])
     oldest = sample_pack.backlog.nlargest(5, "weeks_overdue", keep="first")
     assert sorted(listed) == sorted(oldest["case_id"]) and "AR0000001" in listed
     assert f"{len(sample_pack.backlog):,} cases past their limit" in backlog and "The 5 longest waiting" in backlog

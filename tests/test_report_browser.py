@@ -135,8 +135,9 @@ def test_board_pack_in_chromium(browser_page, sample_db, book, tmp_path):  # noq
                            ("target", "target")):
             got, want = _number(cell[field]), _number(expected[key])
             assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want), (cell["kpi"], field)
-        assert cell["text"] == value_text(_number(expected["value"]), unit), cell["kpi"]
-        assert cell["rag"].split()[-1] in {"Green", "Amber", "Red", "target"}, cell  # a word, not only a colour
+        partial = " partial" if expected.get("complete") == "no" else ""  # marked as `ehcp kpi` marks it
+        assert cell["text"] == value_text(_number(expected["value"]), unit) + partial, cell["kpi"]
+        assert cell["rag"].split()[-1] in {"Green", "Amber", "Red", "target", "data"}, cell  # a word, not only a colour
 
     shot = tmp_path / "board-pack.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -144,7 +145,8 @@ def test_board_pack_in_chromium(browser_page, sample_db, book, tmp_path):  # noq
 
     page.emulate_media(media="print")
     pdf = page.pdf(format="A4", landscape=True, print_background=True)
-    assert pdf[:4] == b"%PDF" and pdf.count(b"/Type /Page") > 3
+    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    assert pdf[:4] == b"%PDF" and 3 < pages <= 12, pages  # issue 16: it printed 30 pages, mostly backlog IDs
 
     assert page.problems == []
 

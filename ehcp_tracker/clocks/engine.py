@@ -21,8 +21,10 @@ from .rules import DEFAULT_TRANSFERS, Clock, ExceptionReason, RuleBook
 CLOCK_COLUMNS = ["case_id", "kind", "person_id", "caseworker", "team", "clock", "started", "due",
                  "stopped", "status", "days_overdue", "exception"]
 # Outcome fields of the case, carried beside each clock so measures such as "requests agreed" (KPIs)
-# need no second read of the caseload; blank where the kind of case has no such field.
-OUTCOME_COLUMNS = ["request_outcome", "assessment_outcome"]
+# need no second read of the caseload; blank where the kind of case has no such field. A review's
+# ``decision`` (maintain / amend / cease) and derived ``transfer_type`` feed the review-outcome and
+# per-type phase-transfer KPIs.
+OUTCOME_COLUMNS = ["request_outcome", "assessment_outcome", "decision", "transfer_type"]
 EXTRA_COLUMNS = ["statutory", "stop_reason", "rule_version", "reference", *FLAGS, *OUTCOME_COLUMNS]
 # With evaluate(stops=True): what stopped the clock, or would have, each NaT if nothing yet: its
 # stop event, the case's closure (judged: late if after the due date), a later stage overtaking it

@@ -21,7 +21,13 @@ KPI_FOLDER = "kpi"
 CATALOGUE_FILE = "catalogue.toml"
 TARGETS_FILE = "targets.toml"
 
-TYPES = ("count", "ratio")
+# count: a number of events; ratio: numerator / denominator as a percentage; average: the mean weeks
+# from start to stop (numerator = total days, denominator = results); per_caseworker: a statistic
+# (median or max) of the open cases each caseworker holds at the period end (snapshot only).
+TYPES = ("count", "ratio", "average", "per_caseworker")
+STATISTICS = ("median", "max")
+# Which way is better: the only source of the pack's direction words and RAG (issue 16).
+BETTER = ("higher", "lower", "neither")
 COUNTS_BY = ("started", "stopped", "due")
 WINDOWS = ("period", "cohort", "snapshot")
 EXCEPTIONS = ("include", "exclude")
@@ -40,6 +46,7 @@ FILTER_VALUES: dict[str, tuple[str, ...]] = {
     "request_outcome": ASSESSMENTS.column("request_outcome").choices,
     "assessment_outcome": ASSESSMENTS.column("assessment_outcome").choices,
     "transfer_type": ("school", "post16", "post16_move"),
+    "decision": ("maintain", "amend", "cease", ""),
 }
 RANGE_KEYS = ("weeks_taken_over", "weeks_taken_at_most", "age_weeks_over", "age_weeks_at_most")
 
@@ -87,6 +94,19 @@ class Kpi:
     exceptions: str  # include | exclude
     definition: str
     source: str
+    better: str = "neither"        # higher | lower | neither
+    statistic: str | None = None   # median | max (per_caseworker only)
+
+    @property
+    def direction(self) -> int:
+        """+1 higher is better, -1 lower is better, 0 neither (a volume, not a performance)."""
+        return {"higher": 1, "lower": -1}.get(self.better, 0)
+
+    @property
+    def unit(self) -> str:
+        """How the value reads: percent (a ratio), weeks (an average), number (a median, which may be
+        a half) or count."""
+        return {"ratio": "percent", "average": "weeks", "per_caseworker": "number"}.get(self.type, "count")
 
 
 @dataclass(frozen=True)
@@ -241,7 +261,7 @@ def _read_settings(reader: _Reader, where: str, table: dict) -> Settings:
 
 
 _KPI_KEYS = {"id", "title", "type", "clock", "counts_by", "window", "where", "numerator", "exceptions",
-             "definition", "source"}
+             "definition", "source", "better", "statistic"}
 
 
 def _choice(reader: _Reader, where: str, table: dict, key: str, choices, default=None):
@@ -261,6 +281,19 @@ def _read_kpi(reader: _Reader, where: str, table, known_clocks: set[str] | None)
         where = f"{where} ({kpi_id})"
     reader.keys(where, table, _KPI_KEYS, {"id", "title", "type", "clock", "counts_by", "definition", "source"})
     kind = _choice(reader, where, table, "type", TYPES)
+    if "better" in table:
+        better = _choice(reader, where, table, "better", BETTER)
+    else:
+        better = None
+        reader.fail(f"{where}.better", 'missing: every KPI says which way is better (better = "higher", '
+                    '"lower" or "neither"); the pack\'s direction of travel and RAG come only from it')
+    statistic = None
+    if kind == "per_caseworker":
+        statistic = _choice(reader, where, table, "statistic", STATISTICS)
+        if table.get("window") != "snapshot":
+            reader.fail(f"{where}.window", "a per_caseworker KPI is a snapshot (window = \"snapshot\")")
+    elif "statistic" in table:
+        reader.fail(f"{where}.statistic", "only a per_caseworker KPI has a statistic")
     counts_by = _choice(reader, where, table, "counts_by", COUNTS_BY)
     window = _choice(reader, where, table, "window", WINDOWS, "period")
     exceptions = _choice(reader, where, table, "exceptions", EXCEPTIONS, "include")
@@ -271,8 +304,8 @@ def _read_kpi(reader: _Reader, where: str, table, known_clocks: set[str] | None)
         reader.fail(f"{where}.clock", f"no clock {clock!r} in the rule book (see `ehcp rules list`)")
     where_filter = _read_filter(reader, f"{where}.where", table.get("where", {}), window)
     numerator = _read_filter(reader, f"{where}.numerator", table.get("numerator", {}), window)
-    if kind == "count" and "numerator" in table:
-        reader.fail(f"{where}.numerator", "a count KPI has no numerator filter (put it in `where`)")
+    if kind in ("count", "average", "per_caseworker") and "numerator" in table:
+        reader.fail(f"{where}.numerator", f"a {kind} KPI has no numerator filter (put it in `where`)")
     if kind == "ratio" and numerator.empty:
         reader.fail(f"{where}.numerator", "a ratio KPI needs a numerator filter")
     title = reader.text(f"{where}.title", table.get("title", ""))
@@ -281,10 +314,10 @@ def _read_kpi(reader: _Reader, where: str, table, known_clocks: set[str] | None)
     if not isinstance(kpi_id, str) or not kpi_id.isidentifier() or kpi_id != kpi_id.lower():
         reader.fail(f"{where}.id", "must be a lower_case identifier")
         return None
-    if None in (kind, counts_by, window, exceptions) or not isinstance(clock, str):
+    if None in (kind, counts_by, window, exceptions, better) or not isinstance(clock, str):
         return None
     return Kpi(kpi_id, title, kind, clock, counts_by, window, where_filter, numerator, exceptions,
-               definition, source)
+               definition, source, better, statistic)
 
 
 def _read_filter(reader: _Reader, where: str, table, window: str | None) -> Filter:

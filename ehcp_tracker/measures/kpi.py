@@ -40,9 +40,14 @@ from ..schema import BY_CASE as KINDS_BY_CASE, COHORTS, KINDS
 from ..store import db
 from .catalogue import Catalogue, Filter, Kpi, load_catalogue
 
-KPI_COLUMNS = ["kpi", "period", "basis", "numerator", "denominator", "value", "target"]
+KPI_COLUMNS = ["kpi", "period", "basis", "numerator", "denominator", "value", "target", "complete"]
 EXTRA_KPI_COLUMNS = ["period_start", "period_end", "title"]
-BASES = ("month", "year_to_date")
+BASES = ("month", "year_to_date")  # the default bases of `ehcp kpi`
+LAST_YEAR = "_last_year"
+# Every basis a KPI can be reported on: the month, the reporting year to date, the rolling 12 months
+# to the month's end, and each of them for the same period a year earlier (issue 16).
+ALL_BASES = ("month", "year_to_date", "rolling_12_months",
+             "month_last_year", "year_to_date_last_year", "rolling_12_months_last_year")
 TRACKER_COLUMNS = ["month", "requests_agreed", "plans_issued", "issued_within_20_weeks",
                    "pct_within_20_weeks", "plans_issued_cumulative"]
 TRACKER_KPIS = ("requests_agreed", "plans_issued", "plans_within_20_weeks")
@@ -210,6 +215,11 @@ def _counts(kpi: Kpi, frame: _Frame, column: str, base: np.ndarray,
     den = np.bincount(bins[base], minlength=frame.size + 1)[:frame.size]
     if kpi.type == "count":
         return den, den
+    if kpi.type == "average":  # numerator: the days taken, summed (stopped - started)
+        rows = frame.rows(kpi.clock)
+        taken = (frame.days("stopped")[rows] - frame.days("started")[rows]).astype(np.int64)
+        total = np.bincount(bins[base], weights=taken[base], minlength=frame.size + 1)[:frame.size]
+        return den, np.rint(total).astype(np.int64)
     numerator = base & _filter_mask(frame, kpi.numerator, kpi.clock, age_from)
     return den, np.bincount(bins[numerator], minlength=frame.size + 1)[:frame.size]
 
@@ -220,6 +230,8 @@ def _base(kpi: Kpi, frame: _Frame, event_day: np.ndarray, last_day,
     base &= _filter_mask(frame, kpi.where, kpi.clock, age_from)
     if kpi.exceptions == "exclude":
         base &= frame.isin("exception", ("",), kpi.clock)
+    if kpi.type == "average":  # an average of weeks taken needs a stop
+        base &= ~np.isnat(frame.days("stopped")[frame.rows(kpi.clock)])
     return base
 
 
@@ -233,27 +245,64 @@ def percent(numerator, denominator):
     return np.where(denominator > 0, tenths / 10, np.nan)
 
 
+def _bin_of(month: int, lo: int) -> int:
+    return month - lo + 1
+
+
+def _window(basis: str, month: int, year_start: int) -> tuple[int, int]:
+    """(first month, last month) of ``basis`` for the period ending in ``month``."""
+    shift = 12 if basis.endswith(LAST_YEAR) else 0
+    kind = basis.removesuffix(LAST_YEAR)
+    last = month - shift
+    first = {"month": last, "year_to_date": year_start - shift, "rolling_12_months": last - 11}[kind]
+    return first, last
+
+
+def _figures(kpi: Kpi, den: np.ndarray, num: np.ndarray, value: np.ndarray | None, basis: str,
+             months: list[int], year_starts: np.ndarray, lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Denominator, numerator (and, for per_caseworker, value) of every month on ``basis``, from the
+    per-month-bin counts: a window is a difference of cumulative sums; a snapshot is the figure at
+    the window's last month end; a cohort is cumulative to it."""
+    spans = np.array([_window(basis, m, int(ys)) for m, ys in zip(months, year_starts)])
+    last = spans[:, 1] - lo + 1
+    if kpi.window == "snapshot":
+        return den[last], num[last], (value[last] if value is not None else None)
+    cum_den, cum_num = np.cumsum(den), np.cumsum(num)
+    if kpi.window == "cohort":  # cumulative from the cohort start, whatever the basis
+        return cum_den[last], cum_num[last], None
+    before = spans[:, 0] - lo
+    return cum_den[last] - cum_den[before], cum_num[last] - cum_num[before], None
+
+
 def kpi_table(results: pd.DataFrame, catalogue: Catalogue, months: list[int], *, as_of: dt.date,
-              snapshots: pd.DataFrame | None = None) -> pd.DataFrame:
+              snapshots: pd.DataFrame | None = None, bases: tuple[str, ...] = BASES,
+              history_from: dt.date | None = None) -> pd.DataFrame:
     """The KPIs of ``catalogue`` for ``months`` (month indexes, see :func:`months_for`).
 
-    ``results`` are clock results (``engine.evaluate`` columns, plus ``transfer_type`` for phase
-    transfers) judged on ``as_of``. ``snapshots`` are the clock results of the snapshot KPIs'
+    ``results`` are clock results (``engine.evaluate`` columns, including ``transfer_type`` and
+    ``decision``) judged on ``as_of``. ``snapshots`` are the clock results of the snapshot KPIs'
     clocks evaluated as of each month's end (or ``as_of`` if earlier), concatenated, with a
     ``snapshot`` column holding that day (:func:`snapshot_results` builds it); needed only when the
-    catalogue has snapshot KPIs.
+    catalogue has snapshot KPIs, and for the ``..._last_year`` bases it must hold the months a year
+    earlier too (:func:`snapshot_months`). ``bases`` are any of ``ALL_BASES``. ``history_from`` is
+    the first day the database could hold every review cycle (the first import's as-of date):
+    review snapshots before it are marked ``complete = "no"``.
 
     Returns one row per (KPI, month, basis) with ``KPI_COLUMNS`` then ``period_start``,
     ``period_end`` and ``title``; ``attrs["warnings"]`` lists data-quality warnings (an
     implausibly high share of plans with an exception).
     """
     months = sorted(set(months))
+    unknown = [b for b in bases if b not in ALL_BASES]
+    if unknown:
+        raise EhcpError(f"--basis: no basis {', '.join(map(repr, unknown))} (one of {', '.join(ALL_BASES)})")
     settings = catalogue.settings
     year_starts = np.array([year_start_of(m, settings.year_start) for m in months])
-    lo, hi = int(year_starts.min()), months[-1]
+    lo = min(int(year_starts.min()), months[0] - 11)
+    if any(b.endswith(LAST_YEAR) for b in bases):
+        lo -= 12
+    hi = months[-1]
     last_day = np.datetime64(min(month_end(hi), as_of), "D")
-    where = np.array(months) - lo + 1
-    ytd_from = year_starts - lo  # cumulative sum index just before the year's first month
 
     frame = _Frame(results, lo, hi)
     snap = None
@@ -264,12 +313,15 @@ def kpi_table(results: pd.DataFrame, catalogue: Catalogue, months: list[int], *,
 
     blocks, warnings = [], []
     for kpi in catalogue.kpis:
+        value = None
         if kpi.window == "snapshot":
             day = snap.days("snapshot")[snap.rows(kpi.clock)]
             base = _base(kpi, snap, day, last_day, age_from=day)
-            den, num = _counts(kpi, snap, "snapshot", base, age_from=day)
-            month_den, month_num = den[where], num[where]
-            ytd_den, ytd_num = month_den, month_num
+            if kpi.type == "per_caseworker":
+                den, num, value = _per_caseworker(kpi, snap, base)
+            else:
+                den, num = _counts(kpi, snap, "snapshot", base, age_from=day)
+            partial = _partial_months(kpi, (snap, frame), history_from, as_of)
         else:
             rows = frame.rows(kpi.clock)
             event_day = frame.days(kpi.counts_by)[rows]
@@ -277,30 +329,57 @@ def kpi_table(results: pd.DataFrame, catalogue: Catalogue, months: list[int], *,
             if kpi.window == "cohort":
                 base &= frame.days("started")[rows] >= np.datetime64(settings.cohort_start, "D")
             den, num = _counts(kpi, frame, kpi.counts_by, base)
-            cum_den, cum_num = np.cumsum(den), np.cumsum(num)
-            if kpi.window == "cohort":  # cumulative from the cohort start, whatever the basis
-                month_den = ytd_den = cum_den[where]
-                month_num = ytd_num = cum_num[where]
-            else:
-                month_den, month_num = den[where], num[where]
-                ytd_den, ytd_num = cum_den[where] - cum_den[ytd_from], cum_num[where] - cum_num[ytd_from]
+            partial = set()
             if kpi.id == settings.exception_share_kpi:
-                warnings += _exception_share(kpi, frame, base, settings)
-        for basis, d, n in (("month", month_den, month_num), ("year_to_date", ytd_den, ytd_num)):
-            blocks.append((kpi, basis, d, n))
+                warnings += _exception_share(kpi, frame, base, settings, int(year_starts.min()))
+        for basis in bases:
+            d, n, v = _figures(kpi, den, num, value, basis, months, year_starts, lo)
+            incomplete = [_window(basis, m, int(ys))[1] in partial for m, ys in zip(months, year_starts)]
+            blocks.append((kpi, basis, d, n, v, incomplete))
     out = _assemble(blocks, months, year_starts, as_of, catalogue)
     out.attrs["warnings"] = warnings
     return out
 
 
-def _exception_share(kpi: Kpi, frame: _Frame, base: np.ndarray, settings) -> list[str]:
+def _per_caseworker(kpi: Kpi, snap: _Frame, base: np.ndarray):
+    """Per month bin: (caseworkers holding an open case, open cases they hold, median or max each)."""
+    rows = snap.rows(kpi.clock)
+    bins = snap.bins("snapshot")[rows]
+    codes, _ = snap.codes("caseworker")
+    chosen = base & (codes[rows] >= 0)
+    held = pd.DataFrame({"bin": bins[chosen], "who": codes[rows][chosen]}).groupby(["bin", "who"]).size()
+    per_bin = held.groupby(level="bin")
+    den = np.zeros(snap.size, dtype=np.int64)
+    num = np.zeros(snap.size, dtype=np.int64)
+    value = np.full(snap.size, np.nan)
+    for b, counts in per_bin:
+        if b < snap.size:
+            den[b], num[b] = len(counts), int(counts.sum())
+            value[b] = float(np.median(counts)) if kpi.statistic == "median" else float(counts.max())
+    return den, num, value
+
+
+def _partial_months(kpi: Kpi, frames: tuple[_Frame, ...], history_from: dt.date | None,
+                    as_of: dt.date) -> set[int]:
+    """Months (indexes) whose review snapshot day falls before ``history_from``: a current-cycle
+    extract cannot hold the cycles that were current then, so the figure is partial."""
+    if history_from is None:
+        return set()
+    reviews = any((f.frame["kind"].to_numpy()[f.rows(kpi.clock)] == "review").any() for f in frames)
+    if not reviews:
+        return set()
+    lo, hi = frames[0].lo, frames[0].hi
+    return {m for m in range(lo, hi + 1) if min(month_end(m), as_of) < history_from}
+
+
+def _exception_share(kpi: Kpi, frame: _Frame, base: np.ndarray, settings, first: int) -> list[str]:
     """Warn when the share of plans with an exception is implausible (DfE suppressed councils that
     marked every plan as an exception; nationally about 6.6% of plans in 2025)."""
     bins = frame.bins(kpi.counts_by)[frame.rows(kpi.clock)]
-    window = base & (bins > 0) & (bins < frame.size)
+    window = base & (bins >= _bin_of(first, frame.lo)) & (bins < frame.size)  # the run's reporting years
     plans = int(window.sum())
     with_exception = int((window & ~frame.isin("exception", ("",), kpi.clock)).sum())
-    lo, hi = frame.lo, frame.hi
+    lo, hi = first, frame.hi
     if plans < max(settings.exception_share_min_plans, 1):
         return []
     share = 100 * with_exception / plans
@@ -312,33 +391,53 @@ def _exception_share(kpi: Kpi, frame: _Frame, base: np.ndarray, settings) -> lis
             "as an exception: check how exceptions are recorded before publishing the excluding-exceptions figures."]
 
 
+def average_weeks(total_days, count):
+    """Mean weeks (total days / 7 / count) to one decimal, halves rounded up, in exact integer
+    arithmetic (10 plans taking 1,400 days in all average 20.0 weeks); ``NaN`` when count is 0."""
+    total_days = np.asarray(total_days, dtype=np.int64)
+    count = np.asarray(count, dtype=np.int64)
+    safe = np.where(count > 0, count, 1)
+    tenths = (20 * total_days + 7 * safe) // (14 * safe)
+    return np.where(count > 0, tenths / 10, np.nan)
+
+
+def _values(kpi: Kpi, den, num, value) -> np.ndarray:
+    if kpi.type == "ratio":
+        return percent(num, den)
+    if kpi.type == "average":
+        return average_weeks(num, den)
+    if kpi.type == "per_caseworker":
+        return value
+    return np.full(len(num), np.nan)
+
+
 def _assemble(blocks, months: list[int], year_starts: np.ndarray, as_of: dt.date, catalogue: Catalogue) -> pd.DataFrame:
-    n_months = len(months)
     records: dict[str, list] = {c: [] for c in KPI_COLUMNS + EXTRA_KPI_COLUMNS}
     periods = [f"{month_start(m):%Y-%m}" for m in months]
-    ends = [min(month_end(m), as_of) for m in months]
-    for kpi, basis, den, num in blocks:
-        values = percent(num, den) if kpi.type == "ratio" else np.full(n_months, np.nan)
+    for kpi, basis, den, num, value, incomplete in blocks:
+        values = _values(kpi, den, num, value)
         for i, m in enumerate(months):
+            first, last = _window(basis, m, int(year_starts[i]))
             records["kpi"].append(kpi.id)
             records["period"].append(periods[i])
             records["basis"].append(basis)
             records["numerator"].append(int(num[i]))
-            if kpi.type == "ratio":
-                records["denominator"].append(int(den[i]))
-                records["value"].append(None if np.isnan(values[i]) else float(values[i]))
-            else:
+            if kpi.type == "count":
                 records["denominator"].append(None)
                 records["value"].append(None)
+            else:
+                records["denominator"].append(int(den[i]))
+                records["value"].append(None if np.isnan(values[i]) else float(values[i]))
             records["target"].append(catalogue.target_for(kpi.id, month_end(m)))
+            records["complete"].append("no" if incomplete[i] else "yes")
             if kpi.window == "cohort":
                 start = catalogue.settings.cohort_start
-            elif basis == "year_to_date" and kpi.window == "period":
-                start = month_start(int(year_starts[i]))
+            elif kpi.window == "snapshot":
+                start = month_start(last)
             else:
-                start = month_start(m)
+                start = month_start(first)
             records["period_start"].append(start)
-            records["period_end"].append(ends[i])
+            records["period_end"].append(min(month_end(last), as_of))
             records["title"].append(kpi.title)
     # Blank stays None (not NaN) and counts stay whole numbers, so CSV shows "" and "12", not "12.0".
     frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in records.items()})
@@ -424,11 +523,71 @@ def snapshot_results(evaluate_on, months: list[int], as_of: dt.date) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
+def snapshot_months(months: list[int], bases: tuple[str, ...]) -> list[int]:
+    """The month ends a run's snapshot KPIs need: its months, and a year earlier for a last-year basis."""
+    wanted = set(months)
+    if any(b.endswith(LAST_YEAR) for b in bases):
+        wanted |= {m - 12 for m in months}
+    return sorted(wanted)
+
+
+def _cycle_not_begun(reviews: pd.DataFrame, day: dt.date) -> np.ndarray:
+    """Review rows whose cycle began after ``day``: the anchor (the later of ``plan_issued`` and
+    ``last_review``) is after it."""
+    anchor = pd.concat([pd.to_datetime(reviews[c], errors="coerce") for c in ("plan_issued", "last_review")
+                        if c in reviews], axis=1).max(axis=1)
+    return (anchor > pd.Timestamp(day)).to_numpy()
+
+
+def as_they_stood(caseload: dict[str, pd.DataFrame], day: dt.date) -> dict[str, pd.DataFrame]:
+    """The caseload as it stood on ``day``, for a month-end snapshot: review history honesty.
+
+    A review row is one cycle of a plan, and its cycle begins on its anchor (the later of
+    ``plan_issued`` and ``last_review``). On a day before that the row did not exist: the cycle that
+    was current then is another row, or (in a current-cycle extract) not in the database at all.
+    Blanking the later anchor would judge the row from its older one and invent an overdue review
+    that was in fact concluded (issue 16: 830 "overdue" a year ago, 763 of them cycles begun in
+    2026). So such rows are left out, never re-anchored; assessments are kept as they are (the
+    engine blanks their later stage dates).
+    """
+    out = dict(caseload)
+    reviews = caseload.get("review")
+    if reviews is not None and len(reviews):
+        out["review"] = reviews[~_cycle_not_begun(reviews, day)]
+    return out
+
+
+def before_cycles_began(results: pd.DataFrame, caseload: dict[str, pd.DataFrame], day: dt.date) -> pd.DataFrame:
+    """``results`` judged on ``day`` without the clocks of review rows whose cycle began after it
+    (:func:`as_they_stood`, applied to results: the snapshots come from one evaluation)."""
+    reviews = caseload.get("review")
+    if reviews is None or not len(reviews) or not len(results):
+        return results
+    later = set(reviews.loc[_cycle_not_begun(reviews, day), KINDS_BY_CASE["review"].key])
+    if not later:
+        return results
+    drop = (results["kind"] == "review").to_numpy() & results["case_id"].isin(later).to_numpy()
+    return results[~drop]
+
+
+def history_start(engine: Engine) -> dt.date | None:
+    """The as-of date of the first import that was not rejected: before it, review cycles that have
+    since been replaced may be missing (``complete = no`` on review snapshots)."""
+    with engine.connect() as conn:
+        first = conn.execute(sa.select(sa.func.min(db.import_run.c.as_of))
+                             .where(db.import_run.c.status != "rejected")).scalar_one()
+    if isinstance(first, dt.datetime):
+        return first.date()
+    return dt.date.fromisoformat(first) if isinstance(first, str) else first
+
+
 def _result_columns(catalogue: Catalogue) -> list[str]:
     """Every result column a KPI run reads: the KPIs' own, and what the snapshots (``History``) and
     ``while_present`` work from."""
     columns = ["case_id", "kind", "clock", "started", "due", "stopped", "status", "stop_reason", "exception",
                *STOP_COLUMNS, *OUTCOME_COLUMNS]
+    if any(k.type == "per_caseworker" for k in catalogue.kpis):
+        columns.append("caseworker")
     for k in catalogue.kpis:
         columns += [c for spec in (k.where, k.numerator) for c in spec.values if c not in columns]
     return columns
@@ -437,7 +596,10 @@ def _result_columns(catalogue: Catalogue) -> list[str]:
 def _snapshot_columns(catalogue: Catalogue) -> list[str]:
     """The result columns the snapshot KPIs read: twelve month ends of a national caseload are
     twenty million rows, so the other twenty-odd columns are left behind (gigabytes of them)."""
-    columns = ["clock", "started", "stopped", "status", "stop_reason", "exception"]
+    columns = ["clock", "started", "stopped", "status", "stop_reason", "exception",
+               "kind"]  # kind: review snapshots before the first import are partial (issue 16)
+    if any(k.type == "per_caseworker" for k in catalogue.kpis if k.window == "snapshot"):
+        columns.append("caseworker")
     for k in catalogue.kpis:
         if k.window == "snapshot":
             columns += [c for spec in (k.where, k.numerator) for c in spec.values if c not in columns]
@@ -453,17 +615,18 @@ def _usable(catalogue: Catalogue, book: RuleBook) -> tuple[Catalogue, list[str]]
 def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = None, *,
                  month: str | int | None = None, year: int | None = None, as_of: dt.date,
                  filters: Filters = Filters(), year_start: int | None = None,
-                 months: list[str] | None = None) -> pd.DataFrame:
+                 months: list[str] | None = None, bases: tuple[str, ...] = BASES) -> pd.DataFrame:
     """The KPIs for one month (``month="2026-03"``), for every month of a reporting year
     (``year=2026``), for any list of months (``months=["2025-11", ..., "2026-10"]``, the board
     pack's trends: one evaluation for all of them), or for the as-of month, over the cases in the
     database matching ``filters``.
 
     ``catalogue`` defaults to the shipped ``rules/kpi``; ``year_start`` (1, 4 or 9) overrides its
-    reporting-year start. KPIs whose clock the rule book lacks are left out and listed in
-    ``attrs["skipped"]``; ``attrs["warnings"]`` holds data-quality warnings. Columns: ``KPI_COLUMNS``
-    (``kpi, period, basis, numerator, denominator, value, target``) then ``period_start``,
-    ``period_end``, ``title``; one row per KPI, month and basis, in catalogue order.
+    reporting-year start; ``bases`` are any of ``ALL_BASES`` (default month and year to date).
+    KPIs whose clock the rule book lacks are left out and listed in ``attrs["skipped"]``;
+    ``attrs["warnings"]`` holds data-quality warnings. Columns: ``KPI_COLUMNS`` (``kpi, period,
+    basis, numerator, denominator, value, target, complete``) then ``period_start``, ``period_end``,
+    ``title``; one row per KPI, basis and month, in catalogue order.
 
     Example::
 
@@ -489,13 +652,17 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     results = while_present(everything, caseload)
     snapshots = None
     if snapshot_clocks:
-        # one evaluation, judged again at each month end by interval tests (clocks/history.py)
+        # one evaluation, judged again at each month end by interval tests (clocks/history.py); a
+        # review row is left out on days before its cycle began (review history honesty)
         needed = _snapshot_columns(catalogue)
         history = History(caseload, everything[everything["clock"].isin(snapshot_clocks)], book, as_of,
                           snapshot_clocks, columns=needed)
         snapshots = snapshot_results(
-            lambda day: while_present(history.on(day), caseload, snapshot_day=day)[needed], months, as_of)
-    frame = kpi_table(results, catalogue, months, as_of=as_of, snapshots=snapshots)
+            lambda day: while_present(before_cycles_began(history.on(day), caseload, day), caseload,
+                                      snapshot_day=day)[needed],
+            snapshot_months(months, bases), as_of)
+    frame = kpi_table(results, catalogue, months, as_of=as_of, snapshots=snapshots, bases=bases,
+                      history_from=history_start(engine))
     frame.attrs["skipped"] = skipped
     return frame
 
@@ -555,7 +722,7 @@ def catalogue_table(catalogue: Catalogue) -> pd.DataFrame:
     """Every KPI with its definition (``ehcp kpi --list``)."""
     rows = []
     for k in catalogue.kpis:
-        rows.append({"kpi": k.id, "type": k.type, "clock": k.clock, "counts_by": k.counts_by,
+        rows.append({"kpi": k.id, "type": k.type, "better": k.better, "clock": k.clock, "counts_by": k.counts_by,
                      "window": k.window, "exceptions": k.exceptions, "definition": k.definition,
                      "source": k.source})
     return pd.DataFrame(rows)
@@ -563,10 +730,12 @@ def catalogue_table(catalogue: Catalogue) -> pd.DataFrame:
 
 def catalogue_markdown(catalogue: Catalogue) -> str:
     """The README's KPI table, generated from the catalogue (a test keeps the README equal to it)."""
-    lines = ["| KPI | type | clock, counted by | definition | source |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| KPI | type | better | clock, counted by | definition | source |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for k in catalogue.kpis:
         window = {"period": "", "cohort": ", cohort", "snapshot": ", snapshot at the period end"}[k.window]
         exceptions = " Exception cases excluded from both." if k.exceptions == "exclude" else ""
-        lines.append(f"| `{k.id}` | {k.type} | `{k.clock}`, {k.counts_by}{window} | {k.definition}{exceptions} "
+        kind = f"{k.type} ({k.statistic})" if k.statistic else k.type
+        lines.append(f"| `{k.id}` | {kind} | {k.better} | `{k.clock}`, {k.counts_by}{window} | {k.definition}{exceptions} "
                      f"| {k.source} |")
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from ..clocks.rules import RuleBook
 from ..files import atomic_write
-from .data import PackData, gather
+from .data import PackData, PackOptions, gather
 
 
 def write(pack: PackData, path: Path, fmt: str) -> Path:
@@ -27,5 +27,6 @@ def write(pack: PackData, path: Path, fmt: str) -> Path:
     return path
 
 
-def write_pack(engine: Engine, book: RuleBook, month: str, as_of: dt.date, path: Path, fmt: str) -> Path:
-    return write(gather(engine, book, month, as_of), path, fmt)
+def write_pack(engine: Engine, book: RuleBook, month: str, as_of: dt.date, path: Path, fmt: str,
+               options: PackOptions = PackOptions()) -> Path:
+    return write(gather(engine, book, month, as_of, options=options), path, fmt)

@@ -16,7 +16,8 @@ import importlib
 import inspect
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,37 +32,65 @@ from ..errors import EhcpError
 from ..listings import REVIEW_BANDS, Filters, backlog, clock_results, months_overdue, review_backlog
 from ..store import db
 
-# How each KPI is presented: title, unit ("percent" or "count"), and which way is better
-# (+1 higher, -1 lower, 0 neither). A KPI the library adds that is not listed here is shown by its id.
-PRESENTATION: dict[str, tuple[str, str, int]] = {
-    "plans_within_20_weeks": ("Final plans issued within 20 weeks (incl. exceptions)", "percent", 1),
-    "plans_within_20_weeks_excl_exceptions": ("Final plans issued within 20 weeks (excl. exceptions)", "percent", 1),
-    "decisions_within_6_weeks": ("Decisions whether to assess within 6 weeks", "percent", 1),
-    "advice_within_6_weeks_ep": ("EP advice within 6 weeks", "percent", 1),
-    "advice_within_6_weeks_health": ("Health advice within 6 weeks", "percent", 1),
-    "advice_within_6_weeks_social_care": ("Social care advice within 6 weeks", "percent", 1),
-    "advice_within_6_weeks_education": ("Education advice within 6 weeks", "percent", 1),
-    "no_plan_within_16_weeks": ("Decisions not to issue within 16 weeks", "percent", 1),
-    "reviews_on_time": ("Annual reviews concluded within 12 months", "percent", 1),
-    "review_decisions_within_4_weeks": ("Review decisions within 4 weeks of the meeting", "percent", 1),
-    "amendments_within_8_weeks": ("Amended plans issued within 8 weeks of the notice", "percent", 1),
-    "plans_issued": ("Final plans issued", "count", 0),
-    "requests_agreed": ("Requests agreed for assessment", "count", 0),
-    "open_assessments": ("Open assessments at month end", "count", 0),
-    "open_assessments_over_20_weeks": ("Open assessments past 20 weeks at month end", "count", -1),
-    "open_reviews_overdue": ("Annual reviews overdue at month end", "count", -1),
+# The pack's own shorter wording for some KPIs (the catalogue's title otherwise). Which way is better
+# is never set here: it comes only from the catalogue's `better` (issue 16: a rise in plans issued
+# after 52 weeks was labelled "better" when a KPI missing from a list here defaulted to "higher").
+TITLES: dict[str, str] = {
+    "plans_within_20_weeks": "Final plans issued within 20 weeks (incl. exceptions)",
+    "plans_within_20_weeks_excl_exceptions": "Final plans issued within 20 weeks (excl. exceptions)",
+    "decisions_within_6_weeks": "Decisions whether to assess within 6 weeks",
+    "advice_within_6_weeks_ep": "EP advice within 6 weeks",
+    "advice_within_6_weeks_health": "Health advice within 6 weeks",
+    "advice_within_6_weeks_social_care": "Social care advice within 6 weeks",
+    "advice_within_6_weeks_education": "Education advice within 6 weeks",
+    "advice_within_6_weeks_ep_excl_exceptions": "EP advice within 6 weeks (excl. exceptions)",
+    "advice_within_6_weeks_health_excl_exceptions": "Health advice within 6 weeks (excl. exceptions)",
+    "advice_within_6_weeks_social_care_excl_exceptions": "Social care advice within 6 weeks (excl. exceptions)",
+    "advice_within_6_weeks_education_excl_exceptions": "Education advice within 6 weeks (excl. exceptions)",
+    "no_plan_within_16_weeks": "Decisions not to issue within 16 weeks",
+    "reviews_on_time": "Annual reviews concluded within 12 months",
+    "review_decisions_within_4_weeks": "Review decisions within 4 weeks of the meeting",
+    "amendments_within_8_weeks": "Amended plans issued within 8 weeks of the notice",
+    "plans_issued": "Final plans issued",
+    "requests_agreed": "Requests agreed for assessment",
+    "open_assessments": "Open assessments at month end",
+    "open_assessments_over_20_weeks": "Open assessments past 20 weeks at month end",
+    "open_reviews_overdue": "Annual reviews overdue at month end",
 }
 # RAG: Green on or better than target; Amber within this many percentage points (or, for a count,
 # this share of the target) on the wrong side; Red beyond.
 AMBER_POINTS = 5.0
 AMBER_COUNT_SHARE = 0.10
 TREND_MONTHS = 12
-HTML_BACKLOG_LIMIT = 500  # the HTML lists the oldest; the XLSX lists every case
+HTML_BACKLOG_LIMIT = 25  # the HTML lists the longest waiting and counts the rest; the XLSX lists every case
+PUBLIC_MINIMUM = 5       # a public pack shows no count from 1 to 4 (nor a rate that would reveal one)
+SUPPRESSED = "fewer than 5"
 
-ASSESSMENT_AGE_BANDS = ((0, "under 6 weeks"), (6, "6-12 weeks"), (12, "12-16 weeks"), (16, "16-20 weeks"),
-                        (20, "20-26 weeks"), (26, "26-52 weeks"), (52, "52 weeks and over"))
+# Open assessments by time since the request. A band's lower bound is exclusive, as in the KPI
+# catalogue's ageing bands: a request at exactly day 140 is within its 20 weeks (reg 13(2)), so it
+# sits in "over 16, up to 20 weeks", never in a band past the limit (issue 16: the chart said 179
+# past 20 weeks while the backlog, rightly, said 178).
+ASSESSMENT_AGE_BANDS = ((0, "up to 6 weeks"), (6, "6 to 12 weeks"), (12, "12 to 16 weeks"), (16, "16 to 20 weeks"),
+                        (20, "20 to 26 weeks"), (26, "26 to 52 weeks"), (52, "over 52 weeks"))
 NOT_YET_DUE = "not yet due"
 BACKLOG_COLUMNS = ["case_id", "kind", "team", "clock", "due", "weeks_overdue", "band", "exception"]
+KIND_WORDS = {"assessment": "Assessment", "review": "Annual review"}
+BASIS_WORDS = {"month": "Month", "year_to_date": "Year to date", "rolling_12_months": "Rolling 12 months",
+               "month_last_year": "Same month last year", "year_to_date_last_year": "Year to date, last year",
+               "rolling_12_months_last_year": "Rolling 12 months, last year"}
+HEADLINE_BASES = ("year_to_date", "rolling_12_months", "month_last_year")
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    """What a pack is for: a team's cases only, a public version, commentary and benchmarks."""
+
+    team: str | None = None
+    public: bool = False
+    commentary: Path | None = None
+    benchmark: Path | None = None
+    council: str | None = None             # the council's LA code (old 340 or new E08000011), for --benchmark
+    compare_with: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,15 +103,30 @@ class PackData:
     tracker: pd.DataFrame           # the KPI library's monthly tracker, as it comes
     ageing_assessments: pd.DataFrame
     ageing_reviews: pd.DataFrame
-    backlog: pd.DataFrame           # IDs only: no names, no caseworkers, no person IDs
+    backlog: pd.DataFrame           # IDs only: no names, no caseworkers, no person IDs (none in a public pack)
     notes: list[str] = field(default_factory=list)
     rule_fingerprint: str = ""
     rule_files: list[str] = field(default_factory=list)
     version: str = __version__
+    options: PackOptions = field(default_factory=PackOptions)
+    backlog_counts: pd.DataFrame | None = None   # the backlog counted by kind of case and clock
+    commentary: pd.DataFrame | None = None       # kpi, month, commentary, action, owner: this month's
+    needs_commentary: list[str] = field(default_factory=list)  # titles of red KPIs without commentary
+    benchmark: pd.DataFrame | None = None        # year, area, role, the DfE measures (benchmark.py)
+    open_counts: str = ""                        # one sentence reconciling the page's "open" counts
+    clock_titles: dict[str, str] = field(default_factory=dict)
 
     @property
     def month_label(self) -> str:
         return pd.Timestamp(f"{self.month}-01").strftime("%B %Y")
+
+    @property
+    def audience(self) -> str:
+        """"North team", "public", both, or "" (the whole council)."""
+        parts = [f"{self.options.team} team"] if self.options.team else []
+        if self.options.public:
+            parts.append("public version")
+        return ", ".join(parts)
 
 
 class _KpiSource:
@@ -91,18 +135,25 @@ class _KpiSource:
     def __init__(self, module=None, book: RuleBook | None = None):
         module = module or importlib.import_module("ehcp_tracker.measures.kpi")
         self.module = module
-        self.name = getattr(module, "SOURCE", "KPI library (ehcp_tracker/measures/kpi.py, rules/kpi/catalogue.toml)")
+        self.name = getattr(module, "SOURCE", "the KPI catalogue of the rule book (rules/kpi/catalogue.toml), "
+                                              "applied to the clock results")
         self.catalogue = module.load_catalogue(book=book) if book is not None else module.load_catalogue()
 
-    def month(self, engine: Engine, book: RuleBook, month: str, as_of: dt.date) -> pd.DataFrame:
-        return self.module.compute_kpis(engine, book, self.catalogue, month=month, as_of=as_of)
+    def month(self, engine: Engine, book: RuleBook, month: str, as_of: dt.date, filters: Filters = Filters(),
+              bases: tuple[str, ...] | None = None) -> pd.DataFrame:
+        extra = {"bases": bases} if bases else {}
+        return self.module.compute_kpis(engine, book, self.catalogue, month=month, as_of=as_of, filters=filters,
+                                        **extra)
 
-    def months(self, engine: Engine, book: RuleBook, months: list[str], as_of: dt.date) -> dict[str, pd.DataFrame]:
+    def months(self, engine: Engine, book: RuleBook, months: list[str], as_of: dt.date, filters: Filters = Filters(),
+               bases: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
         """Each month's KPIs, as :meth:`month` gives them; from one evaluation of the caseload when the
         library takes a list of months (the trends used to cost a whole evaluation a month)."""
         if "months" not in inspect.signature(self.module.compute_kpis).parameters:
-            return {m: self.month(engine, book, m, as_of) for m in months}
-        every = self.module.compute_kpis(engine, book, self.catalogue, months=months, as_of=as_of)
+            return {m: self.month(engine, book, m, as_of, filters, bases) for m in months}
+        extra = {"bases": bases} if bases else {}
+        every = self.module.compute_kpis(engine, book, self.catalogue, months=months, as_of=as_of, filters=filters,
+                                         **extra)
         out = {}
         for m in months:
             frame = every[every["period"] == m].reset_index(drop=True)
@@ -110,8 +161,9 @@ class _KpiSource:
             out[m] = frame
         return out
 
-    def tracker(self, engine: Engine, book: RuleBook, year: int, as_of: dt.date) -> pd.DataFrame:
-        return self.module.tracker(engine, book, year, as_of)
+    def tracker(self, engine: Engine, book: RuleBook, year: int, as_of: dt.date,
+                filters: Filters = Filters()) -> pd.DataFrame:
+        return self.module.tracker(engine, book, year, as_of, filters=filters)
 
 
 def kpi_source(module=None, book: RuleBook | None = None) -> _KpiSource:
@@ -134,51 +186,69 @@ def check_month(month: str, as_of: dt.date) -> str:
     return str(period)
 
 
-def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _KpiSource | None = None) -> PackData:
-    """Everything the pack for ``month`` shows, judged as of ``as_of``."""
+def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _KpiSource | None = None,
+           options: PackOptions = PackOptions()) -> PackData:
+    """Everything the pack for ``month`` shows, judged as of ``as_of``, for ``options`` (a team, a
+    public version, commentary, benchmarks)."""
     month = check_month(month, as_of)
     source = source or kpi_source(book=book)
+    commentary = read_commentary(options.commentary, {k.id for k in source.catalogue.kpis}) \
+        if options.commentary else None
+    filters = Filters(team=options.team)
     notes: list[str] = []
     frames, library_warnings = [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for m, frame in source.months(engine, book, months_back(month, TREND_MONTHS), as_of).items():
+        trend_months = months_back(month, TREND_MONTHS)
+        for m, frame in source.months(engine, book, trend_months, as_of, filters, ("month", *HEADLINE_BASES)).items():
+            now = m == month
             frame = frame.copy()
             library_warnings += [w for w in frame.attrs.get("warnings", []) if w not in library_warnings]
             frame["period"] = frame["period"].astype(object)
             frame.loc[frame["basis"] == "month", "period"] = m  # we asked for month m, however the library writes it
-            frames.append(frame if m == month else frame[frame["basis"] == "month"])
-        tracker = source.tracker(engine, book, int(month[:4]), as_of)
-    for text in [f"KPI library: {w.message}" for w in caught] + [f"KPI library: {w}" for w in library_warnings]:
+            frames.append(frame if now else frame[frame["basis"] == "month"])
+        tracker = source.tracker(engine, book, int(month[:4]), as_of, filters)
+    for text in [f"KPI figures: {w.message}" for w in caught] + [f"KPI figures: {w}" for w in library_warnings]:
         if text not in notes:
             notes.append(text)
     kpis = with_counts_as_values(pd.concat(frames, ignore_index=True))
-    trend = _trend(kpis, month)
-    headline = _headline(kpis, trend, month)
-    results = clock_results(engine, book, as_of)
-    pending = _backlog(engine, book, as_of, results)
-    notes = _data_quality(engine, source, trend, pending, as_of) + notes
+    kinds = {k.id: k for k in source.catalogue.kpis}
+    trend = _trend(kpis, month, kinds)
+    headline = _headline(kpis, trend, month, kinds)
+    results = clock_results(engine, book, as_of, filters)
+    pending = _backlog(engine, book, as_of, results, filters)
+    notes = _data_quality(engine, trend, pending, as_of) + notes
+    if (headline.get("complete", pd.Series(dtype=object)) == "no").any() or (trend["complete"] == "no").any():
+        notes.append("Figures marked \u201cpartial\u201d are month-end counts of annual reviews from before the first "
+                     "extract was imported: the review cycles current then are not all in the database.")
     rules_root = _common_root(book)
-    return PackData(
+    pack = PackData(
         month=month, as_of=as_of, kpi_source=source.name, headline=headline, trend=trend, tracker=tracker,
         ageing_assessments=_ageing_assessments(results, as_of), ageing_reviews=_ageing_reviews(results, as_of),
         backlog=pending, notes=notes, rule_fingerprint=book.fingerprint,
-        rule_files=[str(p.relative_to(rules_root)) if rules_root else str(p) for p in book.files])
+        rule_files=[str(p.relative_to(rules_root)) if rules_root else str(p) for p in book.files],
+        options=options, backlog_counts=_backlog_counts(pending, book),
+        clock_titles={c.id: c.family_title or c.title for c in book.clocks})
+    pack.open_counts = _open_counts(pack)
+    if commentary is not None:
+        pack.commentary, pack.needs_commentary = _attach_commentary(headline, commentary, month)
+    else:
+        pack.needs_commentary = headline.loc[headline["rag"] == "red", "title"].tolist()
+    if options.benchmark:
+        from .benchmark import benchmark_table
+
+        pack.benchmark = benchmark_table(options.benchmark, engine, book, as_of, source, options)
+    return publish(pack) if options.public else pack
 
 
-def presentation(kpi: str, rows: pd.DataFrame | None = None) -> tuple[str, str, int]:
-    """(title, unit, better direction) of a KPI: the pack's own wording where it has one, else the
-    catalogue's title and type (a ratio is a percentage, higher is better)."""
-    if kpi in PRESENTATION:
-        return PRESENTATION[kpi]
-    known = _catalogue_kpis().get(kpi)
+def presentation(kpi: str, rows: pd.DataFrame | None = None, kinds: dict | None = None) -> tuple[str, str, int]:
+    """(title, unit, better direction) of a KPI. The direction is the catalogue's ``better`` and
+    nothing else (+1 higher, -1 lower, 0 neither); a KPI the catalogue does not know has none."""
+    known = (kinds if kinds is not None else _catalogue_kpis()).get(kpi)
     if known is not None:
-        if known.type == "ratio":
-            return known.title, "percent", 1
-        # a count has no better direction, except the open (backlog) snapshots: fewer is better
-        return known.title, "count", -1 if kpi.startswith("open_") else 0
+        return TITLES.get(kpi, known.title), known.unit, known.direction
     unit = "percent" if rows is not None and rows["denominator"].notna().any() else "count"
-    return kpi, unit, 1
+    return TITLES.get(kpi, kpi.replace("_", " ").capitalize()), unit, 0
 
 
 @functools.lru_cache(maxsize=1)
@@ -188,20 +258,22 @@ def _catalogue_kpis() -> dict:
     return {k.id: k for k in load_catalogue().kpis}
 
 
-def _trend(kpis: pd.DataFrame, month: str) -> pd.DataFrame:
+def _trend(kpis: pd.DataFrame, month: str, kinds: dict | None = None) -> pd.DataFrame:
     monthly = kpis[kpis["basis"] == "month"].copy()
     months = months_back(month, TREND_MONTHS)
     order = list(dict.fromkeys(monthly["kpi"]))
     rows = []
     for kpi in order:
-        title, unit, _ = presentation(kpi, monthly[monthly["kpi"] == kpi])
+        title, unit, _ = presentation(kpi, monthly[monthly["kpi"] == kpi], kinds)
         by_month = monthly[monthly["kpi"] == kpi].drop_duplicates("period", keep="last").set_index("period")
         for m in months:
             got = by_month.loc[m] if m in by_month.index else None
+            complete = "yes" if got is None or "complete" not in got else got["complete"]
             rows.append({"kpi": kpi, "title": title, "unit": unit, "month": m,
                          "numerator": _num(got, "numerator"), "denominator": _num(got, "denominator"),
-                         "value": _num(got, "value"), "target": _num(got, "target")})
-    return pd.DataFrame(rows, columns=["kpi", "title", "unit", "month", "numerator", "denominator", "value", "target"])
+                         "value": _num(got, "value"), "target": _num(got, "target"), "complete": complete})
+    return pd.DataFrame(rows, columns=["kpi", "title", "unit", "month", "numerator", "denominator", "value", "target",
+                                       "complete"])
 
 
 def with_counts_as_values(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -222,9 +294,12 @@ def _num(row, name) -> float:
 
 
 def rag(value: float, target: float, unit: str, better: int) -> str:
-    """"green", "amber", "red", or "none" (no target, no value, or no better direction)."""
-    if math.isnan(value) or math.isnan(target) or better == 0:
-        return "none"
+    """"green", "amber", "red"; "no_target" (no target, or no better direction), or "no_data" (a
+    target but nothing to measure: issue 16, the pack said "No target" there)."""
+    if math.isnan(target) or better == 0:
+        return "no_target"
+    if math.isnan(value):
+        return "no_data"
     gap = (value - target) * better
     if gap >= 0:
         return "green"
@@ -233,7 +308,8 @@ def rag(value: float, target: float, unit: str, better: int) -> str:
 
 
 def direction(value: float, previous: float, better: int) -> tuple[str, str]:
-    """(movement, judgement): ("up", "better"), ("down", "worse"), ("same", ""), ("none", "")."""
+    """(movement, judgement): ("up", "better"), ("down", "worse"), ("same", ""), ("none", "").
+    ``better`` is the catalogue's polarity; a KPI that is neither better nor worse gets no judgement."""
     if math.isnan(value) or math.isnan(previous):
         return "none", ""
     change = round(value - previous, 1)
@@ -245,31 +321,43 @@ def direction(value: float, previous: float, better: int) -> tuple[str, str]:
     return movement, "better" if change * better > 0 else "worse"
 
 
-def _headline(kpis: pd.DataFrame, trend: pd.DataFrame, month: str) -> pd.DataFrame:
+def _headline(kpis: pd.DataFrame, trend: pd.DataFrame, month: str, kinds: dict | None = None) -> pd.DataFrame:
     previous_month = months_back(month, 2)[0]
     current = kpis[(kpis["period"] == month) & (kpis["basis"] == "month")]
-    to_date = kpis[kpis["basis"] == "year_to_date"]
     rows = []
     for kpi in dict.fromkeys(current["kpi"]):
-        title, unit, better = presentation(kpi, current[current["kpi"] == kpi])
+        title, unit, better = presentation(kpi, current[current["kpi"] == kpi], kinds)
         now = current[current["kpi"] == kpi].iloc[-1]
-        ytd = to_date[to_date["kpi"] == kpi]
         before = trend[(trend["kpi"] == kpi) & (trend["month"] == previous_month)]
         value, target = _num(now, "value"), _num(now, "target")
         previous = float(before["value"].iloc[0]) if len(before) else math.nan
         movement, judgement = direction(value, previous, better)
-        rows.append({
+        row = {
             "kpi": kpi, "title": title, "unit": unit, "better": better,
             "numerator": _num(now, "numerator"), "denominator": _num(now, "denominator"), "value": value,
             "target": target, "previous": previous,
             "change": round(value - previous, 1) if not (math.isnan(value) or math.isnan(previous)) else math.nan,
             "movement": movement, "judgement": judgement, "rag": rag(value, target, unit, better),
-            "ytd_numerator": _num(ytd.iloc[-1], "numerator") if len(ytd) else math.nan,
-            "ytd_denominator": _num(ytd.iloc[-1], "denominator") if len(ytd) else math.nan,
-            "ytd_value": _num(ytd.iloc[-1], "value") if len(ytd) else math.nan,
-            "ytd_period": str(ytd["period"].iloc[-1]) if len(ytd) else "",
-        })
+            "complete": now["complete"] if "complete" in now else "yes",
+        }
+        for basis, prefix in (("year_to_date", "ytd"), ("rolling_12_months", "rolling"), ("month_last_year", "last_year")):
+            other = kpis[(kpis["kpi"] == kpi) & (kpis["basis"] == basis) & (kpis["period"] == month)]
+            got = other.iloc[-1] if len(other) else None
+            for name in ("numerator", "denominator", "value"):
+                row[f"{prefix}_{name}"] = _num(got, name)
+            row[f"{prefix}_period"] = _period_words(got, basis)
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _period_words(row, basis: str) -> str:
+    """"Jan – Oct 2026" for a window of months, from the library's period_start and period_end."""
+    if row is None or "period_start" not in row or pd.isna(row["period_start"]):
+        return ""
+    start, end = pd.Timestamp(row["period_start"]), pd.Timestamp(row["period_end"])
+    if basis.startswith("month"):
+        return f"{end:%b %Y}"
+    return f"{start:%b} – {end:%b %Y}" if start.year == end.year else f"{start:%b %Y} – {end:%b %Y}"
 
 
 def _band(values: pd.Series, bands) -> pd.Series:
@@ -280,10 +368,14 @@ def _band(values: pd.Series, bands) -> pd.Series:
 
 
 def _ageing_assessments(results: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Open assessments (final plan clock running) by weeks since the request, as at ``as_of``."""
+    """Open assessments (final plan clock running) by time since the request, as at ``as_of``.
+    Bands by days with the lower bound exclusive (over 20 weeks = day 141 on), so the bars past 20
+    weeks hold exactly the assessments in the backlog."""
     open_ = results[(results["clock"] == "final_plan") & results["status"].isin(OPEN_STATUSES)]
-    weeks = (pd.Timestamp(as_of) - open_["started"]).dt.days // 7
-    band = _band(weeks, ASSESSMENT_AGE_BANDS)
+    days = (pd.Timestamp(as_of) - open_["started"]).dt.days
+    band = pd.Series(ASSESSMENT_AGE_BANDS[0][1], index=open_.index, dtype=object)
+    for low, label in ASSESSMENT_AGE_BANDS[1:]:
+        band[days > 7 * low] = label
     rows = []
     for low, label in ASSESSMENT_AGE_BANDS:
         chosen = band == label
@@ -306,11 +398,12 @@ def _ageing_reviews(results: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _backlog(engine: Engine, book: RuleBook, as_of: dt.date, results: pd.DataFrame) -> pd.DataFrame:
-    """The backlog from the pack's own clock results (every case, judged on ``as_of``)."""
-    frames = [backlog(engine, book, as_of, Filters(kind="assessments"), results=results).assign(band=None)]
+def _backlog(engine: Engine, book: RuleBook, as_of: dt.date, results: pd.DataFrame,
+             filters: Filters = Filters()) -> pd.DataFrame:
+    """The backlog from the pack's own clock results (every case of ``filters``, judged on ``as_of``)."""
+    frames = [backlog(engine, book, as_of, replace(filters, kind="assessments"), results=results).assign(band=None)]
     if book.clocks_for("review"):
-        frames.append(review_backlog(engine, book, as_of, Filters(kind="reviews"), results=results))
+        frames.append(review_backlog(engine, book, as_of, replace(filters, kind="reviews"), results=results))
     frames = [f for f in frames if len(f)]
     if not frames:
         empty = pd.DataFrame(columns=BACKLOG_COLUMNS).astype(object)
@@ -319,8 +412,37 @@ def _backlog(engine: Engine, book: RuleBook, as_of: dt.date, results: pd.DataFra
     return rows.sort_values(["kind", "due", "case_id"], kind="stable")[BACKLOG_COLUMNS].reset_index(drop=True)
 
 
-def _data_quality(engine: Engine, source: _KpiSource, trend: pd.DataFrame, pending: pd.DataFrame,
-                  as_of: dt.date) -> list[str]:
+def _backlog_counts(pending: pd.DataFrame, book: RuleBook) -> pd.DataFrame:
+    """The backlog counted by kind of case and clock, in words: what the HTML shows instead of a
+    list of every ID (the XLSX lists them)."""
+    titles = {c.id: c.family_title or c.title for c in book.clocks}
+    rows = []
+    for (kind, clock), part in pending.groupby(["kind", "clock"], sort=True):
+        rows.append({"kind": KIND_WORDS.get(kind, kind), "clock": titles.get(clock, clock), "cases": len(part),
+                     "with_exception": int(part["exception"].notna().sum()),
+                     "longest_weeks_overdue": int(part["weeks_overdue"].max())})
+    return pd.DataFrame(rows, columns=["kind", "clock", "cases", "with_exception", "longest_weeks_overdue"])
+
+
+def _open_counts(pack: PackData) -> str:
+    """One sentence tying together the page's three "open" counts (issue 16), with their numbers."""
+    h = pack.headline.set_index("kpi") if len(pack.headline) else pd.DataFrame()
+    month_end = min(pd.Period(pack.month, freq="M").end_time.date(), pack.as_of)
+    past = int(pack.ageing_assessments.loc[pack.ageing_assessments["past_20_weeks"] == "yes", "open_cases"].sum())
+    running = int(pack.ageing_assessments["open_cases"].sum())
+    in_backlog = int((pack.backlog["kind"] == "assessment").sum())
+    parts = []
+    if "open_assessments" in h.index and not math.isnan(h.loc["open_assessments", "value"]):
+        parts.append(f"the headline counts {count_text(h.loc['open_assessments', 'value'])} assessments open at "
+                     f"the end of the month ({month_end.day} {month_end:%B %Y})")
+    parts.append(f"the ageing chart counts the {running:,} open on {pack.as_of.day} {pack.as_of:%B %Y}, "
+                 f"{past:,} of them past their 20 weeks")
+    parts.append(f"the backlog lists those {in_backlog:,} assessments, with the overdue annual reviews and "
+                 "phase-transfer reviews at risk")
+    return "Three views of open cases: " + "; ".join(parts) + ". A plan due on day 140 is on time on day 140."
+
+
+def _data_quality(engine: Engine, trend: pd.DataFrame, pending: pd.DataFrame, as_of: dt.date) -> list[str]:
     notes = []
     with engine.connect() as conn:
         for name, table in db.CASE_TABLES.items():
@@ -329,14 +451,14 @@ def _data_quality(engine: Engine, source: _KpiSource, trend: pd.DataFrame, pendi
             if missing:
                 notes.append(f"{missing} {name} missing from the latest extract count only in the months before "
                              "they left (events that happened while they were in the extract), and are left out "
-                             "of the current backlog (kept in the database: `ehcp clocks --include-missing`).")
+                             "of the current backlog (they are kept in the database).")
         last = conn.execute(sa.select(sa.func.max(db.import_run.c.as_of))
                             .where(db.import_run.c.status != "rejected")).scalar_one()
     if last is None:
         notes.append("No extract has been imported: every figure is blank or zero.")
     elif (as_of - last).days > 7:
-        notes.append(f"The latest extract imported is as of {last}, {(as_of - last).days} days before the "
-                     f"as-of date {as_of}: recent activity is missing.")
+        notes.append(f"The latest extract imported is as of {last:%d %B %Y}, {(as_of - last).days} days before "
+                     f"these figures' date, {as_of:%d %B %Y}: recent activity is missing.")
     rates = trend[(trend["unit"] == "percent")]
     for kpi, rows in rates.groupby("kpi", sort=False):
         empty = rows.loc[rows["denominator"].fillna(0) == 0, "month"].tolist()
@@ -348,6 +470,138 @@ def _data_quality(engine: Engine, source: _KpiSource, trend: pd.DataFrame, pendi
         notes.append(f"{len(pending)} cases in the backlog as at {as_of.day} {as_of:%B %Y}, {share:.0%} of them with an "
                      "exception recorded.")
     return notes
+
+
+# --------------------------------------------------------------------------- commentary
+
+COMMENTARY_COLUMNS = ("kpi", "month", "commentary", "action", "owner")
+
+
+def read_csv_rows(path: Path, option: str) -> list[list[str]]:
+    """A small CSV a user gives an option (UTF-8 with or without BOM, or Windows-1252, as every
+    extract), as rows of text; unreadable is one line naming the option and the file."""
+    import csv
+    import io
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise EhcpError(f"{option} {path}: cannot read the file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise EhcpError(f"{option} {path}: not a CSV file ({exc})") from None
+
+
+def read_commentary(path: Path, known: set[str]) -> pd.DataFrame:
+    """The commentary file (CSV: kpi, month, commentary, action, owner; headers in any case), checked:
+    a bad file is one line naming the file, row and column (exit 1), never a traceback."""
+    path = Path(path)
+    reader = iter(read_csv_rows(path, "--commentary"))
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in COMMENTARY_COLUMNS if c not in header]
+    if missing:
+        raise EhcpError(f"--commentary {path}: row 1: missing column(s) {', '.join(missing)} "
+                        f"(needs {', '.join(COMMENTARY_COLUMNS)})")
+    rows = []
+    for number, record in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        row = {c: (record[header.index(c)].strip() if header.index(c) < len(record) else "") for c in COMMENTARY_COLUMNS}
+        if row["kpi"] not in known:
+            raise EhcpError(f"--commentary {path}: row {number}, column kpi: no KPI {row['kpi']!r} "
+                            "(see `ehcp kpi --list`)")
+        try:
+            row["month"] = f"{dt.datetime.strptime(row['month'], '%Y-%m'):%Y-%m}"
+        except ValueError:
+            raise EhcpError(f"--commentary {path}: row {number}, column month: {row['month']!r} is not a month "
+                            "in the form YYYY-MM") from None
+        if not row["commentary"]:
+            raise EhcpError(f"--commentary {path}: row {number}, column commentary: blank")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(COMMENTARY_COLUMNS))
+
+
+def _attach_commentary(headline: pd.DataFrame, commentary: pd.DataFrame, month: str):
+    """This month's commentary (for any KPI in the pack), and the red KPIs that have none."""
+    this_month = commentary[commentary["month"] == month].drop_duplicates("kpi", keep="last")
+    red = headline[headline["rag"] == "red"]
+    given = this_month[this_month["kpi"].isin(headline["kpi"])]
+    needs = red.loc[~red["kpi"].isin(given["kpi"]), "title"].tolist()
+    return given.reset_index(drop=True), needs
+
+
+# --------------------------------------------------------------------------- the public version
+
+def _small(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not math.isnan(value) and 0 < value < PUBLIC_MINIMUM
+
+
+def _suppress_rate(numerator, denominator) -> bool:
+    """A rate reveals a small count when its numerator, denominator or the difference is 1 to 4."""
+    if any(isinstance(v, str) for v in (numerator, denominator)):
+        return True
+    if math.isnan(denominator):
+        return _small(numerator)
+    return _small(numerator) or _small(denominator) or _small(denominator - numerator)
+
+
+def _hide(unit: str, numerator, denominator) -> bool:
+    if unit == "count":
+        return _small(numerator)
+    return _suppress_rate(numerator, denominator)
+
+
+def publish(pack: PackData) -> PackData:
+    """The public version: no case IDs at all, and every count from 1 to 4 (and any rate or
+    average that would reveal one) written as "fewer than 5"."""
+    from dataclasses import replace as copy
+
+    trend = pack.trend.astype(object).copy()
+    for i, r in trend.iterrows():
+        if _hide(r["unit"], r["numerator"], r["denominator"]):
+            for name in ("numerator", "denominator", "value"):
+                trend.at[i, name] = SUPPRESSED
+    previous_month = months_back(pack.month, 2)[0]
+    hidden_before = set(trend.loc[(trend["month"] == previous_month) & (trend["value"] == SUPPRESSED), "kpi"])
+    headline = pack.headline.astype(object).copy()
+    for i, r in headline.iterrows():
+        for prefix in ("", "ytd_", "rolling_", "last_year_"):
+            if _hide(r["unit"], r[f"{prefix}numerator"], r[f"{prefix}denominator"]):
+                for name in ("numerator", "denominator", "value"):
+                    headline.at[i, f"{prefix}{name}"] = SUPPRESSED
+        if r["kpi"] in hidden_before:
+            headline.at[i, "previous"] = SUPPRESSED
+        if SUPPRESSED in (headline.at[i, "value"], headline.at[i, "previous"]):
+            headline.at[i, "movement"], headline.at[i, "judgement"], headline.at[i, "change"] = "none", "", math.nan
+    tracker = pack.tracker.astype(object).copy()
+    for column in tracker.columns:
+        if column != "month" and not column.startswith("pct"):
+            tracker[column] = [SUPPRESSED if _small(v) else v for v in tracker[column]]
+    for i, r in tracker.iterrows():
+        if any(v == SUPPRESSED for v in r.values):
+            tracker.at[i, "pct_within_20_weeks"] = SUPPRESSED
+    ageing_a = pack.ageing_assessments.astype(object).copy()
+    ageing_r = pack.ageing_reviews.astype(object).copy()
+    for frame in (ageing_a, ageing_r):
+        for column in frame.columns:
+            if column not in ("band", "past_20_weeks"):
+                frame[column] = [SUPPRESSED if _small(v) else v for v in frame[column]]
+    counts = pack.backlog_counts.astype(object).copy() if pack.backlog_counts is not None else None
+    if counts is not None:
+        for column in ("cases", "with_exception"):
+            counts[column] = [SUPPRESSED if _small(v) else v for v in counts[column]]
+    notes = [n for n in pack.notes if "cases in the backlog" not in n and "missing from the latest extract" not in n]
+    notes.append("Public version: counts from 1 to 4, and rates that would reveal them, are shown as "
+                 f"\u201c{SUPPRESSED}\u201d; no case is listed.")
+    return copy(pack, headline=headline, trend=trend, tracker=tracker, ageing_assessments=ageing_a,
+                ageing_reviews=ageing_r, backlog=pack.backlog.iloc[0:0], backlog_counts=counts, notes=notes,
+                commentary=pack.commentary, open_counts="")
 
 
 def _month_list(months: list[str]) -> str:
@@ -366,11 +620,21 @@ def _common_root(book: RuleBook):
 
 
 def value_text(value: float, unit: str) -> str:
-    """How a KPI value is written: 45.3% / 120 / an en dash when blank."""
+    """How a KPI value is written: 45.3% / 20.4 weeks / 2.5 / 120 / an en dash when blank."""
+    if isinstance(value, str):  # "fewer than 5" in a public pack
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:.1f}%" if unit == "percent" else f"{int(round(value)):,}"
+    if unit == "percent":
+        return f"{value:.1f}%"
+    if unit == "weeks":
+        return f"{value:.1f} weeks"
+    if unit == "number":
+        return f"{value:g}"
+    return f"{int(round(value)):,}"
 
 
 def count_text(value: float) -> str:
+    if isinstance(value, str):
+        return value
     return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{int(round(value)):,}"

@@ -15,13 +15,13 @@ from typing import NamedTuple
 import pandas as pd
 
 from ..output import neutralise
-from .data import PackData
+from .data import KIND_WORDS, PackData
 
 PERCENT = "0.0%"
 COUNT = "#,##0"
 DATE = "dd/mm/yyyy"
 MONTH = "mmm yyyy"
-RAG_WORDS = {"green": "Green", "amber": "Amber", "red": "Red", "none": "No target"}
+RAG_WORDS = {"green": "Green", "amber": "Amber", "red": "Red", "no_target": "No target", "no_data": "No data"}
 RAG_FILLS = {"Green": "DAFBE1", "Amber": "FFF1C2", "Red": "FFE1E1"}
 TWENTY_WEEKS = ("plans_within_20_weeks", "plans_within_20_weeks_excl_exceptions")
 
@@ -41,8 +41,12 @@ def _cell(value, kind: str):
     """(value, number_format) for one cell; kind is text, count, percent, number, date or month."""
     if _blank(value):
         return None, None
+    if isinstance(value, str) and value.startswith("fewer than"):  # a public pack's suppressed count
+        return value, None
     if kind == "percent":
         return float(value) / 100, PERCENT
+    if kind == "weeks":
+        return float(value), "0.0"
     if kind == "count":
         return int(round(float(value))), COUNT
     if kind == "number":
@@ -88,11 +92,17 @@ def write_sheet(workbook, title: str, columns: list[tuple[str, str]], rows: list
 
 
 def _unit_kind(unit: str) -> str:
-    return "percent" if unit == "percent" else "count"
+    return {"percent": "percent", "weeks": "weeks", "number": "number"}.get(unit, "count")
+
+
+def _sheet_name(pack: PackData) -> str:
+    return f"Headline {pack.month_label}"
 
 
 def build(pack: PackData):
     from openpyxl import Workbook
+
+    from .html import _header
 
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -101,50 +111,88 @@ def build(pack: PackData):
     trend_rows = []
     for r in pack.trend.itertuples(index=False):
         kind = _unit_kind(r.unit)
-        trend_rows.append([r.kpi, r.title, r.month, r.numerator, r.denominator, Typed(r.value, kind),
-                           Typed(r.target, kind)])
-    write_sheet(workbook, "Trend", [("kpi", "text"), ("title", "text"), ("month", "month"), ("numerator", "count"),
-                                    ("denominator", "count"), ("value", "count"), ("target", "count")], trend_rows)
+        trend_rows.append([r.title, r.month, Typed(r.numerator, "count"), Typed(r.denominator, "count"),
+                           Typed(r.value, kind), Typed(r.target, kind), "partial" if r.complete == "no" else "",
+                           r.kpi])
+    write_sheet(workbook, "Twelve-month trend", [("Measure", "text"), ("Month", "month"), ("Counted", "count"),
+                                                 ("Out of", "count"), ("Value", "count"), ("Target", "count"),
+                                                 ("Complete?", "text"), ("Reference", "text")], trend_rows)
+    if pack.benchmark is not None:
+        from .benchmark import MEASURE_WORDS
+
+        b = pack.benchmark
+        kinds = {"plans_issued": "count", "within_20_weeks": "percent", "within_20_weeks_excl_exceptions": "percent",
+                 "avg_weeks_to_final_plan": "number"}
+        write_sheet(workbook, "Benchmarks", [("Year", "text"), ("Area", "text"),
+                                             *((MEASURE_WORDS[k], kinds[k]) for k in kinds)],
+                    b[["year", "area", *kinds]].astype(object).values.tolist())
     tracker = pack.tracker
     kinds = [("month" if c == "month" else "percent" if re.search(r"pct|percent|%", str(c)) else
-              "count" if pd.api.types.is_numeric_dtype(tracker[c]) else "text") for c in tracker.columns]
-    write_sheet(workbook, "Tracker", list(zip(map(str, tracker.columns), kinds)), tracker.values.tolist())
+              "count" if pd.api.types.is_numeric_dtype(tracker[c]) or tracker[c].dtype == object else "text")
+             for c in tracker.columns]
+    write_sheet(workbook, "Monthly tracker", list(zip((_header(str(c)) for c in tracker.columns), kinds)),
+                tracker.values.tolist())
     a = pack.ageing_assessments
-    write_sheet(workbook, "Ageing assessments", [("band", "text"), ("open_cases", "count"),
-                                                 ("with_exception", "count"), ("past_20_weeks", "text")],
+    write_sheet(workbook, "Ageing of assessments", [("Time since the request", "text"), ("Open assessments", "count"),
+                                                    ("With an exception", "count"), ("Past 20 weeks", "text")],
                 a[["band", "open_cases", "with_exception", "past_20_weeks"]].values.tolist())
     r = pack.ageing_reviews
-    write_sheet(workbook, "Ageing reviews", [("band", "text"), ("open_reviews", "count"), ("with_exception", "count")],
+    write_sheet(workbook, "Ageing of reviews", [("Months overdue", "text"), ("Open reviews", "count"),
+                                                ("With an exception", "count")],
                 r[["band", "open_reviews", "with_exception"]].values.tolist())
-    b = pack.backlog
-    write_sheet(workbook, "Backlog", [("case_id", "text"), ("kind", "text"), ("team", "text"), ("clock", "text"),
-                                      ("due", "date"), ("weeks_overdue", "count"), ("band", "text"),
-                                      ("exception", "text")], b.astype(object).values.tolist())
-    write_sheet(workbook, "Data quality", [("note", "text")], [[n] for n in pack.notes] or [["none found"]])
-    about = [["month", pack.month], ["as_of", Typed(pack.as_of, "date")], ["rule_book_fingerprint", pack.rule_fingerprint],
-             *(["rule_file", f] for f in pack.rule_files), ["kpi_source", pack.kpi_source],
-             ["produced_by", f"ehcp-tracker {pack.version}"]]
-    write_sheet(workbook, "About", [("item", "text"), ("value", "text")], about)
+    if not pack.options.public:
+        b = pack.backlog.copy()
+        b["kind"] = b["kind"].map(lambda k: KIND_WORDS.get(k, k))
+        b["clock"] = b["clock"].map(lambda c: pack.clock_titles.get(c, c))
+        write_sheet(workbook, "Backlog", [("Case", "text"), ("Kind of case", "text"), ("Team", "text"),
+                                          ("Deadline", "text"), ("Due", "date"), ("Weeks overdue", "count"),
+                                          ("Band", "text"), ("Exception", "text")], b.astype(object).values.tolist())
+    elif pack.backlog_counts is not None:
+        c = pack.backlog_counts
+        write_sheet(workbook, "Backlog", [("Kind of case", "text"), ("Deadline", "text"), ("Cases", "count"),
+                                          ("With an exception", "count"),
+                                          ("Longest wait past the deadline (weeks)", "count")],
+                    c.astype(object).values.tolist())
+    if pack.commentary is not None and len(pack.commentary):
+        write_sheet(workbook, "Commentary", [("Measure", "text"), ("Commentary", "text"), ("Action", "text"),
+                                             ("Owner", "text")],
+                    [[_title(pack, r.kpi), r.commentary, r.action, r.owner] for r in pack.commentary.itertuples()])
+    notes = [[n] for n in pack.notes] + [[f"Needs commentary: {t}"] for t in pack.needs_commentary]
+    write_sheet(workbook, "Data quality", [("Note", "text")], notes or [["None found"]])
+    about = [["Month", pack.month_label], ["Figures as at", Typed(pack.as_of, "date")],
+             ["Rule book version", pack.rule_fingerprint], *(["Rule file", f] for f in pack.rule_files),
+             ["KPI figures", pack.kpi_source], ["Produced by", f"ehcp-tracker {pack.version}"]]
+    if pack.audience:
+        about.insert(1, ["For", pack.audience])
+    write_sheet(workbook, "About", [("Item", "text"), ("Value", "text")], about)
     return workbook
 
 
+def _title(pack: PackData, kpi: str) -> str:
+    found = pack.headline[pack.headline["kpi"] == kpi]
+    return found["title"].iloc[0] if len(found) else kpi
+
+
 def _headline(workbook, pack: PackData) -> None:
-    columns = [("kpi", "text"), ("title", "text"), ("value", "count"), ("numerator", "count"),
-               ("denominator", "count"), ("target", "count"), ("rag", "text"), ("last_month", "count"),
-               ("change", "number"), ("direction", "text"), ("ytd_value", "count"), ("ytd_numerator", "count"),
-               ("ytd_denominator", "count")]
+    columns = [("Measure", "text"), (pack.month_label, "count"), ("Counted", "count"), ("Out of", "count"),
+               ("Target", "count"), ("Against target", "text"), ("Last month", "count"), ("Change", "number"),
+               ("Direction of travel", "text"), ("Year to date", "count"), ("Year to date: counted", "count"),
+               ("Year to date: out of", "count"), ("Rolling 12 months", "count"), ("Same month last year", "count"),
+               ("Complete?", "text"), ("Reference", "text")]
     rows = []
     for r in pack.headline.itertuples(index=False):
         kind = _unit_kind(r.unit)
         direction = "" if r.movement == "none" else f"{r.movement} {r.judgement}".strip()
-        rows.append([r.kpi, r.title, Typed(r.value, kind), r.numerator, r.denominator, Typed(r.target, kind),
-                     RAG_WORDS[r.rag],
-                     Typed(r.previous, kind), Typed(r.change, "number" if kind == "percent" else "count"),
-                     direction, Typed(r.ytd_value, kind), r.ytd_numerator, r.ytd_denominator])
-    sheet = write_sheet(workbook, f"Headline {pack.month}", columns, rows)
+        rows.append([r.title, Typed(r.value, kind), r.numerator, r.denominator, Typed(r.target, kind),
+                     RAG_WORDS.get(r.rag, "No target"),
+                     Typed(r.previous, kind), Typed(r.change, "number" if kind != "count" else "count"),
+                     direction, Typed(r.ytd_value, kind), r.ytd_numerator, r.ytd_denominator,
+                     Typed(r.rolling_value, kind), Typed(r.last_year_value, kind),
+                     "partial" if r.complete == "no" else "yes", r.kpi])
+    sheet = write_sheet(workbook, _sheet_name(pack), columns, rows)
     from openpyxl.styles import PatternFill
 
-    for cell in sheet["G"][1:]:  # RAG is written as a word; the fill only repeats it
+    for cell in sheet["F"][1:]:  # RAG is written as a word; the fill only repeats it
         if cell.value in RAG_FILLS:
             cell.fill = PatternFill("solid", fgColor=RAG_FILLS[cell.value])
 
@@ -159,7 +207,9 @@ def _twenty_weeks(workbook, pack: PackData) -> None:
     if not series:
         return
     first = next(iter(series.values()))
-    columns = [("month", "month"), *((k, "percent") for k in series), ("target", "percent")]
+    legend = {"plans_within_20_weeks": "Within 20 weeks, including exceptions",
+              "plans_within_20_weeks_excl_exceptions": "Within 20 weeks, excluding exceptions"}
+    columns = [("Month", "month"), *((legend[k], "percent") for k in series), ("Target", "percent")]
     rows = [[m, *(s.loc[m, "value"] for s in series.values()), first.loc[m, "target"]] for m in months]
     sheet = write_sheet(workbook, "20-week trend", columns, rows)
     chart = LineChart()
