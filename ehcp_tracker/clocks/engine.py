@@ -292,6 +292,11 @@ def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str =
         out[flag] = columns[flag][rows]
     for name in OUTCOME_COLUMNS:
         out[name] = columns[name][rows] if name in columns else _repeat(None, len(rows))
+    if "transfer_type" in columns:
+        # a phase transfer belongs to the child and is carried by one row: only its own clock names it
+        # (on another clock the carrying row could change from day to day as the child's rows arrive)
+        variant_clocks = [c.id for c in book.clocks_for(case) if c.variant_field == "transfer_type"]
+        out["transfer_type"] = np.where(np.isin(out["clock"], variant_clocks), out["transfer_type"], None)
     for key in ("started", "due", "stopped", *(STOP_COLUMNS if stops else ())):
         out[key] = out[key].astype("datetime64[s]")
     # object columns stay object: letting pandas infer its string dtype copies every cell (seconds at 1M cases)
