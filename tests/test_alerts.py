@@ -115,9 +115,9 @@ def alerts_in(message) -> list[tuple[str, str, str]]:
     """(case ID, clock title, section) of every alert in a digest's plain text, in order."""
     found, section = [], None
     for line in lines_of(message):
-        if line.split(" (")[0] in ("Overdue", "Due soon", "Stopped late", "Moved"):
+        if line.split(" (")[0] in ("Overdue", "Due this week", "Stopped late", "Moved"):
             section = line.split(" (")[0]
-        elif section and line[:1] == "R":
+        elif section and line[:1] in ("R", "A"):
             case, title = line.split("  ", 1)
             found.append((case, title, section))
     return found
@@ -154,9 +154,9 @@ def test_first_run_digests_parsed_back(night, smtp, db_url, engine, book):
     titles = clock_titles(book)
     assert len(own) >= 2  # the final plan and the local targets
     assert sorted(alerts_in(alex)) == sorted([(c, titles[k], "Overdue") for c, k in zip(own["case_id"], own["clock"])]
-                                             + [("R3", titles["decision_to_assess"], "Due soon")])
+                                             + [("R3", titles["decision_to_assess"], "Due this week")])
     overdue = len(own)
-    assert alex["Subject"] == f"EHC deadlines: {overdue} overdue, 1 due soon (CW1)"
+    assert alex["Subject"] == f"EHC deadlines: {overdue} overdue, 1 due this week (CW1)"
     text = "\n".join(lines_of(alex))
     assert "R1  Final EHC plan issued\n    due Mon 20 Jan 2020: 42 days overdue\n" in text
     assert "SEND Regulations 2014 reg 13(2)" in text
@@ -279,7 +279,7 @@ def test_outbox_writes_eml_files_and_dry_run_records_nothing(night, tmp_path, db
                                        "2020-03-02-TLS.eml"]
     parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
     assert parsed["To"].addresses[0].addr_spec == "alex@example.org"
-    assert ("R3", "Due soon") in cases_in(parsed)
+    assert ("R3", "Due this week") in cases_in(parsed)
     assert len(ledger_rows(db_url)) > 0
 
 
@@ -415,3 +415,31 @@ def test_a_run_still_sending_blocks_another(night, smtp, db_url, hours_ago, bloc
     else:
         assert result.exit_code == 0, result.output
         assert len(smtp.messages) == 4
+
+
+REVIEW_HEADER = ["review_id", "person_id", "caseworker", "team", "plan_issued", "last_review", "ncy",
+                 "review_meeting", "decision_notified", "decision", "amendment_notice_sent", "amended_plan_issued"]
+
+
+def test_a_review_that_stops_late_between_two_nights_is_news_once(run, smtp, tmp_path, book):
+    """A phase-transfer review stops on ``review_completed``, derived from other columns, so no change
+    log row ever names it: the stop date after the last run's as-of date is what makes it news."""
+    people = write_csv(tmp_path / "people.csv", ["id", "name", "email", "team", "role"], PEOPLE)
+    review = ["AR2", "P2", "CW1", "North", "2022-01-10", "2023-01-10", "Year 6", "2023-11-01", "2023-11-29",
+              "amend", "2023-11-29"]
+
+    def night(as_of: str, issued: str, name: str):
+        result = run("--as-of", as_of, "import", write_csv(tmp_path / name, REVIEW_HEADER, [review + [issued]]))
+        assert result.exit_code == 0, result.output
+        result = run("--as-of", as_of, "alerts", "--people", people, "--smtp", smtp.address, "--from",
+                     "send-alerts@council.example")
+        assert result.exit_code == 0, result.output
+        return smtp.take()
+
+    title = clock_titles(book)["phase_transfer"]
+    first = night("2024-02-10", "", "r1.csv")  # the transfer review is in its warning window
+    assert ("AR2", title, "Due this week") in alerts_in(first[0])
+    second = night("2024-02-20", "2024-02-15", "r2.csv")  # the amended plan issued a day late
+    assert len(second) == 1 and ("AR2", title, "Stopped late") in alerts_in(second[0])
+    assert second[0]["Subject"].endswith(" stopped late (CW1)")
+    assert night("2024-02-21", "2024-02-15", "r3.csv") == []  # the next night: not news again

@@ -26,7 +26,7 @@ from .people import Person
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "digest.html"
 # (section heading, the events it holds): the digest's order
-SECTIONS = (("Overdue", ("overdue", "escalated")), ("Due soon", ("due_soon",)),
+SECTIONS = (("Overdue", ("overdue", "escalated")), ("Due this week", ("due_soon",)),
             ("Stopped late", ("stopped_late",)), ("Moved", ("moved",)))
 ATTACH_OVER = 25  # alerts: a digest longer than this also carries them as a spreadsheet
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -49,7 +49,7 @@ class Digest:
     @property
     def subject(self) -> str:
         counts = self.counts
-        parts = [f"{counts['Overdue']} overdue", f"{counts['Due soon']} due soon"]
+        parts = [f"{counts['Overdue']} overdue", f"{counts['Due this week']} due this week"]
         parts += [f"{counts[h]} {h.lower()}" for h in ("Stopped late", "Moved") if counts[h]]
         return f"EHC deadlines: {', '.join(parts)} ({self.recipient.id})"
 

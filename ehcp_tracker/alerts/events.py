@@ -5,9 +5,11 @@ and local alike, that no exemption applies to:
 
 - ``overdue``: the clock is running past its due date;
 - ``due_soon``: the clock is running inside its warning window (the rule's ``warning_days``);
-- ``stopped_late``: the clock stopped after its due date, and the stop arrived since the last run
-  (the case's stop date, closure or the case itself came in an import since then), or the clock
-  was reported overdue before;
+- ``stopped_late``: the clock stopped after its due date, and either its stop date is after the last
+  run's as-of date, or the stop arrived since the last run (the case's stop date, closure or the
+  case itself came in an import since then), or the clock was reported overdue before. The stop
+  date matters because some stops (an annual review's ``review_completed``) are derived from other
+  columns and never appear in the change log;
 - ``moved``: an import since the last run moved the due date of a clock still running (the reason
   is the change log's);
 - ``escalated``: still overdue ``escalate_after`` days after the due date: for the team leads.
@@ -83,7 +85,11 @@ def detect(results: pd.DataFrame, titles: dict[str, str], stop_fields: dict[str,
         cases = pd.Series(list(zip(late["kind"], late["case_id"])), index=late.index, dtype=object)
         clocks = pd.Series(list(zip(late["kind"], late["case_id"], late["clock"], late["due"].dt.date)),
                            index=late.index, dtype=object)
-        late = late[cases.isin(set(changed) if since is not None else set()) | clocks.isin(alerted_overdue)]
+        # a stop after the last run's as-of date is news whether or not the change log saw it: an
+        # annual review's stop (review_completed) is derived from other columns, never logged
+        stopped_since = late["stopped"].dt.date > since.as_of if since is not None else False
+        late = late[cases.isin(set(changed) if since is not None else set()) | clocks.isin(alerted_overdue)
+                    | stopped_since]
     alerts: list[Alert] = []
     for row in pd.concat([unexempt[status.isin(["overdue", "due_soon"])], late]).itertuples(index=False):
         due = row.due.date()
@@ -100,7 +106,8 @@ def detect(results: pd.DataFrame, titles: dict[str, str], stop_fields: dict[str,
         else:
             fields = changed.get((row.kind, row.case_id), set()) if since is not None else set()
             told = (row.kind, row.case_id, row.clock, due) in alerted_overdue
-            if told or fields & {stop_fields.get(row.clock), *CLOSING_FIELDS}:
+            stopped_since = since is not None and row.stopped.date() > since.as_of
+            if told or stopped_since or fields & {stop_fields.get(row.clock), *CLOSING_FIELDS}:
                 alerts.append(Alert(event="stopped_late", stopped=row.stopped.date(), **base))
     alerts += _moved(unexempt, moves, titles, as_of) if since is not None else []
     return alerts
