@@ -24,7 +24,8 @@ from ehcp_tracker.report.data import PackOptions, gather
 from .conftest import write_csv
 
 AS_OF = "2026-11-02"
-DFE_EXTRACT = Path("/work/shared/data/dfe/timeliness_20_week_2019_extract.csv")
+# shared/ stands beside the checkout (the developers' and CI's layout).
+DFE_EXTRACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "dfe" / "timeliness_20_week_2019_extract.csv"
 HEADER = ["request_id", "person_id", "request_received", "caseworker", "team", "request_outcome",
           "request_outcome_date", "assessment_outcome", "assessment_outcome_date", "final_plan_issued"]
 
