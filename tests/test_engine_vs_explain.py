@@ -70,14 +70,20 @@ def _day(value):
     return None if pd.isna(value) else value.date()
 
 
-def assert_agree(book, caseload, case, as_of):
-    kind = ASSESSMENTS if case == "assessment" else REVIEWS
+def caseload_frame(caseload, kind) -> pd.DataFrame:
+    """A generated caseload typed as the store reads it back (dates as datetimes, year groups as Int64)."""
     frame = pd.DataFrame(list(caseload))
     for name in kind.date_columns:
         frame[name] = pd.to_datetime(frame[name])
     for name in ("ncy", "ncy_academic_year"):
         if name in frame:
             frame[name] = frame[name].astype("Int64")
+    return frame
+
+
+def assert_agree(book, caseload, case, as_of):
+    kind = ASSESSMENTS if case == "assessment" else REVIEWS
+    frame = caseload_frame(caseload, kind)
     bulk = evaluate(frame, book, as_of, case=case)
     bulk_rows = {(r.case_id, r.clock): (_day(r.started), _day(r.due), _day(r.stopped), r.status, int(r.days_overdue),
                                         None if pd.isna(r.exception) else r.exception, r.rule_version,

@@ -20,19 +20,9 @@ from ehcp_tracker.clocks.engine import evaluate
 from ehcp_tracker.clocks.history import History, cuttable, stable_from
 from ehcp_tracker.schema import ASSESSMENTS, BY_CASE, REVIEWS
 
-from .test_engine_vs_explain import DAY0, assessment, caseloads, days_from, review
+from .test_engine_vs_explain import DAY0, assessment, caseload_frame, caseloads, days_from, review
 
 AS_OF = dt.date(2026, 10, 30)
-
-
-def _frame(caseload, kind) -> pd.DataFrame:
-    frame = pd.DataFrame(list(caseload))
-    for name in kind.date_columns:
-        frame[name] = pd.to_datetime(frame[name])
-    for name in ("ncy", "ncy_academic_year"):
-        if name in frame:
-            frame[name] = frame[name].astype("Int64")
-    return frame
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +30,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def assert_history_is_a_fresh_evaluation(book, caseload, case, as_of, days):
-    cases = _frame(caseload, BY_CASE[case])
+    cases = caseload_frame(caseload, BY_CASE[case])
     clocks = sorted({c.id for c in book.clocks_for(case)})
     history = History({case: cases}, evaluate(cases, book, as_of, case=case, stops=True), book, as_of, clocks)
     for day in days:
