@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import pandas as pd
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -133,3 +134,14 @@ def snapshot(url: str, reflect: bool = True) -> dict[str, list[tuple]]:
             return out
     finally:
         engine.dispose()
+
+
+def caseload_frame(rows, kind) -> pd.DataFrame:
+    """Rows (dicts) typed as the store reads them back: dates as datetimes, year groups as Int64."""
+    frame = pd.DataFrame(list(rows))
+    for name in kind.date_columns:
+        frame[name] = pd.to_datetime(frame[name])
+    for name in ("ncy", "ncy_academic_year"):
+        if name in frame:
+            frame[name] = frame[name].astype("Int64")
+    return frame

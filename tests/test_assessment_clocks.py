@@ -11,6 +11,8 @@ from ehcp_tracker.clocks.engine import evaluate
 from ehcp_tracker.clocks.explain import explain_case
 from ehcp_tracker.schema import ASSESSMENTS
 
+from .conftest import caseload_frame
+
 D = dt.date.fromisoformat
 
 
@@ -24,9 +26,7 @@ def record(**fields):
 
 def both_paths(book, row, as_of, clock_id):
     """The result for one clock through the engine and through explain; asserts they agree."""
-    frame = pd.DataFrame([row])
-    for name in ASSESSMENTS.date_columns:
-        frame[name] = pd.to_datetime(frame[name])
+    frame = caseload_frame([row], ASSESSMENTS)
     results = evaluate(frame, book, D(as_of))
     engine_rows = results[results["clock"] == clock_id]
     working = explain_case(row, "assessment", book, D(as_of))

@@ -15,6 +15,8 @@ from ehcp_tracker.clocks.engine import evaluate
 from ehcp_tracker.clocks.explain import explain_case
 from ehcp_tracker.schema import ASSESSMENTS, REVIEWS
 
+from .conftest import caseload_frame
+
 DAY0 = dt.date(2014, 6, 1)
 EXCEPTIONS = [None, "school_closure", "early_years_closure", "personal_circumstances", "absence_from_area",
               "missed_appointment", "coronavirus"]
@@ -68,17 +70,6 @@ def caseloads(make):
 
 def _day(value):
     return None if pd.isna(value) else value.date()
-
-
-def caseload_frame(caseload, kind) -> pd.DataFrame:
-    """A generated caseload typed as the store reads it back (dates as datetimes, year groups as Int64)."""
-    frame = pd.DataFrame(list(caseload))
-    for name in kind.date_columns:
-        frame[name] = pd.to_datetime(frame[name])
-    for name in ("ncy", "ncy_academic_year"):
-        if name in frame:
-            frame[name] = frame[name].astype("Int64")
-    return frame
 
 
 def assert_agree(book, caseload, case, as_of):

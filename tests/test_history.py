@@ -20,7 +20,8 @@ from ehcp_tracker.clocks.engine import evaluate
 from ehcp_tracker.clocks.history import History, cuttable, stable_from
 from ehcp_tracker.schema import ASSESSMENTS, BY_CASE, REVIEWS
 
-from .test_engine_vs_explain import DAY0, assessment, caseload_frame, caseloads, days_from, review
+from .conftest import caseload_frame
+from .test_engine_vs_explain import DAY0, assessment, caseloads, days_from, review
 
 AS_OF = dt.date(2026, 10, 30)
 

@@ -22,7 +22,7 @@ from ehcp_tracker.listings import explain
 from ehcp_tracker.schema import REVIEWS
 from ehcp_tracker.store import db
 
-from .conftest import D, write_csv
+from .conftest import D, caseload_frame, write_csv
 from .test_review_rules import rule_book_with, rule_problems_with
 
 
@@ -39,11 +39,7 @@ def _day(value):
 
 def both_paths(rows: list[dict], book, as_of: dt.date) -> dict[tuple[str, str], tuple]:
     """(case, clock) -> (started, due, stopped, status, days_overdue), after checking explain agrees."""
-    frame = pd.DataFrame(rows)
-    for name in REVIEWS.date_columns:
-        frame[name] = pd.to_datetime(frame[name])
-    for name in ("ncy", "ncy_academic_year"):
-        frame[name] = frame[name].astype("Int64")
+    frame = caseload_frame(rows, REVIEWS)
     results = evaluate(frame, book, as_of, case="review")
     bulk = {(r.case_id, r.clock): (_day(r.started), _day(r.due), _day(r.stopped), r.status, int(r.days_overdue),
                                    r.reference) for r in results.itertuples()}
@@ -217,9 +213,7 @@ def test_stored_review_exemption_is_kept_not_applied_and_queried(book):
     row = review(plan_issued="2023-01-09", last_review="2025-01-13", exception_reason="personal_circumstances")
     got = both_paths([row], book, D("2026-03-01"))
     assert got[("AR1", "annual_review")] == expect("2025-01-13", "2026-01-12", None, "overdue", 48)
-    frame = pd.DataFrame([row])
-    for name in REVIEWS.date_columns:
-        frame[name] = pd.to_datetime(frame[name])
+    frame = caseload_frame([row], REVIEWS)
     assert evaluate(frame, book, D("2026-03-01"), case="review")["exception"].isna().all()
     queries = review_queries(frame, book, D("2026-03-01"))
     assert queries[["code", "case_id"]].values.tolist() == [["review_exemption_not_applied", "AR1"]]
@@ -320,10 +314,7 @@ def test_maintain_on_a_transfer_review_is_a_query_not_a_breach(book):
                  decision_notified="2025-12-10", decision="maintain", **Y6)
     got = both_paths([row], book, D("2026-03-01"))
     assert got[("AR1", "phase_transfer")] == expect("2026-01-01", "2026-02-14", "2025-12-10", "met")
-    frame = pd.DataFrame([row])
-    for name in REVIEWS.date_columns:
-        frame[name] = pd.to_datetime(frame[name])
-    frame["ncy_academic_year"] = frame["ncy_academic_year"].astype("Int64")
+    frame = caseload_frame([row], REVIEWS)
     queries = review_queries(frame, book, D("2026-03-01"))
     assert queries[["code", "case_id", "clock"]].values.tolist() == [["maintain_on_transfer", "AR1", "phase_transfer"]]
     assert "names the school or institution" in queries["message"].iloc[0]
@@ -333,9 +324,7 @@ def test_maintain_on_a_transfer_review_is_a_query_not_a_breach(book):
     amended = review(plan_issued="2020-11-02", last_review="2025-01-13", review_meeting="2025-11-19",
                      decision_notified="2025-12-10", decision="amend", amendment_notice_sent="2025-12-10",
                      amended_plan_issued="2026-02-01", **Y6)
-    frame = pd.DataFrame([amended])
-    for name in REVIEWS.date_columns:
-        frame[name] = pd.to_datetime(frame[name])
+    frame = caseload_frame([amended], REVIEWS)
     assert review_queries(frame, book, D("2026-03-01")).empty
 
 

@@ -21,7 +21,7 @@ from ehcp_tracker.clocks.explain import explain_case
 from ehcp_tracker.clocks.rules import load_rule_book
 from ehcp_tracker.schema import REVIEWS
 
-from .conftest import ROOT, D
+from .conftest import ROOT, D, caseload_frame
 
 AS_OF = D("2024-03-01")
 
@@ -39,9 +39,7 @@ def _day(value):
 
 def both_paths(row: dict, book, as_of: dt.date = AS_OF) -> dict[str, tuple]:
     """clock -> (started, due, stopped, status) from the engine, after checking explain agrees."""
-    frame = pd.DataFrame([row])
-    for name in REVIEWS.date_columns:
-        frame[name] = pd.to_datetime(frame[name])
+    frame = caseload_frame([row], REVIEWS)
     bulk = {r.clock: (_day(r.started), _day(r.due), _day(r.stopped), r.status, int(r.days_overdue), r.rule_version)
             for r in evaluate(frame, book, as_of, case="review").itertuples()}
     working = explain_case(row, "review", book, as_of)
