@@ -47,6 +47,26 @@ REVIEW_EXEMPTION_STORED = Query(
 NO_REVIEW_EXEMPTIONS = ("personal_circumstances", "absence_from_area")
 
 
+def assessment_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
+    """The queries of the request rows in ``cases`` (canonical columns), as of ``as_of``.
+
+    None yet: the assessment-side findings (exemptions not supported, 15-day representations,
+    cessation before the appeal period) come with issue 14.
+    """
+    return pd.DataFrame(columns=QUERY_COLUMNS)
+
+
+def caseload_queries(requests: pd.DataFrame, reviews: pd.DataFrame, book: RuleBook,
+                     as_of: dt.date) -> pd.DataFrame:
+    """Every query of the caseload: the one entry point for listings, the board pack and the import."""
+    frames = [f for f in (assessment_queries(requests, book, as_of), review_queries(reviews, book, as_of))
+              if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=QUERY_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[QUERY_COLUMNS].sort_values(
+        ["code", "case_id"], kind="stable").reset_index(drop=True)
+
+
 def review_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
     """The queries of the review rows in ``cases`` (canonical columns), as of ``as_of``."""
     kind = BY_CASE["review"]
