@@ -83,7 +83,7 @@ def result(case_id: str, clock: str, started: str, due: str, stopped: str | None
     row = {c: None for c in CLOCK_COLUMNS + EXTRA_COLUMNS}
     row.update(case_id=case_id, kind="review", person_id="P" + case_id, caseworker=caseworker, team="North",
                clock=clock, started=D(started), due=D(due), stopped=D(stopped) if stopped else None,
-               status=status, days_overdue=0, exception=exception, statutory=True, stop_reason=stop_reason,
+               status=status, days_overdue=0, exception=exception, statutory="yes", stop_reason=stop_reason,
                transfer_type=transfer_type, decision=decision)
     if snapshot:
         row["snapshot"] = D(snapshot)

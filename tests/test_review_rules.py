@@ -304,7 +304,7 @@ def test_phase_transfer_is_one_public_clock(book):
     assert set(ids) == {"annual_review", "review_decision", "amended_plan", "amended_plan_from_meeting",
                         "review_meeting_notice", "review_advice_circulated", "review_report", "phase_transfer"}
     for clock in book.clocks_for("review"):
-        assert clock.statutory and clock.exception_scope in ("review", None)
+        assert clock.statutory == "yes" and clock.exception_scope in ("review", None)
         assert all(v.reference for v in clock.versions)
     # CFA 2014 s44 and regs 18, 20-22 have no exemptions: only the 2020 coronavirus relaxation
     codes = book.exception_codes_for_field("review", "exception_reason")

@@ -359,6 +359,9 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
         recorded = columns[clock.exception_field][rows]
         for reason in book.exceptions_for(clock):
             hit = recorded == reason.code
+            for limit in clock.exception_limits:  # a refusal to assess: only the coronavirus limb (reg 4)
+                if reason.code not in limit.allowed:
+                    hit &= ~condition_mask(limit.when, columns, n, any_of=False)[rows]
             if reason.due_from is not None:
                 hit &= window_mask(due, reason)
                 rule_version[hit] = f"{reason.ruleset}:{reason.code} {reason.due_from}..{reason.due_until}"
@@ -367,7 +370,7 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
     return {
         "rows": rows, "clock": _repeat(clock.id, len(rows)), "started": start, "due": due,
         "stopped": stopped, "status": status, "days_overdue": days_overdue,
-        "exception": exception, "statutory": np.full(len(rows), clock.statutory),
+        "exception": exception, "statutory": _repeat(clock.statutory, len(rows)),
         "stop_reason": stop_reason, "rule_version": rule_version, "reference": reference,
         "stop_event": event, "closure": closure, "overtaken": overtaken,
     }

@@ -14,7 +14,7 @@ import pendulum
 
 from ..schema import BY_CASE, FLAGS
 from .dates import Counting, as_date, period_end as period_end_of
-from .queries import record_queries
+from .queries import assessment_record_queries, record_queries
 from .rules import DEFAULT_TRANSFERS, Clock, RuleBook
 
 
@@ -224,8 +224,7 @@ def _matches(conditions: dict, record: dict) -> list[str]:
 def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) -> ClockWorking:
     work = ClockWorking(clock)
     say = work.steps.append
-    kind_word = "statutory" if clock.statutory else "local target (not statutory)"
-    say(f"{clock.title} [{clock.id}, {kind_word}]")
+    say(f"{clock.title} [{clock.id}, {clock.basis_words}]")
     start = record.get(clock.start)
     if start is None:
         say(f"not started: {clock.start} is blank")
@@ -271,8 +270,13 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
     if clock.exception_field and record.get(clock.exception_field):
         code = record[clock.exception_field]
         reason = next((r for r in book.exceptions_for(clock) if r.code == code), None)
+        barred = next((limit for limit in clock.exception_limits if code not in limit.allowed
+                       and len(_matches(limit.when, record)) == len(limit.when)), None)
         if reason is None:
             say(f"exception {code!r} recorded but it cannot apply to this clock: ignored")
+        elif barred is not None:
+            say(f"exception {code!r} recorded but not applied ("
+                + "; ".join(_matches(barred.when, record)) + f"): {barred.reference}")
         elif reason.due_from is not None and not (reason.due_from <= work.due <= reason.due_until):
             say(f"exception {code!r} recorded but the due date is outside {reason.due_from}..{reason.due_until}: ignored")
         else:
@@ -343,12 +347,11 @@ def explain_case(record: dict, case: str, book: RuleBook, as_of: dt.date,
             shown.add(clock.id)
             work = ClockWorking(clock)
             value = prepared.get(clock.variant_field)
-            kind_word = "statutory" if clock.statutory else "local target (not statutory)"
-            work.steps += [f"{clock.family_title or clock.title} [{clock.id}, {kind_word}]",
+            work.steps += [f"{clock.family_title or clock.title} [{clock.id}, {clock.basis_words}]",
                            f"does not apply: {clock.variant_field} is {value or 'blank'} (variants: "
                            + ", ".join(c.variant for c in book.variants(clock.id)) + ")"]
             working.append(work)
-    notes = _review_notes(prepared, book) if case == "review" else []
+    notes = _review_notes(prepared, book) if case == "review" else assessment_record_queries(prepared, book)
     flags = {f: bool(prepared.get(f)) for f in FLAGS}
     if ignored:
         notes.append("dates after the as-of date are treated as not yet happened: " + ", ".join(ignored))

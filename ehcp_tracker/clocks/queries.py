@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import BY_CASE
-from .engine import prepare
+from .engine import condition_mask, prepare
 from .rules import RuleBook
 
 QUERY_COLUMNS = ["code", "case_id", "kind", "person_id", "caseworker", "team", "clock", "date", "message",
@@ -47,13 +47,36 @@ REVIEW_EXEMPTION_STORED = Query(
 NO_REVIEW_EXEMPTIONS = ("personal_circumstances", "absence_from_area")
 
 
-def assessment_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
-    """The queries of the request rows in ``cases`` (canonical columns), as of ``as_of``.
+EXEMPTION_NOT_SUPPORTED = Query(
+    "exemption_not_supported", "",
+    "the {code} exemption recorded on the {clock} clock is not supported: {why}; it is kept, not applied",
+    "check the exemption against the regulation and correct or remove it in the case system; the clock is "
+    "judged without it")
 
-    None yet: the assessment-side findings (exemptions not supported, 15-day representations,
-    cessation before the appeal period) come with issue 14.
-    """
-    return pd.DataFrame(columns=QUERY_COLUMNS)
+
+def assessment_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
+    """The queries of the request rows in ``cases`` (canonical columns), as of ``as_of``: exemptions
+    the row cannot support (a stored exemption on a refusal to assess, reg 4(1))."""
+    kind = BY_CASE["assessment"]
+    if not len(cases):
+        return pd.DataFrame(columns=QUERY_COLUMNS)
+    columns = prepare(cases, "assessment", as_of, book.transfers)
+    n = len(cases)
+    frames = []
+    for clock in book.clocks_for("assessment"):
+        if not clock.exception_field:
+            continue
+        recorded = columns[clock.exception_field]
+        for limit in clock.exception_limits:
+            matching = condition_mask(limit.when, columns, n, any_of=False)
+            barred = matching & (recorded != None) & ~np.isin(recorded, list(limit.allowed))  # noqa: E711
+            for code in sorted({c for c in recorded[barred]}):
+                hit = barred & (recorded == code)
+                frames.append(_found(columns, kind.key, hit, EXEMPTION_NOT_SUPPORTED, columns[clock.start],
+                                     EXEMPTION_NOT_SUPPORTED.message.format(code=code, clock=clock.id,
+                                                                            why=limit.reference),
+                                     clock=clock.id, case_kind="request"))
+    return _frame(frames)
 
 
 def caseload_queries(requests: pd.DataFrame, reviews: pd.DataFrame, book: RuleBook,
@@ -83,20 +106,25 @@ def review_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.Da
         hit = stored == code
         frames.append(_found(columns, kind.key, hit, REVIEW_EXEMPTION_STORED, columns["review_anchor"],
                              REVIEW_EXEMPTION_STORED.message.format(code=code)))
+    return _frame(frames)
+
+
+def _found(columns, key: str, mask: np.ndarray, query: Query, dates: np.ndarray, message: str, *,
+           clock: str | None = None, case_kind: str = "review") -> pd.DataFrame:
+    rows = np.flatnonzero(mask)
+    return pd.DataFrame({
+        "code": query.code, "case_id": columns[key][rows], "kind": case_kind,
+        "person_id": columns["person_id"][rows], "caseworker": columns["caseworker"][rows],
+        "team": columns["team"][rows], "clock": clock or query.clock,
+        "date": pd.Series(dates[rows]).astype("datetime64[s]"), "message": message, "action": query.action})
+
+
+def _frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=QUERY_COLUMNS)
     return pd.concat(frames, ignore_index=True)[QUERY_COLUMNS].sort_values(
         ["code", "case_id"], kind="stable").reset_index(drop=True)
-
-
-def _found(columns, key: str, mask: np.ndarray, query: Query, dates: np.ndarray, message: str) -> pd.DataFrame:
-    rows = np.flatnonzero(mask)
-    return pd.DataFrame({
-        "code": query.code, "case_id": columns[key][rows], "kind": "review",
-        "person_id": columns["person_id"][rows], "caseworker": columns["caseworker"][rows],
-        "team": columns["team"][rows], "clock": query.clock,
-        "date": pd.Series(dates[rows]).astype("datetime64[s]"), "message": message, "action": query.action})
 
 
 def record_queries(record: dict) -> list[str]:
@@ -109,4 +137,19 @@ def record_queries(record: dict) -> list[str]:
     if record.get("exception_reason") in NO_REVIEW_EXEMPTIONS:
         found.append(f"query {REVIEW_EXEMPTION_STORED.code}: "
                      + REVIEW_EXEMPTION_STORED.message.format(code=record["exception_reason"]))
+    return found
+
+
+def assessment_record_queries(record: dict, book: RuleBook) -> list[str]:
+    """The assessment findings for one prepared request record (``explain``), as sentences."""
+    found = []
+    for clock in book.clocks_for("assessment"):
+        code = record.get(clock.exception_field) if clock.exception_field else None
+        if code is None:
+            continue
+        for limit in clock.exception_limits:
+            if code not in limit.allowed and all(record.get(f) in v for f, v in limit.when.items()):
+                found.append(f"query {EXEMPTION_NOT_SUPPORTED.code}: "
+                             + EXEMPTION_NOT_SUPPORTED.message.format(code=code, clock=clock.id, why=limit.reference)
+                             + f"; {EXEMPTION_NOT_SUPPORTED.action}")
     return found

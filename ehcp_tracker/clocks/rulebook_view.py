@@ -30,10 +30,13 @@ def describe_clock(book: RuleBook, clock_id: str) -> str:
         raise EhcpError(f"no clock {clock_id!r}; known: {known}") from None
     clock = variants[0]
     title = clock.title if clock.variant is None else clock.family_title
+    basis = {"yes": "yes, a duty in law", "guidance": "guidance, the Code of Practice's expectation (not a duty in law)",
+             "no": "no, LOCAL TARGET (not statutory)"}[clock.statutory]
     lines = [f"{clock.id}: {title}",
-             f"  {'statutory' if clock.statutory else 'LOCAL TARGET (not statutory)'}; rule set {clock.ruleset} "
-             f"({clock.source_file})",
-             f"  applies to: {clock.case} cases"]
+             f"  basis: {basis}; rule set {clock.ruleset} ({clock.source_file})"]
+    if clock.basis_note:
+        lines.append(f"  why: {clock.basis_note}")
+    lines.append(f"  applies to: {clock.case} cases")
     if clock.variant is None:
         lines.append(f"  starts: {clock.start}")
     lines.append(f"  stops: {clock.stop}")
@@ -67,6 +70,9 @@ def describe_clock(book: RuleBook, clock_id: str) -> str:
         for r in reasons:
             window = f" (only for due dates {r.due_from} to {r.due_until})" if r.due_from else ""
             lines.append(f"    {r.code}: {r.title}{window}; {r.reference}")
+        for limit in clock.exception_limits:
+            when = "; ".join(f"{k} in {', '.join(v)}" for k, v in limit.when.items())
+            lines.append(f"    when {when}: only {', '.join(limit.allowed) or 'none'}; {limit.reference}")
     if clock.case == "review" and clock.variant_field == "transfer_type":
         lines.append("  transfer years (last national curriculum year before a September transfer): "
                      + ", ".join(f"year {y} -> {t}" for y, t in sorted(book.transfers.items())))

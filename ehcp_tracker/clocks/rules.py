@@ -27,6 +27,13 @@ OTHER_DATA_FOLDERS = ("kpi",)
 
 SCOPES = ("la", "advice", "review", "all")
 
+# What a clock's limit is in law (design.md section 6): "yes" a duty in law, "guidance" the Code of
+# Practice's expectation, "no" a local target. A rule set's `statutory = true` makes its clocks "yes"
+# unless a clock says otherwise; `statutory = false` (a council's own file) makes them "no".
+BASES = ("yes", "guidance", "no")
+BASIS_WORDS = {"yes": "statutory", "guidance": "guidance (Code of Practice), not statutory",
+               "no": "local target (not statutory)"}
+
 # Sanity bounds on every limit, so an absurd one is refused by `ehcp rules check` instead of wrapping
 # the date arithmetic (a due date before the start). Not law: the longest statutory period in the
 # book is 12 months (CFA 2014 s44(1)); these leave room for any local target a council sets.
@@ -81,6 +88,17 @@ class LaterOf:
 
 
 @dataclass(frozen=True)
+class ExceptionLimit:
+    """Cases where a clock's exemptions are narrower than its scope: on rows matching ``when`` only
+    the codes in ``allowed`` apply. A refusal to assess (reg 4(1)) has its own 6 weeks, which reg 5(4)
+    does not reach: only the 2020 coronavirus limb (reg 4(3)) applies to it."""
+
+    when: dict[str, tuple[str, ...]]
+    allowed: tuple[str, ...]
+    reference: str
+
+
+@dataclass(frozen=True)
 class Clock:
     id: str
     title: str
@@ -88,7 +106,7 @@ class Clock:
     start: str
     stop: str
     versions: tuple[Version, ...]
-    statutory: bool
+    statutory: str  # "yes" | "guidance" | "no" (BASES)
     ruleset: str
     source_file: str
     counting: Counting
@@ -110,6 +128,13 @@ class Clock:
     # regs 20/21: a system that does not record the notice date must not show every meeting late).
     needs: tuple[str, ...] = ()
     later_of: LaterOf | None = None
+    basis_note: str = ""  # why the clock has the basis it has (who the duty binds)
+    exception_limits: tuple[ExceptionLimit, ...] = ()
+
+    @property
+    def basis_words(self) -> str:
+        """The basis in words, as explain shows it beside the clock id."""
+        return BASIS_WORDS[self.statutory]
 
     @property
     def qualified_id(self) -> str:
@@ -319,7 +344,7 @@ DERIVED_CHOICES: dict[str, tuple[str, ...]] = {"transfer_type": TRANSFER_TYPES}
 _RULESET_KEYS = {"id", "title", "statutory", "source", "description"}
 _CLOCK_KEYS = {"id", "title", "case", "start", "stop", "versions", "warning_days", "applies_when",
                "applies_unless", "stop_when", "closed_by", "exception_field", "exception_scope", "description", "statutory",
-               "variant_field", "variants", "needs", "later_of"}
+               "variant_field", "variants", "needs", "later_of", "basis_note", "exception_limits"}
 _VARIANT_KEYS = {"when", "title", "start", "description", "versions"}
 _VERSION_KEYS = {"from", "until", "reference", "note", *LIMIT_KEYS}
 _EXCEPTION_KEYS = {"title", "scopes", "reference", "due_from", "due_until", "effect"}
@@ -504,14 +529,14 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
         if scope is None:
             reader.fail(f"{where}.exception_scope", "needed with exception_field")
     closed_by = reader.field_list(f"{where}.closed_by", table.get("closed_by", []), case)
-    clock_statutory = table.get("statutory", statutory)
-    if clock_statutory and statutory is False:
-        reader.fail(f"{where}.statutory", "a clock in a local (non-statutory) rule set cannot be statutory")
+    clock_statutory = _read_basis(reader, f"{where}.statutory", table.get("statutory", statutory))
+    if clock_statutory != "no" and statutory is False:
+        reader.fail(f"{where}.statutory", "a clock in a local (non-statutory) rule set cannot be statutory or guidance")
     if has_variants:
-        variants = _read_variants(reader, where, table, case, bool(clock_statutory))
+        variants = _read_variants(reader, where, table, case, clock_statutory != "no")
     else:
         variants = [{"when": None, "start": table.get("start", ""), "title": None, "description": None,
-                     "versions": _read_versions(reader, where, table.get("versions", []), bool(clock_statutory))}]
+                     "versions": _read_versions(reader, where, table.get("versions", []), clock_statutory != "no")}]
     warning = table.get("warning_days", 14)
     if not isinstance(warning, int) or isinstance(warning, bool) or not 0 <= warning <= WARNING_DAYS_MAX:
         reader.fail(f"{where}.warning_days", f"must be a whole number of days from 0 to {WARNING_DAYS_MAX}")
@@ -530,18 +555,55 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
     stop_when = reader.conditions(f"{where}.stop_when", table.get("stop_when"), case)
     needs = reader.field_list(f"{where}.needs", table.get("needs", []), case)
     later_of = _read_later_of(reader, f"{where}.later_of", table["later_of"], case) if "later_of" in table else None
+    limits = _read_exception_limits(reader, f"{where}.exception_limits", table.get("exception_limits", []), case)
+    basis_note = reader.text(f"{where}.basis_note", table["basis_note"]) if "basis_note" in table else ""
     return [Clock(
         id=clock_id, title=v["title"] or title, case=case,
         start=v["start"], stop=table.get("stop", ""), versions=v["versions"],
-        statutory=bool(clock_statutory), ruleset=ruleset_id, source_file=file_name, counting=counting,
+        statutory=clock_statutory, ruleset=ruleset_id, source_file=file_name, counting=counting,
         warning_days=warning,
         applies_when=applies_when | ({variant_field: (v["when"],)} if has_variants else {}),
         applies_unless=applies_unless, stop_when=stop_when, closed_by=tuple(closed_by),
         exception_field=exception_field, exception_scope=scope,
         description=v["description"] or table.get("description", ""),
         variant=v["when"], variant_field=variant_field, family_title=title,
-        needs=tuple(needs), later_of=later_of,
+        needs=tuple(needs), later_of=later_of, basis_note=basis_note, exception_limits=limits,
     ) for v in variants]
+
+
+def _read_basis(reader: _Reader, where: str, value) -> str:
+    """``statutory``: "yes", "guidance" or "no" (true and false are read as "yes" and "no")."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if value not in BASES:
+        reader.fail(where, f"must be one of {', '.join(BASES)} (or true / false), got {value!r}")
+        return "no"
+    return value
+
+
+def _read_exception_limits(reader: _Reader, where: str, raw, case) -> tuple[ExceptionLimit, ...]:
+    """``[[clocks.exception_limits]]``: ``when`` (conditions), ``allowed`` (codes) and ``reference``."""
+    if not isinstance(raw, list):
+        reader.fail(where, "must be a list of [[clocks.exception_limits]] tables")
+        return ()
+    out = []
+    for index, table in enumerate(raw):
+        lwhere = f"{where} #{index + 1}"
+        if not isinstance(table, dict):
+            reader.fail(lwhere, "must be a table with when, allowed and reference")
+            continue
+        reader.keys(lwhere, table, {"when", "allowed", "reference"}, {"when", "allowed", "reference"})
+        when = reader.conditions(f"{lwhere}.when", table.get("when"), case)
+        allowed = table.get("allowed", [])
+        if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+            reader.fail(f"{lwhere}.allowed", "must be a list of exception codes")
+            allowed = []
+        reference = reader.text(f"{lwhere}.reference", table.get("reference", ""))
+        if when:
+            out.append(ExceptionLimit(when, tuple(allowed), reference))
+    return tuple(out)
 
 
 def _read_later_of(reader: _Reader, where: str, table, case) -> LaterOf | None:
@@ -565,6 +627,12 @@ def _check_book(reader: _Reader, clocks: list[Clock], exceptions: dict[str, Exce
         if first is not None and (first.variant is None or first.source_file != clock.source_file):
             reader.fail(clock.source_file, f"clock id {clock.id!r} is also defined in {first.source_file}")
         seen.setdefault(clock.id, clock)
+    for clock in clocks:
+        for limit in clock.exception_limits:
+            for code in limit.allowed:
+                if code not in exceptions:
+                    reader.fail(clock.source_file, f"clock {clock.id!r}: exception_limits names {code!r}, "
+                                "which no [exceptions] table defines")
     for reason in exceptions.values():
         if (reason.due_from is None) != (reason.due_until is None):
             reader.fail(f"[exceptions.{reason.code}]", "give both due_from and due_until, or neither")

@@ -350,6 +350,7 @@ def _assessment_table(n: int, seed: int, end: dt.date, years: float = 2.0) -> _T
     pick = (rng.random(n) < np.where(decision_days > 42, 0.05, 0.002)) & (outcome != 2)
     pick &= decided | (end_d - received > np.timedelta64(42, "D"))
     decision_exc[pick] = _choice_codes(rng, int(pick.sum()), [0.15, 0.05, 0.55, 0.25])
+    decision_exc[outcome == 1] = -1  # never on a refusal: reg 4(1) gives it no exemption (after the draw: same stream)
 
     # --- advice: requested within days of the decision; ~6-week returns, some late or missing
     request_p = {"ep": 0.95, "health": 0.92, "social_care": 0.78, "education": 0.98}

@@ -433,6 +433,7 @@ def _check_exceptions(kind: Kind, frame: pd.DataFrame, book: RuleBook, as_of: dt
         out.mark(wrong, name, Reason.EXCEPTION,
                  lambda i: f"exception {recorded.iloc[i]!r} cannot apply to the {', '.join(clocks_here) or 'clocks of this column'} "
                            f"clock (allowed here: {', '.join(sorted(codes))}){why}")
+        _check_exception_limits(kind, frame, book, name, recorded, present, out)
         for code, clocks in codes.items():
             reason = book.exceptions[code]
             if reason.due_from is None:
@@ -450,6 +451,23 @@ def _check_exceptions(kind: Kind, frame: pd.DataFrame, book: RuleBook, as_of: dt
             out.mark(outside, name, Reason.EXCEPTION,
                      f"the {code} exception only applies to a clock due between "
                      f"{reason.due_from:%d %B %Y} and {reason.due_until:%d %B %Y} (SI 2020/471)")
+
+
+def _check_exception_limits(kind: Kind, frame: pd.DataFrame, book: RuleBook, name: str, recorded: pd.Series,
+                            present: np.ndarray, out: _Collector) -> None:
+    """A clock's ``exception_limits``: on the rows they describe only their allowed codes may stand
+    (a refusal to assess takes no exemption but the 2020 coronavirus one, reg 4(1) and 4(3))."""
+    for clock in book.clocks_for(kind.case):
+        if clock.exception_field != name:
+            continue
+        for limit in clock.exception_limits:
+            matching = np.logical_and.reduce([frame[field].isin(list(values)).to_numpy()
+                                              for field, values in limit.when.items()])
+            barred = present & matching & ~recorded.isin(list(limit.allowed)).to_numpy()
+            when = "; ".join(f"{field} is {' or '.join(values)}" for field, values in limit.when.items())
+            out.mark(barred, name, Reason.EXCEPTION,
+                     lambda i: f"exception {recorded.iloc[i]!r} cannot apply to the {clock.id} clock when {when} "
+                               f"(allowed then: {', '.join(limit.allowed) or 'none'}): {limit.reference}")
 
 
 def _before(frame, later: str, earlier: str) -> np.ndarray:
