@@ -170,3 +170,223 @@ def test_import_rejects_an_exemption_on_a_refusal(run, tmp_path, db_url):
     rows = json.loads(run("--as-of", "2026-11-02", "clocks", "--clock", "decision_to_assess", "--format", "json").stdout)
     assert {(r["case_id"], r["exception"], r["statutory"]) for r in rows} == {
         ("R1", None, "yes"), ("R2", "personal_circumstances", "yes")}
+
+
+# ------------------------------------ point 1: school closure against the council's term dates
+#
+# The example term dates: summer 2025 closed from Wed 23 Jul 2025, re-opening Wed 3 Sep 2025
+# (42 days, at least 4 weeks). Reg 10(4)(a): the window begins one week before the closure (16 Jul)
+# and ends one week before the re-opening (27 Aug), both days in. Christmas 2024 (21 Dec to 6 Jan,
+# 16 days) is shorter than 4 weeks: it opens no window. Request received Mon 12 May 2025: 20 weeks
+# (reg 13(2)) = Mon 29 Sep 2025; final plan 20 Oct 2025, 21 days late.
+@pytest.fixture(scope="module")
+def term_book(tmp_path_factory):
+    import shutil
+
+    from ehcp_tracker.clocks.rules import default_rules_dir, load_rule_book
+
+    folder = tmp_path_factory.mktemp("rules") / "rules"
+    shutil.copytree(default_rules_dir(), folder)
+    shutil.copy(folder / "local" / "term-dates.example.toml", folder / "local" / "term-dates.toml")
+    return load_rule_book(folder)
+
+
+@pytest.mark.parametrize("asked, with_terms, applied", [
+    ("2025-07-16", True, True),    # first day of the window
+    ("2025-07-15", True, False),   # the day before it: not supported
+    ("2025-08-27", True, True),    # last day of the window
+    ("2025-08-28", True, False),   # the day after it
+    ("2025-06-02", True, False),   # term time
+    ("2025-07-15", False, True),   # without term dates the recorded claim is trusted
+])
+def test_school_closure_needs_the_request_in_the_window(book, term_book, asked, with_terms, applied):
+    rules = term_book if with_terms else book
+    row = request(request_received="2025-05-12", request_outcome="assess", request_outcome_date="2025-06-20",
+                  education_advice_requested=asked, assessment_outcome="issue", assessment_outcome_date="2025-10-01",
+                  draft_plan_issued="2025-10-01", final_plan_issued="2025-10-20", exception_reason="school_closure")
+    got = both_paths([row], rules, D("2025-11-03"))
+    assert got[("R1", "final_plan")][:5] == (D("2025-09-29"), D("2025-10-20"), "late", 21,
+                                             "school_closure" if applied else None)
+    queries = assessment_queries(caseload_frame([row], ASSESSMENTS), rules, D("2025-11-03"))
+    if applied:
+        assert queries.empty
+    else:
+        assert queries[["code", "clock"]].values.tolist() == [["exemption_not_supported", "final_plan"]]
+        assert "outside every closure window" in queries["message"].iloc[0]
+        notes = explain_case(row, "assessment", rules, D("2025-11-03")).notes
+        assert any("outside every closure window" in n for n in notes)
+
+
+def test_a_short_holiday_opens_no_window(term_book):
+    # Christmas 2024: 21 Dec to 6 Jan, 16 days; a request on 20 Dec is in no window
+    closure = next(c for c in term_book.term_dates.closures if c.name == "Christmas 2024")
+    assert (closure.reopens - closure.closed_from).days == 16 and not closure.long_enough
+    assert term_book.term_dates.window_for(D("2024-12-20")) is None
+    summer = term_book.term_dates.window_for(D("2025-08-01"))
+    assert summer.name == "Summer holiday 2025" and summer.window == (D("2025-07-16"), D("2025-08-27"))
+
+
+def test_term_dates_are_read_strictly(tmp_path):
+    from ehcp_tracker.clocks.rules import default_rules_dir, load_rule_book
+    from ehcp_tracker.errors import RuleBookError
+    import shutil
+
+    folder = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), folder)
+    (folder / "local" / "term-dates.csv").write_text(
+        "name,closed_from,reopens\nSummer,2025-07-23,2025-09-03\nTypo,2025-13-01,2025-09-03\nBackwards,2025-09-03,2025-07-23\n")
+    with pytest.raises(RuleBookError) as error:
+        load_rule_book(folder)
+    text = str(error.value)
+    assert "term-dates.csv row 3.closed_from: not an ISO date" in text
+    assert "term-dates.csv row 4.reopens: must be after closed_from" in text
+    (folder / "local" / "term-dates.csv").write_text("name,closed_from,reopens\nSummer,2025-07-23,2025-09-03\n")
+    loaded = load_rule_book(folder)
+    assert loaded.term_dates.windows == [(D("2025-07-16"), D("2025-08-27"))]
+
+
+# ------------------------------------ point 1: reg 8(2) "during that 6 week period", absence 4 weeks
+#
+# Health advice requested (received by the body) Mon 2 Mar 2026: the 6 weeks run from Tue 3 Mar to
+# Mon 13 Apr 2026 (the request day excluded). Advice provided Mon 20 Apr 2026: 7 days late.
+@pytest.mark.parametrize("code, first, last, applied", [
+    ("personal_circumstances", "2026-03-10", "2026-03-20", True),
+    ("personal_circumstances", "2026-01-05", "2026-03-02", False),  # ended on the request day: outside
+    ("personal_circumstances", "2026-04-13", None, True),           # the due date is in the period
+    ("personal_circumstances", "2026-04-14", None, False),          # after the period
+    ("absence_from_area", "2026-03-03", "2026-03-30", True),        # 28 days: 4 weeks
+    ("absence_from_area", "2026-03-03", "2026-03-29", False),       # 27 days
+    ("absence_from_area", "2026-02-01", "2026-03-31", True),        # 29 days of it in the period
+    ("absence_from_area", "2026-03-20", None, False),               # 20 Mar to 13 Apr: 25 days
+    ("missed_appointment", "2026-03-16", "2026-03-16", True),
+    ("missed_appointment", "2026-02-20", "2026-02-20", False),      # before the request
+    ("absence_from_area", None, None, True),                        # no dates given: not checked
+])
+def test_advice_exemption_during_the_six_weeks(book, code, first, last, applied):
+    row = request(request_received="2026-02-02", request_outcome="assess", request_outcome_date="2026-02-27",
+                  health_advice_requested="2026-03-02", health_advice_received="2026-04-20",
+                  health_advice_exception=code, exception_from=first, exception_to=last)
+    got = both_paths([row], book, D("2026-05-01"))
+    assert got[("R1", "advice_health")][:5] == (D("2026-04-13"), D("2026-04-20"), "late", 7, code if applied else None)
+    queries = assessment_queries(caseload_frame([row], ASSESSMENTS), book, D("2026-05-01"))
+    assert len(queries) == (0 if applied else 1)
+
+
+def test_la_absence_must_be_four_weeks_of_the_twenty(book):
+    # reg 10(4)(d) via 13(3): request Mon 12 May 2025, period 13 May to 29 Sep 2025; absent from
+    # 10 Sep to 15 Oct 2025: 20 days of it in the period -> not supported
+    row = request(request_received="2025-05-12", request_outcome="assess", request_outcome_date="2025-06-20",
+                  assessment_outcome="issue", assessment_outcome_date="2025-10-01", draft_plan_issued="2025-10-01",
+                  final_plan_issued="2025-10-20", exception_reason="absence_from_area",
+                  exception_from="2025-09-10", exception_to="2025-10-15")
+    got = both_paths([row], book, D("2025-11-03"))
+    assert got[("R1", "final_plan")][:5] == (D("2025-09-29"), D("2025-10-20"), "late", 21, None)
+    working = explain_case(row, "assessment", book, D("2025-11-03"))
+    final = next(w for w in working.clocks if w.clock.id == "final_plan")
+    assert any("not supported, so not applied" in s and "fewer than 28 days" in s for s in final.steps)
+
+
+EVIDENCE_HEADER = ["request_id", "person_id", "request_received", "request_outcome", "request_outcome_date",
+                   "education_advice_requested", "exception_reason", "exception_from", "exception_to"]
+
+
+@pytest.mark.parametrize("cells, column, words", [
+    (["2025-06-20", "", "school_closure", "", ""], "exception_reason", "education_advice_requested is blank"),
+    (["2025-06-20", "", "early_years_closure", "", ""], "exception_reason", "education_advice_requested is blank"),
+    (["2025-06-20", "2025-06-23", "absence_from_area", "2025-09-10", "2025-09-01"], "exception_to",
+     "exception_to is before exception_from"),
+    (["2025-06-20", "2025-06-23", "", "2025-09-10", ""], "exception_from", "no exemption it could evidence"),
+    (["2025-06-20", "2025-06-23", "absence_from_area", "", "2025-09-10"], "exception_from",
+     "exception_from is blank"),
+])
+def test_import_rejects_an_exemption_the_row_cannot_support(run, tmp_path, cells, column, words):
+    path = write_csv(tmp_path / "requests.csv", EVIDENCE_HEADER,
+                     [["R1", "P1", "2025-05-12", "assess", *cells]])
+    result = run("--as-of", "2025-11-03", "import", path)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "row 2" in result.stderr and column in result.stderr and words in result.stderr
+    assert json.loads(run("--as-of", "2025-11-03", "clocks", "--format", "json").stdout) == []
+
+
+def test_new_columns_are_stored_and_listed(run, tmp_path):
+    path = write_csv(tmp_path / "requests.csv", EVIDENCE_HEADER, [
+        ["R1", "P1", "2025-05-12", "assess", "2025-06-20", "2025-06-23", "absence_from_area", "2025-09-10",
+         "2025-10-15"]])
+    assert run("--as-of", "2025-11-03", "import", path).exit_code == 0
+    shown = run("--as-of", "2025-11-03", "explain", "R1")
+    assert "exception 'absence_from_area' recorded but not supported" in shown.stdout
+    assert "query exemption_not_supported" in shown.stdout
+    rows = json.loads(run("--as-of", "2025-11-03", "clocks", "--clock", "final_plan", "--format", "json").stdout)
+    assert [(r["case_id"], r["exception"]) for r in rows] == [("R1", None)]
+
+
+# ------------------------------------------------------- point 5: 15 days for representations
+#
+# Reg 13(1)(a) (and reg 22(2)(c) for an amendment): "at least 15 days, beginning with the day on which
+# the draft plan was served". Served Mon 2 Mar 2026 is day 1; day 15 is Mon 16 Mar. A final plan on
+# 16 Mar is 14 days after the draft, inside the period: a query. On 17 Mar (15 days after): none.
+@pytest.mark.parametrize("draft, final, query", [
+    ("2026-03-02", "2026-03-16", True),
+    ("2026-03-02", "2026-03-17", False),
+    ("2026-03-02", "2026-03-02", True),   # the same day
+    ("2026-02-20", "2026-03-06", True),   # across a short February: 14 days
+    ("2026-02-20", "2026-03-07", False),
+])
+def test_final_plan_fewer_than_15_days_after_the_draft(book, draft, final, query):
+    row = request(request_received="2026-01-05", request_outcome="assess", request_outcome_date="2026-02-09",
+                  assessment_outcome="issue", assessment_outcome_date="2026-02-16", draft_plan_issued=draft,
+                  final_plan_issued=final)
+    found = assessment_queries(caseload_frame([row], ASSESSMENTS), book, D("2026-04-01"))
+    assert found[["code", "kind", "clock"]].values.tolist() == (
+        [["representations_15_days", "request", "final_plan"]] if query else [])
+    notes = explain_case(row, "assessment", book, D("2026-04-01")).notes
+    assert any(n.startswith("query representations_15_days") for n in notes) == query
+
+
+def review_row(**fields) -> dict:
+    row = {name: None for name in REVIEWS.names}
+    row.update(review_id="AR1", person_id="P1", plan_issued=D("2023-01-09"))
+    row.update({k: D(v) if k in REVIEWS.date_columns and isinstance(v, str) else v for k, v in fields.items()})
+    return row
+
+
+@pytest.mark.parametrize("notice, amended, query", [
+    ("2025-11-03", "2025-11-17", True),    # 14 days after the notice
+    ("2025-11-03", "2025-11-18", False),   # 15 days
+    ("2025-12-24", "2026-01-07", True),    # over the new year: 14 days
+])
+def test_final_amended_plan_fewer_than_15_days_after_the_notice(book, notice, amended, query):
+    from ehcp_tracker.clocks.queries import review_queries
+
+    row = review_row(review_meeting="2025-10-20", decision_notified=notice, decision="amend",
+                     amendment_notice_sent=notice, amended_plan_issued=amended)
+    found = review_queries(caseload_frame([row], REVIEWS), book, D("2026-02-01"))
+    codes = found[["code", "kind", "clock"]].values.tolist()
+    assert (["representations_15_days", "review", "amended_plan"] in codes) == query
+    notes = explain_case(row, "review", book, D("2026-02-01"), [row]).notes
+    assert any(n.startswith("query representations_15_days") for n in notes) == query
+
+
+# --------------------------------------------------- point 6: cessation before the appeal period
+#
+# Tribunal Procedure (HESC) Rules 2008 r20(1)(c)(i): an appeal "within 2 months after written notice
+# of the decision being challenged was sent". Notice sent 10 Mar 2026: the last day is 10 May 2026;
+# a plan ceased on or before it is a query (CFA 2014 s45: maintained until the time for appealing
+# has passed). Notice 31 Dec 2025: 2 months on is 28 Feb 2026 (no 31 Feb).
+@pytest.mark.parametrize("notified, ceased, query", [
+    ("2026-03-10", "2026-03-10", True),
+    ("2026-03-10", "2026-05-10", True),    # the last day for an appeal
+    ("2026-03-10", "2026-05-11", False),
+    ("2025-12-31", "2026-02-28", True),
+    ("2025-12-31", "2026-03-01", False),
+])
+def test_plan_ceased_before_the_appeal_period_ended(book, notified, ceased, query):
+    from ehcp_tracker.clocks.queries import review_queries
+
+    row = review_row(review_meeting="2025-12-01" if notified < "2026" else "2026-02-23", decision_notified=notified,
+                     decision="cease", ceased_date=ceased)
+    found = review_queries(caseload_frame([row], REVIEWS), book, D("2026-06-01"))
+    codes = found[["code", "clock"]].values.tolist()
+    assert (["ceased_before_appeal_period", "review_decision"] in codes) == query
+    notes = explain_case(row, "review", book, D("2026-06-01"), [row]).notes
+    assert any(n.startswith("query ceased_before_appeal_period") for n in notes) == query

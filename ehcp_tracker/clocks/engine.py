@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..schema import BY_CASE, FLAGS
 from .dates import NAT, Counting, add_months, period_ends, to_day_array
+from .exemptions import unsupported
 from .rules import DEFAULT_TRANSFERS, Clock, ExceptionReason, RuleBook
 
 # The listing contract (design.md section 4): these columns, in this order; more may follow.
@@ -362,6 +363,9 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
             for limit in clock.exception_limits:  # a refusal to assess: only the coronavirus limb (reg 4)
                 if reason.code not in limit.allowed:
                     hit &= ~condition_mask(limit.when, columns, n, any_of=False)[rows]
+            if hit.any() and clock.case == "assessment":  # what the row shows must support the claim (exemptions.py)
+                bad, _ = unsupported(reason.code, start, due, columns, rows, book.term_dates)
+                hit &= ~bad
             if reason.due_from is not None:
                 hit &= window_mask(due, reason)
                 rule_version[hit] = f"{reason.ruleset}:{reason.code} {reason.due_from}..{reason.due_until}"

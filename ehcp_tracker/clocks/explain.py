@@ -14,6 +14,7 @@ import pendulum
 
 from ..schema import BY_CASE, FLAGS
 from .dates import Counting, as_date, period_end as period_end_of
+from .exemptions import why_unsupported
 from .queries import assessment_record_queries, record_queries
 from .rules import DEFAULT_TRANSFERS, Clock, RuleBook
 
@@ -277,6 +278,9 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
         elif barred is not None:
             say(f"exception {code!r} recorded but not applied ("
                 + "; ".join(_matches(barred.when, record)) + f"): {barred.reference}")
+        elif clock.case == "assessment" and (why := why_unsupported(code, work.started, work.due, record,
+                                                                      book.term_dates)) is not None:
+            say(f"exception {code!r} recorded but not supported, so not applied: {why}")
         elif reason.due_from is not None and not (reason.due_from <= work.due <= reason.due_until):
             say(f"exception {code!r} recorded but the due date is outside {reason.due_from}..{reason.due_until}: ignored")
         else:
@@ -351,7 +355,11 @@ def explain_case(record: dict, case: str, book: RuleBook, as_of: dt.date,
                            f"does not apply: {clock.variant_field} is {value or 'blank'} (variants: "
                            + ", ".join(c.variant for c in book.variants(clock.id)) + ")"]
             working.append(work)
-    notes = _review_notes(prepared, book) if case == "review" else assessment_record_queries(prepared, book)
+    if case == "review":
+        notes = _review_notes(prepared, book)
+    else:
+        periods = {w.clock.id: (w.started, w.due) for w in working if w.applies}
+        notes = assessment_record_queries(prepared, book, periods)
     flags = {f: bool(prepared.get(f)) for f in FLAGS}
     if ignored:
         notes.append("dates after the as-of date are treated as not yet happened: " + ", ".join(ignored))

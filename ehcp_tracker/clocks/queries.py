@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pendulum
 
 from ..schema import BY_CASE
-from .engine import condition_mask, prepare
+from .dates import NAT, add_months
+from .engine import condition_mask, evaluate, prepare
+from .exemptions import unsupported, why_unsupported
 from .rules import RuleBook
 
 QUERY_COLUMNS = ["code", "case_id", "kind", "person_id", "caseworker", "team", "clock", "date", "message",
@@ -45,6 +48,35 @@ REVIEW_EXEMPTION_STORED = Query(
     "SEND Regulations 2014 regs 18, 20-22; only the 2020 coronavirus relaxation): it is kept, not applied",
     "remove the exemption from the case system; the review clocks are judged without it")
 NO_REVIEW_EXEMPTIONS = ("personal_circumstances", "absence_from_area")
+# "at least 15 days, beginning with the day on which the draft plan was served": the served day is
+# day 1, so the last day for representations is the served day + 14 and a final plan issued fewer
+# than 15 days after the draft (or the amendment notice) cut them short.
+REPRESENTATION_DAYS = 15
+FIFTEEN_DAYS_DRAFT = Query(
+    "representations_15_days", "final_plan",
+    "the final plan was issued fewer than 15 days after the draft plan: reg 13(1)(a) gives the parent or young "
+    "person at least 15 days, beginning with the day the draft was served, to make representations and ask "
+    "for a school or a meeting",
+    "check the draft's service date and whether representations were cut short; if they were, offer the "
+    "meeting and reconsider the plan with them")
+FIFTEEN_DAYS_AMENDMENT = Query(
+    "representations_15_days", "amended_plan",
+    "the final amended plan was issued fewer than 15 days after the amendment notice: reg 22(2)(c) gives the "
+    "parent or young person at least 15 days, beginning with the day it was served, to make representations",
+    "check the notice's service date and whether representations were cut short; if they were, reconsider "
+    "the amendments with them")
+# Cessation: the plan must be maintained until the time for appealing has passed (CFA 2014 s45, as the
+# Act's Explanatory Notes para 247 put it; the subsection's text unverified). The time for an appeal:
+# "within 2 months after written notice of the decision being challenged was sent" or 1 month from a
+# mediation certificate if later (Tribunal Procedure (First-tier Tribunal) (HESC) Rules 2008 r20(1)(c)).
+APPEAL_MONTHS = 2
+CEASED_EARLY = Query(
+    "ceased_before_appeal_period", "review_decision",
+    "the plan is recorded as ceased on or before the last day for appealing the decision to cease (2 months "
+    "after the decision notice was sent, Tribunal Procedure (HESC) Rules 2008 r20(1)(c)): the plan must be "
+    "maintained until the time for an appeal has passed (CFA 2014 s45)",
+    "check ceased_date; reinstate the plan until the appeal period has passed (later still with a mediation "
+    "certificate, 1 month from its issue, or an appeal, until it is determined)")
 
 
 EXEMPTION_NOT_SUPPORTED = Query(
@@ -56,7 +88,8 @@ EXEMPTION_NOT_SUPPORTED = Query(
 
 def assessment_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
     """The queries of the request rows in ``cases`` (canonical columns), as of ``as_of``: exemptions
-    the row cannot support (a stored exemption on a refusal to assess, reg 4(1))."""
+    the row cannot support (a stored exemption on a refusal to assess, reg 4(1); a claim its own dates
+    or the council's term dates contradict, exemptions.py), and the 15-day representations."""
     kind = BY_CASE["assessment"]
     if not len(cases):
         return pd.DataFrame(columns=QUERY_COLUMNS)
@@ -76,7 +109,52 @@ def assessment_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> p
                                      EXEMPTION_NOT_SUPPORTED.message.format(code=code, clock=clock.id,
                                                                             why=limit.reference),
                                      clock=clock.id, case_kind="request"))
+    frames += _unsupported_claims(cases, columns, book, as_of)
+    frames.append(_found(columns, kind.key, _cut_short(columns["draft_plan_issued"], columns["final_plan_issued"]),
+                         FIFTEEN_DAYS_DRAFT, columns["final_plan_issued"], FIFTEEN_DAYS_DRAFT.message,
+                         case_kind="request"))
     return _frame(frames)
+
+
+def _cut_short(served: np.ndarray, final: np.ndarray) -> np.ndarray:
+    """Final issued fewer than 15 days after the served date (both known)."""
+    gap = (final - served).astype("timedelta64[D]").astype(np.int64)
+    return ~np.isnat(served) & ~np.isnat(final) & (gap < REPRESENTATION_DAYS)
+
+
+def _unsupported_claims(cases: pd.DataFrame, columns, book: RuleBook, as_of: dt.date) -> list[pd.DataFrame]:
+    """Exemptions recorded on a clock that applies, in its scope, but that the row does not support."""
+    key = BY_CASE["assessment"].key
+    results = evaluate(cases, book, as_of)
+    at = pd.Index(pd.Series(columns[key], dtype=object).astype(str))
+    frames = []
+    for clock in book.clocks_for("assessment"):
+        if not clock.exception_field:
+            continue
+        part = results[results["clock"] == clock.id]
+        if not len(part):
+            continue
+        rows = at.get_indexer(part["case_id"].astype(str))
+        start = part["started"].to_numpy(dtype="datetime64[D]")
+        due = part["due"].to_numpy(dtype="datetime64[D]")
+        recorded = columns[clock.exception_field][rows]
+        barred = np.zeros(len(rows), dtype=bool)
+        for limit in clock.exception_limits:  # queried above, as exemption_not_supported with its own why
+            barred |= condition_mask(limit.when, columns, len(cases), any_of=False)[rows] & ~np.isin(
+                recorded, list(limit.allowed))
+        for reason in book.exceptions_for(clock):
+            claimed = (recorded == reason.code) & ~barred
+            if not claimed.any():
+                continue
+            bad, why = unsupported(reason.code, start, due, columns, rows, book.term_dates)
+            for text in sorted({w for w in why[claimed & bad]}):
+                hit = np.zeros(len(cases), dtype=bool)
+                hit[rows[claimed & bad & (why == text)]] = True
+                frames.append(_found(columns, key, hit, EXEMPTION_NOT_SUPPORTED, columns[clock.start],
+                                     EXEMPTION_NOT_SUPPORTED.message.format(code=reason.code, clock=clock.id,
+                                                                            why=text),
+                                     clock=clock.id, case_kind="request"))
+    return frames
 
 
 def caseload_queries(requests: pd.DataFrame, reviews: pd.DataFrame, book: RuleBook,
@@ -101,6 +179,15 @@ def review_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.Da
     maintained = transfer & (columns["decision"] == "maintain") & ~np.isnat(columns["transfer_review_completed"])
     frames.append(_found(columns, kind.key, maintained, MAINTAIN_ON_TRANSFER, columns["decision_notified"],
                          MAINTAIN_ON_TRANSFER.message))
+    amend = columns["decision"] == "amend"
+    frames.append(_found(columns, kind.key, amend & _cut_short(columns["amendment_notice_sent"],
+                                                               columns["amended_plan_issued"]),
+                         FIFTEEN_DAYS_AMENDMENT, columns["amended_plan_issued"], FIFTEEN_DAYS_AMENDMENT.message))
+    notified, ceased = columns["decision_notified"], columns["ceased_date"]
+    known = (columns["decision"] == "cease") & ~np.isnat(notified) & ~np.isnat(ceased)
+    last_day = np.full(len(ceased), NAT)
+    last_day[known] = add_months(notified[known], APPEAL_MONTHS)
+    frames.append(_found(columns, kind.key, known & (ceased <= last_day), CEASED_EARLY, ceased, CEASED_EARLY.message))
     stored = columns["exception_reason"]
     for code in NO_REVIEW_EXEMPTIONS:
         hit = stored == code
@@ -134,22 +221,47 @@ def record_queries(record: dict) -> list[str]:
             and record.get("decision") == "maintain" and record.get("transfer_review_completed") is not None):
         found.append(f"query {MAINTAIN_ON_TRANSFER.code}: {MAINTAIN_ON_TRANSFER.message}; "
                      f"{MAINTAIN_ON_TRANSFER.action}")
+    notice, amended = record.get("amendment_notice_sent"), record.get("amended_plan_issued")
+    if (record.get("decision") == "amend" and notice is not None and amended is not None
+            and (amended - notice).days < REPRESENTATION_DAYS):
+        found.append(f"query {FIFTEEN_DAYS_AMENDMENT.code}: {FIFTEEN_DAYS_AMENDMENT.message} "
+                     f"({(amended - notice).days} days); {FIFTEEN_DAYS_AMENDMENT.action}")
+    notified, ceased = record.get("decision_notified"), record.get("ceased_date")
+    if record.get("decision") == "cease" and notified is not None and ceased is not None:
+        moved = pendulum.date(notified.year, notified.month, notified.day).add(months=APPEAL_MONTHS)
+        last_day = dt.date(moved.year, moved.month, moved.day)
+        if ceased <= last_day:
+            found.append(f"query {CEASED_EARLY.code}: {CEASED_EARLY.message} (last day for an appeal "
+                         f"{last_day:%d %b %Y}); {CEASED_EARLY.action}")
     if record.get("exception_reason") in NO_REVIEW_EXEMPTIONS:
         found.append(f"query {REVIEW_EXEMPTION_STORED.code}: "
                      + REVIEW_EXEMPTION_STORED.message.format(code=record["exception_reason"]))
     return found
 
 
-def assessment_record_queries(record: dict, book: RuleBook) -> list[str]:
-    """The assessment findings for one prepared request record (``explain``), as sentences."""
+def assessment_record_queries(record: dict, book: RuleBook, periods: dict[str, tuple] | None = None) -> list[str]:
+    """The assessment findings for one prepared request record (``explain``), as sentences;
+    ``periods`` gives each applying clock's (started, due), as explain worked them out."""
     found = []
+    periods = periods or {}
+    say = lambda code, clock, why: found.append(  # noqa: E731
+        f"query {EXEMPTION_NOT_SUPPORTED.code}: " + EXEMPTION_NOT_SUPPORTED.message.format(code=code, clock=clock, why=why)
+        + f"; {EXEMPTION_NOT_SUPPORTED.action}")
     for clock in book.clocks_for("assessment"):
         code = record.get(clock.exception_field) if clock.exception_field else None
         if code is None:
             continue
-        for limit in clock.exception_limits:
-            if code not in limit.allowed and all(record.get(f) in v for f, v in limit.when.items()):
-                found.append(f"query {EXEMPTION_NOT_SUPPORTED.code}: "
-                             + EXEMPTION_NOT_SUPPORTED.message.format(code=code, clock=clock.id, why=limit.reference)
-                             + f"; {EXEMPTION_NOT_SUPPORTED.action}")
+        barred = [limit for limit in clock.exception_limits
+                  if code not in limit.allowed and all(record.get(f) in v for f, v in limit.when.items())]
+        for limit in barred:
+            say(code, clock.id, limit.reference)
+        if barred or clock.id not in periods or code not in {r.code for r in book.exceptions_for(clock)}:
+            continue
+        why = why_unsupported(code, *periods[clock.id], record, book.term_dates)
+        if why is not None:
+            say(code, clock.id, why)
+    draft, final = record.get("draft_plan_issued"), record.get("final_plan_issued")
+    if draft is not None and final is not None and (final - draft).days < REPRESENTATION_DAYS:
+        found.append(f"query {FIFTEEN_DAYS_DRAFT.code}: {FIFTEEN_DAYS_DRAFT.message} ({(final - draft).days} days); "
+                     f"{FIFTEEN_DAYS_DRAFT.action}")
     return found

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import RuleBookError
 from ..schema import BY_CASE, REVIEWS, TRANSFER_TYPES
+from .term_dates import PREFIX as TERM_DATES_PREFIX, TermDates, load_term_dates
 from .dates import Counting, DatePolicy, Days, FixedDate, Months, MonthsBefore, Weeks, WeeksBefore, WorkingDays
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # ehcp_tracker/, beside which rules/ stands in a checkout
@@ -164,6 +165,7 @@ class RuleBook:
     files: list[Path]
     fingerprint: str
     transfers: dict[int, str] = field(default_factory=lambda: dict(DEFAULT_TRANSFERS))
+    term_dates: "TermDates | None" = None  # the council's school closure periods (term_dates.py), if given
 
     def clock(self, clock_id: str) -> Clock:
         for c in self.clocks:
@@ -357,7 +359,8 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
     if not directory.is_dir():
         raise RuleBookError([f"{directory}: rules folder not found (set EHCP_RULES or --rules)"])
     files = sorted(p for p in directory.rglob("*.toml")
-                   if p.relative_to(directory).parts[0] not in OTHER_DATA_FOLDERS)
+                   if p.relative_to(directory).parts[0] not in OTHER_DATA_FOLDERS
+                   and not p.name.startswith(TERM_DATES_PREFIX))
     if not files:
         raise RuleBookError([f"{directory}: no rule files (*.toml) found"])
     clocks: list[Clock] = []
@@ -379,12 +382,15 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
         if "transfers" in data:
             transfers[name] = _read_transfers(reader, name, data["transfers"])
     _check_book(reader, clocks, exceptions)
+    term_dates = load_term_dates(directory, reader.fail)
     if len(transfers) > 1:
         reader.fail(", ".join(transfers), "[transfers] is given in more than one rule file; give it once")
     if reader.problems:
         raise RuleBookError(reader.problems)
     chosen = next(iter(transfers.values())) if transfers else dict(DEFAULT_TRANSFERS)
-    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12], chosen)
+    if term_dates is not None:
+        digest.update(repr(term_dates.closures).encode())
+    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12], chosen, term_dates)
 
 
 def _read_transfers(reader: _Reader, name: str, table) -> dict[int, str]:

@@ -429,6 +429,12 @@ def _assessment_table(n: int, seed: int, end: dt.date, years: float = 2.0) -> _T
     summer = _august_in_window(received, 140)
     exc = np.where((exc <= 1) & ~summer, 2, exc)
     exception = np.where(has_exc, exc, -1).astype(np.int16)
+    # a closure exemption needs the request for advice from the school (reg 10(4)(a)/(b)): without one
+    # the claim is personal circumstances (after the draws: the same random stream)
+    no_school_request = np.isnat(advice_req["education"])
+    exception = np.where((exception >= 0) & (exception <= 1) & no_school_request, 2, exception).astype(np.int16)
+    decision_exc = np.where((decision_exc >= 0) & (decision_exc <= 1) & no_school_request, 2,
+                            decision_exc).astype(np.int16)
 
     # --- closure: withdrawn requests, finished cases (most), leavers
     r = rng.random(n)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..clocks.engine import evaluate, window_mask
+from ..clocks.exemptions import CLOSURE_CODES, EVIDENCE_CODES
 from ..clocks.rules import RuleBook
 from ..errors import Problem
 from ..output import CONTROL
@@ -487,9 +488,14 @@ def _blank(frame, name) -> np.ndarray:
     return blank if invalid is None else blank & ~invalid
 
 
+# The circumstance behind an exemption may have begun before the request or run past the case's
+# closure: its dates are evidence, not stages of the case, so the stage-order checks leave them out.
+EVIDENCE_DATES = ("exception_from", "exception_to")
+
+
 def _check_assessment_order(frame: pd.DataFrame, out: _Collector) -> None:
     for col in ASSESSMENTS.date_columns:
-        if col != "request_received":
+        if col != "request_received" and col not in EVIDENCE_DATES:
             out.mark(_before(frame, col, "request_received"), col, Reason.ORDER,
                      f"{col} is before request_received")
     pairs = [(f"{s}_advice_received", f"{s}_advice_requested") for s in ADVICE_SERVICES]
@@ -500,7 +506,7 @@ def _check_assessment_order(frame: pd.DataFrame, out: _Collector) -> None:
     for s in ADVICE_SERVICES:
         out.mark(~_blank(frame, f"{s}_advice_received") & _blank(frame, f"{s}_advice_requested"),
                  f"{s}_advice_received", Reason.INCONSISTENT, f"advice received but {s}_advice_requested is blank")
-    for stage in [c for c in ASSESSMENTS.date_columns if c not in ("request_received", "closed_date")]:
+    for stage in [c for c in ASSESSMENTS.date_columns if c not in ("request_received", "closed_date", *EVIDENCE_DATES)]:
         out.mark(_before(frame, "closed_date", stage), stage, Reason.ORDER, f"{stage} is after the case closed (closed_date)")
 
 
@@ -512,12 +518,15 @@ def _check_assessment_outcomes(frame: pd.DataFrame, out: _Collector) -> None:
                  f"{choice} is recorded but {date} is blank")
         out.mark(_blank(frame, choice) & ~_blank(frame, date), choice, Reason.INCONSISTENT,
                  f"{date} is recorded but {choice} is blank")
-    not_assessed = request_outcome.isin(["not_assess", "withdrawn"]).to_numpy()
+    order = frame["tribunal_order"]
+    # a tribunal's order to assess (reg 44(2)(b)) follows a refusal; to make a plan (reg 44(2)(c)) a
+    # decision not to issue one: the stages after the order are then expected on the same row
+    not_assessed = request_outcome.isin(["not_assess", "withdrawn"]).to_numpy() & (order != "assess").to_numpy()
     out.mark(~_blank(frame, "assessment_outcome") & not_assessed, "assessment_outcome", Reason.INCONSISTENT,
              "an assessment outcome is recorded but the request was not assessed (request_outcome)")
     for stage in ("draft_plan_issued", "final_plan_issued"):
-        out.mark(~_blank(frame, stage) & (outcome == "not_issue").to_numpy(), stage, Reason.INCONSISTENT,
-                 f"{stage} is recorded but assessment_outcome is not_issue")
+        out.mark(~_blank(frame, stage) & (outcome == "not_issue").to_numpy() & (order != "make_plan").to_numpy(),
+                 stage, Reason.INCONSISTENT, f"{stage} is recorded but assessment_outcome is not_issue")
         out.mark(~_blank(frame, stage) & not_assessed, stage, Reason.INCONSISTENT,
                  f"{stage} is recorded but the request was not assessed (request_outcome)")
 
@@ -574,5 +583,50 @@ def _check_review_decisions(frame: pd.DataFrame, out: _Collector) -> None:
              "phase_transfer is post16_move but transfer_date is blank (reg 18(2): 5 months before the transfer)")
 
 
-CROSS_CHECKS = {"assessments": [_check_assessment_order, _check_assessment_outcomes],
+def _check_exemption_evidence(frame: pd.DataFrame, out: _Collector) -> None:
+    """What an exemption needs on the row (clocks/exemptions.py): a closure exemption needs the request
+    for advice from the school or provider (reg 10(4)(a)/(b)); the circumstance's dates in order and
+    only beside an exemption they can evidence (reg 8(2), reg 10(4)(c)-(d))."""
+    no_request = _blank(frame, "education_advice_requested")
+    evidenced = np.zeros(len(frame), dtype=bool)
+    for name in ASSESSMENTS.exception_columns:
+        recorded = frame[name]
+        closure = recorded.isin(list(CLOSURE_CODES)).to_numpy()
+        out.mark(closure & no_request, name, Reason.EXCEPTION,
+                 lambda i, r=recorded: f"the {r.iloc[i]} exemption needs advice requested from the head teacher, "
+                 "principal or early-years provider during the closure window (SEND Regulations 2014 reg 10(4)(a)/(b)), "
+                 "but education_advice_requested is blank")
+        evidenced |= recorded.isin(list(EVIDENCE_CODES)).to_numpy()
+    out.mark(_before(frame, "exception_to", "exception_from"), "exception_to", Reason.ORDER,
+             "exception_to is before exception_from")
+    out.mark(~_blank(frame, "exception_to") & _blank(frame, "exception_from"), "exception_from", Reason.INCONSISTENT,
+             "exception_to is recorded but exception_from is blank")
+    for name in EVIDENCE_DATES:
+        out.mark(~_blank(frame, name) & ~evidenced, name, Reason.INCONSISTENT,
+                 f"{name} is recorded but no exemption it could evidence is (personal_circumstances, "
+                 "absence_from_area, missed_appointment)")
+
+
+def _check_tribunal_order(frame: pd.DataFrame, out: _Collector) -> None:
+    """A tribunal order (reg 44(2)(b)-(c)) answers an appeal: against a refusal to assess (s51(2)(a))
+    or a decision not to issue a plan (s51(2)(b)), and is made after that decision."""
+    order = frame["tribunal_order"]
+    out.mark(~_blank(frame, "tribunal_order") & _blank(frame, "tribunal_order_date"), "tribunal_order_date",
+             Reason.INCONSISTENT, "tribunal_order is recorded but tribunal_order_date is blank")
+    out.mark(_blank(frame, "tribunal_order") & ~_blank(frame, "tribunal_order_date"), "tribunal_order",
+             Reason.INCONSISTENT, "tribunal_order_date is recorded but tribunal_order (assess, make_plan) is blank")
+    out.mark((order == "assess").to_numpy() & (frame["request_outcome"] != "not_assess").to_numpy(), "tribunal_order",
+             Reason.INCONSISTENT, "an order to assess answers a refusal, but request_outcome is not not_assess")
+    out.mark((order == "make_plan").to_numpy() & (frame["assessment_outcome"] != "not_issue").to_numpy()
+             & (order == "make_plan").to_numpy(), "tribunal_order", Reason.INCONSISTENT,
+             "an order to make a plan answers a decision not to issue one, but assessment_outcome is not not_issue")
+    out.mark(_before(frame, "tribunal_order_date", "request_outcome_date"), "tribunal_order_date", Reason.ORDER,
+             "tribunal_order_date is before request_outcome_date: the order follows the decision appealed")
+    out.mark((order == "make_plan").to_numpy() & _before(frame, "tribunal_order_date", "assessment_outcome_date"),
+             "tribunal_order_date", Reason.ORDER,
+             "tribunal_order_date is before assessment_outcome_date: the order follows the decision appealed")
+
+
+CROSS_CHECKS = {"assessments": [_check_assessment_order, _check_assessment_outcomes, _check_exemption_evidence,
+                                _check_tribunal_order],
                 "reviews": [_check_review_order, _check_review_decisions]}
