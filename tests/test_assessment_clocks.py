@@ -71,6 +71,7 @@ CASES = [
       "assessment_outcome_date": "2019-12-01", "final_plan_issued": "2020-01-21"}, "2020-03-01", "2020-01-20", "late", 1, None),
     ("an exception never moves the due date", "final_plan",
      {"request_outcome": "assess", "request_outcome_date": "2019-10-01", "exception_reason": "school_closure",
+      "education_advice_requested": "2019-10-02",
       "final_plan_issued": "2020-03-01", "assessment_outcome": "issue", "assessment_outcome_date": "2020-01-10"},
      "2020-04-01", "2020-01-20", "late", 41, "school_closure"),
     ("final plan still open past 20 weeks", "final_plan",

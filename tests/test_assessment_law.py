@@ -390,3 +390,126 @@ def test_plan_ceased_before_the_appeal_period_ended(book, notified, ceased, quer
     assert (["ceased_before_appeal_period", "review_decision"] in codes) == query
     notes = explain_case(row, "review", book, D("2026-06-01"), [row]).notes
     assert any(n.startswith("query ceased_before_appeal_period") for n in notes) == query
+
+
+# ---------------------------------------------------------------- point 4: re-assessment (regs 24-27)
+#
+# Request to re-assess received Mon 2 Mar 2026. The decision within 15 days (reg 25(1); the 15 days
+# unverified, see the rule file): 2 Mar + 15 = Tue 17 Mar 2026. Notified 17 Mar: the finalised plan
+# within 14 weeks of that notification (reg 27(2)): 17 Mar + 98 days = Tue 23 Jun 2026.
+@pytest.mark.parametrize("decided, final, expected", [
+    ("2026-03-17", "2026-06-23", {"reassessment_decision": (D("2026-03-17"), "met", 0),
+                                  "reassessment_plan": (D("2026-06-23"), "met", 0)}),
+    ("2026-03-18", "2026-06-25", {"reassessment_decision": (D("2026-03-17"), "late", 1),
+                                  "reassessment_plan": (D("2026-06-24"), "late", 1)}),
+])
+def test_reassessment_has_its_own_clocks(book, decided, final, expected):
+    row = request(request_received="2026-03-02", assessment_type="reassessment", request_outcome="assess",
+                  request_outcome_date=decided, assessment_outcome="issue", assessment_outcome_date="2026-06-01",
+                  draft_plan_issued="2026-06-01", final_plan_issued=final)
+    got = both_paths([row], book, D("2026-07-01"))
+    clocks = {clock for (_, clock) in got}
+    assert "decision_to_assess" not in clocks and "final_plan" not in clocks  # not the 6 and 20 weeks
+    for clock, (due, status, days) in expected.items():
+        assert (got[("R1", clock)][0], got[("R1", clock)][2], got[("R1", clock)][3]) == (due, status, days)
+
+
+def test_refused_reassessment_has_no_plan_clock(book):
+    row = request(request_received="2026-03-02", assessment_type="reassessment", request_outcome="not_assess",
+                  request_outcome_date="2026-03-10")
+    got = both_paths([row], book, D("2026-07-01"))
+    assert got[("R1", "reassessment_decision")][:3] == (D("2026-03-17"), D("2026-03-10"), "met")
+    assert ("R1", "reassessment_plan") not in got
+
+
+# ---------------------------------------------------------------------- point 3: tribunal orders
+#
+# Reg 44(2)(b): an order to assess (made Mon 2 Mar 2026) -> a decision not to issue within 10 weeks
+# (Mon 11 May 2026) or the finalised plan within 14 weeks (Mon 8 Jun 2026). Reg 44(2)(c): an order to
+# make a plan (made Mon 2 Feb 2026) -> the draft within 5 weeks (Mon 9 Mar 2026) and the finalised
+# plan within 11 weeks (Mon 20 Apr 2026), not 20 weeks from the request.
+REFUSED = dict(request_received="2025-09-01", request_outcome="not_assess", request_outcome_date="2025-10-10")
+NO_PLAN = dict(request_received="2025-06-02", request_outcome="assess", request_outcome_date="2025-07-07",
+               assessment_outcome="not_issue", assessment_outcome_date="2025-09-15")
+
+
+@pytest.mark.parametrize("as_of, fields, expected, absent", [
+    ("2026-07-01", dict(REFUSED, tribunal_order="assess", tribunal_order_date="2026-03-02", assessment_outcome="issue",
+          assessment_outcome_date="2026-05-11", draft_plan_issued="2026-05-11", final_plan_issued="2026-06-08"),
+     {"tribunal_final_plan": (D("2026-06-08"), "met", 0)}, ("final_plan", "tribunal_no_plan")),
+    ("2026-07-01", dict(REFUSED, tribunal_order="assess", tribunal_order_date="2026-03-02", assessment_outcome="not_issue",
+          assessment_outcome_date="2026-05-12"),
+     {"tribunal_no_plan": (D("2026-05-11"), "late", 1)}, ("final_plan", "tribunal_final_plan")),
+    ("2026-07-01", dict(NO_PLAN, tribunal_order="make_plan", tribunal_order_date="2026-02-02", draft_plan_issued="2026-03-09",
+          final_plan_issued="2026-04-21"),
+     {"tribunal_draft_plan": (D("2026-03-09"), "met", 0), "tribunal_ordered_plan": (D("2026-04-20"), "late", 1)},
+     ("final_plan", "tribunal_final_plan")),
+    ("2026-04-01", dict(NO_PLAN, tribunal_order="make_plan", tribunal_order_date="2026-02-02"),
+     {"tribunal_draft_plan": (D("2026-03-09"), "overdue", 23), "tribunal_ordered_plan": (D("2026-04-20"), "due_soon", 0)},
+     ()),
+])
+def test_tribunal_order_starts_its_own_clocks(book, as_of, fields, expected, absent):
+    row = request(**fields)
+    got = both_paths([row], book, D(as_of))
+    for clock, (due, status, days) in expected.items():
+        assert (got[("R1", clock)][0], got[("R1", clock)][2], got[("R1", clock)][3]) == (due, status, days)
+    for clock in absent:
+        assert ("R1", clock) not in got
+    text = "\n".join(s for w in explain_case(row, "assessment", book, D(as_of)).clocks for s in w.steps)
+    assert "started" in text and "(tribunal_order_date)" in text
+
+
+TRIBUNAL_HEADER = ["request_id", "person_id", "request_received", "request_outcome", "request_outcome_date",
+                   "tribunal_order", "tribunal_order_date"]
+
+
+@pytest.mark.parametrize("cells, column, words", [
+    (["assess", "2025-10-10", "assess", "2026-03-02"], "tribunal_order", "answers a refusal"),
+    (["not_assess", "2025-10-10", "assess", ""], "tribunal_order_date", "tribunal_order_date is blank"),
+    (["not_assess", "2025-10-10", "", "2026-03-02"], "tribunal_order", "tribunal_order (assess, make_plan) is blank"),
+    (["not_assess", "2025-10-10", "assess", "2025-10-01"], "tribunal_order_date", "follows the decision appealed"),
+    (["not_assess", "2025-10-10", "make_plan", "2026-03-02"], "tribunal_order", "decision not to issue"),
+])
+def test_import_rejects_a_tribunal_order_the_row_contradicts(run, tmp_path, cells, column, words):
+    path = write_csv(tmp_path / "requests.csv", TRIBUNAL_HEADER, [["R1", "P1", "2025-09-01", *cells]])
+    result = run("--as-of", "2026-04-01", "import", path)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "row 2" in result.stderr and column in result.stderr and words in result.stderr
+
+
+def test_tribunal_and_reassessment_rows_through_the_cli(run, tmp_path):
+    header = TRIBUNAL_HEADER + ["assessment_type", "assessment_outcome", "assessment_outcome_date"]
+    path = write_csv(tmp_path / "requests.csv", header, [
+        ["R1", "P1", "2025-09-01", "not_assess", "2025-10-10", "assess", "2026-03-02", "", "", ""],
+        ["R2", "P2", "2026-03-02", "assess", "2026-03-18", "", "", "reassessment", "", ""],
+    ])
+    result = run("--as-of", "2026-04-01", "import", path)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(run("--as-of", "2026-04-01", "clocks", "--format", "json").stdout)
+    got = {(r["case_id"], r["clock"]): (r["due"][:10], r["status"]) for r in rows}
+    assert got[("R1", "tribunal_final_plan")] == ("2026-06-08", "open")
+    assert got[("R2", "reassessment_decision")] == ("2026-03-17", "late")
+    assert got[("R2", "reassessment_plan")] == ("2026-06-24", "open")  # 18 Mar + 14 weeks
+    assert ("R2", "decision_to_assess") not in got and ("R1", "final_plan") not in got
+
+
+# --------------------------------------------- point 9: the fallback each coronavirus limb left
+@pytest.mark.parametrize("clock, words", [
+    ("decision_to_assess", "as soon as practicable (a coronavirus limb added: reg 4(3)"),
+    ("final_plan", "as soon as practicable (a coronavirus limb added to the reg 10(4) list"),
+    ("annual_review", "as soon as reasonably practicable (reg 18A"),
+    ("review_decision", "as soon as reasonably practicable (reg 2A"),
+])
+def test_coronavirus_names_the_fallback_of_each_regulation(book, clock, words):
+    corona = book.exceptions["coronavirus"]
+    assert corona.fallback_for(clock).startswith(words)
+    assert words in describe_clock(book, clock)
+
+
+def test_explain_names_the_fallback(book):
+    # received Mon 6 Apr 2020: the decision due Mon 18 May 2020, inside the window; refused 1 Jun
+    row = request(request_received="2020-04-06", request_outcome="not_assess", request_outcome_date="2020-06-01",
+                  decision_exception="coronavirus")
+    working = explain_case(row, "assessment", book, D("2020-07-01"))
+    steps = next(w for w in working.clocks if w.clock.id == "decision_to_assess").steps
+    assert any("gives way to: as soon as practicable" in s and "reg 4(3)" in s for s in steps)

@@ -127,8 +127,10 @@ def test_skip_bad_rows_imports_the_good_and_writes_rejects(engine, book, tmp_pat
     ("holiday", "exception_reason", False),
 ])
 def test_exception_pairings(engine, book, tmp_path, code, column, ok):
-    header = HEADER + ["health_advice_requested", "exception_reason", "health_advice_exception"]
-    row = ["R1", "P1", "2024-01-08", "", "", "assess", "2024-02-12", "", "2024-02-14", "", ""]
+    # education_advice_requested: a closure exemption needs advice requested from the school (reg 10(4)(a))
+    header = HEADER + ["health_advice_requested", "exception_reason", "health_advice_exception",
+                       "education_advice_requested"]
+    row = ["R1", "P1", "2024-01-08", "", "", "assess", "2024-02-12", "", "2024-02-14", "", "", "2024-02-14"]
     row[header.index(column)] = code
     path = write_csv(tmp_path / "e.csv", header, [row])
     if ok:

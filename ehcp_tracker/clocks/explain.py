@@ -288,8 +288,10 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
             if reason.due_from is not None:
                 work.rule_version = f"{reason.ruleset}:{reason.code} {reason.due_from}..{reason.due_until}"
                 work.reference = reason.reference
+            fallback = reason.fallback_for(clock.id)
             say(f"exception applies: {code} ({reason.reference}); the due date does not move, "
-                "and the case is left out of KPIs 'excluding exceptions'")
+                "and the case is left out of KPIs 'excluding exceptions'"
+                + (f"; the time limit gives way to: {fallback}" if fallback else ""))
 
     event = record.get(clock.stop)
     if event is not None and clock.stop_when and len(_matches(clock.stop_when, record)) < len(clock.stop_when):

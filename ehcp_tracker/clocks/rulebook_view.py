@@ -70,6 +70,8 @@ def describe_clock(book: RuleBook, clock_id: str) -> str:
         for r in reasons:
             window = f" (only for due dates {r.due_from} to {r.due_until})" if r.due_from else ""
             lines.append(f"    {r.code}: {r.title}{window}; {r.reference}")
+            if r.fallback_for(clock.id):
+                lines.append(f"      the limit gives way to: {r.fallback_for(clock.id)}")
         for limit in clock.exception_limits:
             when = "; ".join(f"{k} in {', '.join(v)}" for k, v in limit.when.items())
             lines.append(f"    when {when}: only {', '.join(limit.allowed) or 'none'}; {limit.reference}")

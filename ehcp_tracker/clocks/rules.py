@@ -74,6 +74,13 @@ class ExceptionReason:
     due_until: dt.date | None = None
     ruleset: str = ""
     effect: str = ""
+    # per clock id: the duty that replaces the disapplied time limit, as the amending regulation words
+    # it (SI 2020/471: "as soon as reasonably practicable" under reg 2A; "as soon as practicable" where
+    # a coronavirus limb was added to an existing list of exceptions, as reg 4(3))
+    fallbacks: dict[str, str] = field(default_factory=dict)
+
+    def fallback_for(self, clock_id: str) -> str:
+        return self.fallbacks.get(clock_id, self.effect)
 
 
 @dataclass(frozen=True)
@@ -349,7 +356,7 @@ _CLOCK_KEYS = {"id", "title", "case", "start", "stop", "versions", "warning_days
                "variant_field", "variants", "needs", "later_of", "basis_note", "exception_limits"}
 _VARIANT_KEYS = {"when", "title", "start", "description", "versions"}
 _VERSION_KEYS = {"from", "until", "reference", "note", *LIMIT_KEYS}
-_EXCEPTION_KEYS = {"title", "scopes", "reference", "due_from", "due_until", "effect"}
+_EXCEPTION_KEYS = {"title", "scopes", "reference", "due_from", "due_until", "effect", "fallbacks"}
 
 
 def load_rule_book(directory: Path | None = None) -> RuleBook:
@@ -445,10 +452,14 @@ def _read_file(reader: _Reader, name: str, data: dict, clocks: list[Clock],
             reader.fail(where, f"exception code {code!r} is already defined in {exceptions[code].ruleset}")
         due_from = reader.date(f"{where}.due_from", table["due_from"]) if "due_from" in table else None
         due_until = reader.date(f"{where}.due_until", table["due_until"]) if "due_until" in table else None
+        fallbacks = table.get("fallbacks", {})
+        if not isinstance(fallbacks, dict) or not all(isinstance(v, str) and v.strip() for v in fallbacks.values()):
+            reader.fail(f"{where}.fallbacks", "must be a table of clock_id = \"the duty that replaces the limit\"")
+            fallbacks = {}
         exceptions[code] = ExceptionReason(
             code, reader.text(f"{where}.title", table.get("title", "")), tuple(scopes),
             reader.text(f"{where}.reference", table.get("reference", "")), due_from, due_until,
-            ruleset_id, table.get("effect", ""))
+            ruleset_id, table.get("effect", ""), dict(fallbacks))
 
     for index, table in enumerate(data.get("clocks", [])):
         clocks.extend(_read_clock(reader, f"{name} [[clocks]] #{index + 1}", table, ruleset_id, statutory,
@@ -639,6 +650,11 @@ def _check_book(reader: _Reader, clocks: list[Clock], exceptions: dict[str, Exce
                 if code not in exceptions:
                     reader.fail(clock.source_file, f"clock {clock.id!r}: exception_limits names {code!r}, "
                                 "which no [exceptions] table defines")
+    ids = {c.id for c in clocks}
+    for reason in exceptions.values():
+        for clock_id in reason.fallbacks:
+            if clock_id not in ids:
+                reader.fail(f"[exceptions.{reason.code}].fallbacks.{clock_id}", "is not a clock of the rule book")
     for reason in exceptions.values():
         if (reason.due_from is None) != (reason.due_until is None):
             reader.fail(f"[exceptions.{reason.code}]", "give both due_from and due_until, or neither")
