@@ -363,9 +363,11 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
             for limit in clock.exception_limits:  # a refusal to assess: only the coronavirus limb (reg 4)
                 if reason.code not in limit.allowed:
                     hit &= ~condition_mask(limit.when, columns, n, any_of=False)[rows]
-            if hit.any() and clock.case == "assessment":  # what the row shows must support the claim (exemptions.py)
-                bad, _ = unsupported(reason.code, start, due, columns, rows, book.term_dates)
-                hit &= ~bad
+            if clock.case == "assessment" and hit.any():  # what the row shows must support the claim (exemptions.py)
+                claimed = np.flatnonzero(hit)
+                bad, _ = unsupported(reason.code, start[claimed], due[claimed], columns, rows[claimed],
+                                     book.term_dates)
+                hit[claimed[bad]] = False
             if reason.due_from is not None:
                 hit &= window_mask(due, reason)
                 rule_version[hit] = f"{reason.ruleset}:{reason.code} {reason.due_from}..{reason.due_until}"

@@ -53,12 +53,16 @@ def unsupported(code: str, start: np.ndarray, due: np.ndarray, columns: dict[str
     """(mask, why) over ``rows``: where the recorded ``code`` is not supported, and the sentence why."""
     n = len(rows)
     why = np.full(n, None, dtype=object)
+    mask = np.zeros(n, dtype=bool)
     if code in CLOSURE_CODES:
         asked = columns["education_advice_requested"][rows]
-        why[np.isnat(asked)] = NO_REQUEST.format(code=code)
+        missing = np.isnat(asked)
+        why[missing] = NO_REQUEST.format(code=code)
+        mask |= missing
         if code == "school_closure" and term_dates is not None:
-            outside = ~np.isnat(asked) & ~term_dates.in_window(asked)
+            outside = ~missing & ~term_dates.in_window(asked)
             why[outside] = OUTSIDE_TERM.format(source=term_dates.source)
+            mask |= outside
     elif code in EVIDENCE_CODES and "exception_from" in columns:
         first_day = columns["exception_from"][rows]
         given = ~np.isnat(first_day) & ~np.isnat(due)
@@ -68,9 +72,12 @@ def unsupported(code: str, start: np.ndarray, due: np.ndarray, columns: dict[str
         ends = np.minimum(last_day, due)
         overlap = np.where(given, (ends - begins).astype("timedelta64[D]").astype(np.int64) + 1, 0)
         if code == "absence_from_area":
-            why[given & (overlap < ABSENCE_DAYS) & (overlap > 0)] = SHORT_ABSENCE
-        why[given & (overlap <= 0)] = OUTSIDE_PERIOD
-    mask = np.array([w is not None for w in why], dtype=bool)
+            short = given & (overlap < ABSENCE_DAYS) & (overlap > 0)
+            why[short] = SHORT_ABSENCE
+            mask |= short
+        outside = given & (overlap <= 0)
+        why[outside] = OUTSIDE_PERIOD
+        mask |= outside
     return mask, why
 
 

@@ -124,9 +124,14 @@ def _cut_short(served: np.ndarray, final: np.ndarray) -> np.ndarray:
 
 def _unsupported_claims(cases: pd.DataFrame, columns, book: RuleBook, as_of: dt.date) -> list[pd.DataFrame]:
     """Exemptions recorded on a clock that applies, in its scope, but that the row does not support."""
-    key = BY_CASE["assessment"].key
-    results = evaluate(cases, book, as_of)
-    at = pd.Index(pd.Series(columns[key], dtype=object).astype(str))
+    kind = BY_CASE["assessment"]
+    key = kind.key
+    # only the rows with an exemption recorded need their clocks worked out
+    claims = np.flatnonzero(np.logical_or.reduce([columns[name] != None for name in kind.exception_columns]))  # noqa: E711
+    if not len(claims):
+        return []
+    results = evaluate(cases.iloc[claims].reset_index(drop=True), book, as_of)
+    at = pd.Index(pd.Series(columns[key][claims], dtype=object).astype(str))
     frames = []
     for clock in book.clocks_for("assessment"):
         if not clock.exception_field:
@@ -134,7 +139,7 @@ def _unsupported_claims(cases: pd.DataFrame, columns, book: RuleBook, as_of: dt.
         part = results[results["clock"] == clock.id]
         if not len(part):
             continue
-        rows = at.get_indexer(part["case_id"].astype(str))
+        rows = claims[at.get_indexer(part["case_id"].astype(str))]
         start = part["started"].to_numpy(dtype="datetime64[D]")
         due = part["due"].to_numpy(dtype="datetime64[D]")
         recorded = columns[clock.exception_field][rows]
