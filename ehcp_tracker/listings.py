@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -170,7 +171,7 @@ def breaches(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = 
     ones still running); worst first.
 
     A clock whose exemption applies is no breach: the law lifts its time limit and leaves the duty
-    to act "as soon as practicable" (regs 5(4), 10(4), 13(3), 8(2)), so it is left out unless
+    to act "as soon as practicable" (regs 5(4), 10(4), 13(3); reg 8(2) for advice), so it is left out unless
     ``include_exempt``, which lists it with an ``exempt`` column saying so (blank on the others)."""
     results = clock_results(engine, book, as_of, filters)
     chosen = results[results["status"].isin(["overdue"] if open_only else ["overdue", "late"])]
@@ -413,14 +414,14 @@ def exempt_marks(frame: pd.DataFrame, book: RuleBook) -> pd.Series:
 
     The engine alone decides whether an exemption applies (its conditions, its window); this only
     words the consequence, so a change to which exemptions apply changes these marks with it."""
-    marks = pd.Series(None, index=frame.index, dtype=object)
-    applied = frame["exception"].notna()
-    for code in frame.loc[applied, "exception"].unique():
+    recorded = frame["exception"].to_numpy(dtype=object)
+    marks = np.full(len(frame), None, dtype=object)
+    for code in frame.loc[frame["exception"].notna(), "exception"].unique():
         reason = book.exceptions.get(code)
         effect = reason.effect if reason is not None else ""
         fallback = effect.rpartition(":")[2].strip() if effect else EXEMPT_FALLBACK
-        marks[frame["exception"] == code] = f"exempt: {fallback or EXEMPT_FALLBACK}"
-    return marks
+        marks[recorded == code] = f"exempt: {fallback or EXEMPT_FALLBACK}"
+    return pd.Series(marks, index=frame.index, dtype=object)
 
 
 # ------------------------------------------------------------------------------------------ queries
