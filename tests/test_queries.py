@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -294,3 +295,45 @@ def test_exempt_clocks_raise_no_breach_alert(exempt_loaded, tmp_path):
     final = [case for case, title in heads if title.strip() == "Final EHC plan issued"]
     decision = [case for case, title in heads if title.strip().startswith("Decision whether to assess")]
     assert final == ["R2"] and sorted(decision) == ["R1", "R2"]
+
+
+# ------------------------------------------------------------------------------ the board pack
+
+def _quality_section(page: str) -> str:
+    return page[page.index('id="quality"'):page.index('id="about"')]
+
+
+def test_pack_counts_queries_by_code(loaded, tmp_path):
+    # the fixture holds 2 maintain_on_transfer (AR1, AR2) and 1 review_exemption_not_applied (AR3)
+    html, xlsx = tmp_path / "pack.html", tmp_path / "pack.xlsx"
+    for out in (html, xlsx):
+        result = loaded("--as-of", AS_OF, "report", "--month", "2026-02", "-o", out)
+        assert result.exit_code == 0, result.output
+    quality = _quality_section(html.read_text(encoding="utf-8"))
+    assert "A query is a finding" in quality and "ehcp queries --code CODE" in quality
+    rows = dict(re.findall(r'<th scope="row">([a-z_]+)</th><td class="num">([^<]+)</td>', quality))
+    assert rows == {"maintain_on_transfer": "2", "review_exemption_not_applied": "1"}
+    assert "ehcp queries --code maintain_on_transfer" in quality
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(xlsx)["Data quality"]
+    assert [c.value for c in sheet[1]] == ["Note", "Cases"]
+    counted = {note.split(":")[0]: cases for note, cases in sheet.iter_rows(min_row=2, values_only=True)
+               if note.startswith("Query ")}
+    assert counted == {"Query maintain_on_transfer": 2, "Query review_exemption_not_applied": 1}
+
+
+def test_team_and_public_packs_count_their_own_queries(loaded, tmp_path, db_url, book):
+    from ehcp_tracker.report.data import PackOptions, gather
+
+    engine = db.connect(db_url)
+    south = gather(engine, book, "2026-02", D(AS_OF), options=PackOptions(team="South")).query_counts
+    assert dict(zip(south["code"], south["cases"])) == {"maintain_on_transfer": 1, "review_exemption_not_applied": 1}
+    public = gather(engine, book, "2026-02", D(AS_OF), options=PackOptions(public=True)).query_counts
+    assert set(public["cases"]) == {"fewer than 5"}  # 2 and 1: a public pack suppresses counts under 5
+    engine.dispose()
+    empty = tmp_path / "empty.html"
+    assert loaded("--as-of", AS_OF, "report", "--month", "2026-02", "--team", "North", "-o", empty).exit_code == 0
+    north = _quality_section(empty.read_text(encoding="utf-8"))
+    assert re.findall(r'<th scope="row">([a-z_]+)</th><td class="num">([^<]+)</td>', north) == [
+        ("maintain_on_transfer", "1")]
