@@ -76,6 +76,17 @@ def stable_from(cases: pd.DataFrame, case: str, as_of: dt.date) -> np.ndarray:
         withdrawn = cases["request_outcome"].to_numpy(dtype=object) == "withdrawn"
         moves = withdrawn & ~np.isnat(closed) & ~np.isnat(withdrawn_on) & (withdrawn_on < closed)
         out[moves] = closed[moves]
+        # exemptions.py: whether a recorded exemption is supported depends on the request for advice
+        # from the school and the circumstance's dates; before each has happened the engine judges the
+        # claim without it, so such a case is settled only from the latest of them
+        claimed = np.zeros(len(cases), dtype=bool)
+        for name in BY_CASE["assessment"].exception_columns:
+            if name in cases:
+                claimed |= cases[name].notna().to_numpy()
+        for name in ("education_advice_requested", "exception_from", "exception_to"):
+            day = dates(name)
+            hit = claimed & ~np.isnat(day)
+            out[hit] = np.where(np.isnat(out[hit]), day[hit], np.maximum(out[hit], day[hit]))
     elif case == "review":
         # engine.review_fields: the anchor is the later of the two; before it, the earlier one
         plan, last = dates("plan_issued"), dates("last_review")
