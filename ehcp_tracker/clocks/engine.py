@@ -254,8 +254,18 @@ def condition_mask(conditions: dict[str, tuple[str, ...]], columns: dict[str, np
     """Rows meeting all (``any_of=False``) or any (``any_of=True``) of ``field in values``."""
     if not conditions:
         return np.full(n, not any_of)
-    masks = [np.isin(columns[name], list(values)) for name, values in conditions.items()]
+    masks = [_one_of(columns[name], values) for name, values in conditions.items()]
     return np.logical_or.reduce(masks) if any_of else np.logical_and.reduce(masks)
+
+
+def _one_of(values: np.ndarray, choices: tuple[str, ...]) -> np.ndarray:
+    """``values in choices``: a few elementwise comparisons (np.isin sorts an object array: slower)."""
+    if not choices or len(choices) > 4:
+        return np.isin(values, list(choices))
+    out = values == choices[0]
+    for choice in choices[1:]:
+        out |= values == choice
+    return np.asarray(out, dtype=bool)
 
 
 def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str = "assessment",
@@ -318,6 +328,8 @@ def _named(codes: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
 def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dict | None:
     start = columns[clock.start]
     live = ~np.isnat(start)
+    if not live.any():  # a clock nobody has started (no tribunal order in the caseload): nothing to judge
+        return None
     for name in clock.needs:
         live &= ~np.isnat(columns[name])
     live &= condition_mask(clock.applies_when, columns, n, any_of=False)
@@ -358,11 +370,13 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
     exception = _repeat(None, len(rows))
     if clock.exception_field:
         recorded = columns[clock.exception_field][rows]
+        limited = [(limit, condition_mask(limit.when, columns, n, any_of=False)[rows])
+                   for limit in clock.exception_limits] if clock.exception_limits else []
         for reason in book.exceptions_for(clock):
             hit = recorded == reason.code
-            for limit in clock.exception_limits:  # a refusal to assess: only the coronavirus limb (reg 4)
+            for limit, matching in limited:  # a refusal to assess: only the coronavirus limb (reg 4)
                 if reason.code not in limit.allowed:
-                    hit &= ~condition_mask(limit.when, columns, n, any_of=False)[rows]
+                    hit &= ~matching
             if clock.case == "assessment" and hit.any():  # what the row shows must support the claim (exemptions.py)
                 claimed = np.flatnonzero(hit)
                 bad, _ = unsupported(reason.code, start[claimed], due[claimed], columns, rows[claimed],
