@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -139,6 +140,10 @@ class RuleBook:
     files: list[Path]
     fingerprint: str
     transfers: dict[int, str] = field(default_factory=lambda: dict(DEFAULT_TRANSFERS))
+    # blake2b of every rule file's parsed content in canonical form (sorted keys, its path inside the
+    # book): a comment or a reordered table changes nothing, a changed limit or a file renamed does.
+    # The stored clock table is keyed by it (``store.clock_table``): every command compares it.
+    content_digest: str = ""
 
     def clock(self, clock_id: str) -> Clock:
         for c in self.clocks:
@@ -339,6 +344,7 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
     exceptions: dict[str, ExceptionReason] = {}
     transfers: dict[str, dict[int, str]] = {}  # file name -> year -> type
     digest = hashlib.sha256()
+    canonical = hashlib.blake2b(digest_size=16, person=b"ehcp-rules-v1")
     for path in files:
         name = str(path.relative_to(directory.parent) if directory.parent in path.parents else path)
         raw = reader.read(name, path)
@@ -350,6 +356,8 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             reader.fail(name, f"not valid TOML: {exc}")
             continue
+        canonical.update(json.dumps([path.relative_to(directory).as_posix(), data], sort_keys=True,
+                                    default=str, ensure_ascii=False).encode("utf-8") + b"\x1e")
         _read_file(reader, name, data, clocks, exceptions)
         if "transfers" in data:
             transfers[name] = _read_transfers(reader, name, data["transfers"])
@@ -359,7 +367,7 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
     if reader.problems:
         raise RuleBookError(reader.problems)
     chosen = next(iter(transfers.values())) if transfers else dict(DEFAULT_TRANSFERS)
-    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12], chosen)
+    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12], chosen, canonical.hexdigest())
 
 
 def _read_transfers(reader: _Reader, name: str, table) -> dict[int, str]:
