@@ -105,6 +105,12 @@ def stored_ok(conn: sa.Connection, book: RuleBook, as_of: dt.date) -> str | None
     return None
 
 
+def stored_reason(engine: Engine, book: RuleBook, as_of: dt.date) -> str | None:
+    """:func:`stored_ok` on its own connection (the CLI's one-line note)."""
+    with engine.connect() as conn:
+        return stored_ok(conn, book, as_of)
+
+
 def stored_clocks(conn: sa.Connection, kind, filters: Filters, as_of: dt.date, clocks: list[str],
                   running_due_by: dt.date | None = None) -> pd.DataFrame:
     """One kind's stored clocks matching ``filters``, judged on ``as_of`` (``engine.judge``: the

@@ -146,3 +146,21 @@ def refresh_cases(conn: sa.Connection, book: RuleBook, kind: Kind, case_ids, per
         count = len(rows)
     clock_table.set_state(conn, wanted)
     return f"{count:,} clocks of {len(ids):,} {kind.name} worked out again"
+
+
+def refresh_everything(engine, book: RuleBook, *, wait: float | None = None, on_wait=None) -> int:
+    """``ehcp evaluate``: every clock worked out again and stored, in one write transaction."""
+    with db.write_transaction(engine, wait, on_wait) as conn:
+        return refresh_all(conn, book)
+
+
+def refresh_if_stale(engine, book: RuleBook) -> str | None:
+    """``ehcp init``: store the clocks when they are missing or were made under another fingerprint."""
+    wanted = clock_table.fingerprint(book.content_digest)
+    with engine.connect() as conn:
+        if clock_table.stored_fingerprint(conn) == wanted:
+            return None
+    with db.write_transaction(engine) as conn:
+        if clock_table.stored_fingerprint(conn) == wanted:
+            return None
+        return f"{refresh_all(conn, book):,} clocks worked out under this rule book"
