@@ -324,7 +324,9 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         summary.run_id = run_id
         found = planned.found
         rewritten = [*found.new_text.index[found.is_new], *found.case_ids[found.changed_mask]]
-        children = persons_of(conn, kind_def, found.case_ids[found.changed_mask])  # before they are rewritten
+        if kind_def.case == "review":  # a review leaving the extract leaves its child's other rows to redo
+            rewritten += list(found.newly_missing)
+        children = persons_of(conn, kind_def, rewritten)  # the children before the rows are rewritten
         _apply(conn, table, kind_def, planned.cases, planned.found, run_id, summary, step,
                digests=planned.digests, stored_digest=planned.stored_digest)
         # the stored clocks of the cases just written, in the same transaction: never half-written

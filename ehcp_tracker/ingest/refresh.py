@@ -85,6 +85,24 @@ def worked_out(cases: pd.DataFrame, book: RuleBook, case: str) -> pd.DataFrame:
     return out[clock_table.COLUMNS]
 
 
+def stored_rows(cases: pd.DataFrame, book: RuleBook, case: str) -> pd.DataFrame:
+    """:func:`worked_out` for cases as ``db.load_cases`` reads them, missing ones included.
+
+    A review row missing from the latest extract is not one of the child's rows for the rows still
+    present (as the listings have always judged them: a phase transfer is placed among the present
+    rows); its own clocks are worked out with every row of the child, as ``--include-missing``
+    lists them. Assessments do not depend on one another: one pass."""
+    if case != "review" or "missing_since_run_id" not in cases:
+        return worked_out(cases, book, case)
+    missing = cases["missing_since_run_id"].notna().to_numpy()
+    if not missing.any():
+        return worked_out(cases, book, case)
+    present = worked_out(cases[~missing].reset_index(drop=True), book, case)
+    every = worked_out(cases, book, case)
+    gone = every["case_id"].isin(cases.loc[missing, BY_CASE[case].key].to_numpy())
+    return pd.concat([present, every[gone.to_numpy()]], ignore_index=True)
+
+
 def refresh_all(conn: sa.Connection, book: RuleBook) -> int:
     """Every stored clock worked out again (a new rule book, or ``ehcp evaluate``); the count."""
     total = 0
@@ -97,7 +115,7 @@ def refresh_all(conn: sa.Connection, book: RuleBook) -> int:
 def _refresh_kind(conn: sa.Connection, book: RuleBook, kind: Kind) -> int:
     clock_table.delete_kind(conn, kind.case)
     cases = db.load_cases(conn, kind)
-    rows = worked_out(cases, book, kind.case) if len(cases) else pd.DataFrame(columns=clock_table.COLUMNS)
+    rows = stored_rows(cases, book, kind.case) if len(cases) else pd.DataFrame(columns=clock_table.COLUMNS)
     clock_table.write(conn, rows)
     return len(rows)
 
@@ -141,7 +159,7 @@ def refresh_cases(conn: sa.Connection, book: RuleBook, kind: Kind, case_ids, per
         parts = [db.load_cases(conn, kind, table.c[kind.key].in_(ids[start:start + _CHUNK]))
                  for start in range(0, len(ids), _CHUNK)]
         cases = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
-        rows = worked_out(cases, book, kind.case) if cases is not None else pd.DataFrame(columns=clock_table.COLUMNS)
+        rows = stored_rows(cases, book, kind.case) if cases is not None else pd.DataFrame(columns=clock_table.COLUMNS)
         clock_table.write(conn, rows)
         count = len(rows)
     clock_table.set_state(conn, wanted)
