@@ -302,6 +302,23 @@ def test_european_excel_separators_are_read(stored, db_url, tmp_path, delimiter)
         {k: v for k, v in before.items() if k != "import_run"}
 
 
+def test_a_pipe_separated_file_is_refused_by_name(stored, db_url, tmp_path):
+    before = snapshot(db_url)
+    result = stored("--as-of", AS_OF, "import", extract(tmp_path / "pipe.csv", caseload(), delimiter="|"))
+    refused(result, "pipe.csv: the header is separated by pipe (|), which is not read")
+    assert "required" not in result.output  # not the misleading "required column missing"
+    no_change(before, snapshot(db_url), audit=0)
+
+
+@pytest.mark.parametrize("header", ["request_id|person_id|request_received", "request_id^person_id"])
+def test_an_unread_separator_is_named(header):
+    from ehcp_tracker.errors import EhcpError
+    from ehcp_tracker.ingest.extract import _separator
+
+    with pytest.raises(EhcpError, match="is not read"):
+        _separator(f"{header}\nR1|P1|2024-01-01\n", "x.csv")
+
+
 # --------------------------------------------------------------------------- 7. ehcp changes
 
 def test_changes_reports_the_whole_import_command_and_its_fields(stored, tmp_path):

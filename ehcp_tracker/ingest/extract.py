@@ -195,7 +195,7 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list, list[int], str]:
     if "\x00" in text:
         raise EhcpError(f"{file}: contains NUL bytes; not a text CSV file (is it a spreadsheet or a UTF-16 export?)")
     utf8 = raw[len(UTF8_BOM):] if encoding == "utf-8-sig" else raw if encoding == "utf-8" else text.encode("utf-8")
-    separator = _separator(text)
+    separator = _separator(text, file)
     fast = _read_csv_fast(utf8, text, separator)
     if fast is not None:
         return (*fast, encoding)
@@ -226,15 +226,24 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list, list[int], str]:
 
 
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+# Separators some case-management exports offer that we do not read: named in the refusal, so the
+# night's operator is told what to change rather than that every required column is missing.
+UNREAD_SEPARATORS = {"|": "pipe (|)", "^": "caret (^)", "~": "tilde (~)"}
 
 
-def _separator(text: str) -> str:
+def _separator(text: str, file: str = "the file") -> str:
     """The separator of the header line: a comma, or the semicolon or tab European Excel writes
-    ("CSV" saved where the decimal mark is a comma). A header holding none of them is one column,
-    read with commas (the required-column check then names what is missing)."""
+    ("CSV" saved where the decimal mark is a comma). A header holding none of them but an unread
+    separator (a pipe) is refused by name; one holding nothing at all is one column, read with
+    commas (the required-column check then names what is missing)."""
     header = next((line for line in text.splitlines() if line.strip()), "")
     counts = {sep: header.count(sep) for sep in SEPARATORS}
     best = max(counts, key=lambda sep: counts[sep])
+    if not counts[best]:
+        unread = max(UNREAD_SEPARATORS, key=header.count)
+        if header.count(unread):
+            raise EhcpError(f"{file}: the header is separated by {UNREAD_SEPARATORS[unread]}, which is not read; "
+                            "export the extract as CSV separated by commas, semicolons or tabs")
     return best if counts[best] > counts[","] else ","
 
 
