@@ -344,6 +344,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             obj.say(line)
         for line in describe_statuses(summary.status_changes, summary.run_id):
             obj.say(line)
+        obj.say(f"{summary.file}: {describe_new_queries(summary.new_queries, summary.new_queries_by_code)}")
         summaries.append(summary.as_dict())
         failed |= summary.rejected > 0
     if summary_json:
@@ -378,6 +379,14 @@ def describe_moves(changes: list[dict], run_id, limit: int = 20) -> list[str]:
     if len(changes) > limit:
         lines.append(f"  ... and {len(changes) - limit} more: ehcp changes --run {run_id}")
     return lines
+
+
+def describe_new_queries(count: int, by_code: dict[str, int]) -> str:
+    """'3 new queries (ehcp queries to list them): 2 maintain_on_transfer, 1 ...'; '0 new queries'."""
+    text = f"{count} new quer{'y' if count == 1 else 'ies'}"
+    if count:
+        text += " (ehcp queries to list them): " + ", ".join(f"{n} {code}" for code, n in by_code.items())
+    return text
 
 
 def describe_statuses(changes: list[dict], run_id, limit: int = 20) -> list[str]:
@@ -458,22 +467,67 @@ def due(obj: Context, window, days, fmt, output, **filters):
 
 @cli.command()
 @click.option("--open", "open_only", is_flag=True, help="Only clocks still running past their due date.")
+@click.option("--include-exempt", is_flag=True,
+              help="Also list clocks whose exemption applies (left out by default: the law lifts their time "
+                   "limit, so they are no breach), marked 'exempt: as soon as practicable' in an exempt column.")
 @filter_options
 @listing_options
 @click.pass_obj
-def breaches(obj: Context, open_only, fmt, output, **filters):
+def breaches(obj: Context, open_only, include_exempt, fmt, output, **filters):
     """Clocks past their due date and still running (overdue), and clocks that stopped late.
+    Clocks whose exemption applies (school closure, exceptional personal circumstances, ...) are
+    not breaches and are left out unless --include-exempt.
 
+    \b
     Example: ehcp breaches --open --team North --format xlsx -o breaches.xlsx
+             ehcp breaches --include-exempt --format csv -o breaches.csv
     """
     from .listings import breaches as breach_listing
 
     _say_if_in_memory(obj)
-    frame = breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), open_only=open_only)
-    overdue = int((frame["status"] == "overdue").sum())
-    obj.say(f"breaches as of {obj.as_of:%a %d %b %Y}: {len(frame)} in total, {overdue} still overdue"
-            + ("" if open_only else f", {len(frame) - overdue} stopped late"))
+    frame = breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), open_only=open_only,
+                           include_exempt=include_exempt)
+    exempt = frame.attrs.get("exempt", 0)
+    real = frame[frame["exempt"].isna()] if include_exempt else frame
+    overdue = int((real["status"] == "overdue").sum())
+    said = (f"breaches as of {obj.as_of:%a %d %b %Y}: {len(real)} in total, {overdue} still overdue"
+            + ("" if open_only else f", {len(real) - overdue} stopped late"))
+    if exempt:
+        said += (f"; {exempt} exempt clocks listed too, not breaches (exempt column)" if include_exempt
+                 else f"; {exempt} exempt clocks left out (--include-exempt lists them)")
+    obj.say(said)
     _emit(frame, fmt, output, "breaches")
+
+
+@cli.command()
+@click.option("--code", metavar="CODE", help="Only this finding, e.g. maintain_on_transfer (the README's Queries "
+              "section lists the codes; an unknown one is answered with the known ones).")
+@filter_options
+@listing_options
+@click.pass_obj
+def queries(obj: Context, code, fmt, output, **filters):
+    """Queries: what the law or the data makes doubtful but that is not a clock (a maintain decision
+    on a phase-transfer review, a stored exemption that is not applied, ...), like the data-quality
+    queries of the DfE's validators. One row per finding: code, case, clock, message, what to do.
+    A query is not a breach: nothing is late; a caseworker should look and act.
+
+    \b
+    Example: ehcp queries --caseworker CW001
+             ehcp queries --code maintain_on_transfer --format csv -o transfers.csv
+    """
+    from .listings import queries as query_listing, query_table_view
+
+    frame = query_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), code=code)
+    if not len(frame):
+        obj.say(f"no queries as of {obj.as_of:%a %d %b %Y}" + (f" with code {code.strip()}" if code else ""))
+        if fmt == "table" and not output:
+            return
+    else:
+        obj.say(f"queries as of {obj.as_of:%a %d %b %Y}: {len(frame)} "
+                f"({', '.join(f'{n} {c}' for c, n in frame['code'].value_counts().sort_index().items())})")
+    if fmt == "table":
+        frame = query_table_view(frame, wide=click.get_current_context().meta.get("ehcp.wide", False))
+    _emit(frame, fmt, output, "queries")
 
 
 @cli.command()

@@ -240,13 +240,24 @@ def due(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filte
 
 
 def breaches(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
-             open_only: bool = False) -> pd.DataFrame:
+             open_only: bool = False, include_exempt: bool = False) -> pd.DataFrame:
     """Clocks running past their due date, and clocks that stopped late (``open_only``: only the
-    ones still running); worst first."""
+    ones still running); worst first.
+
+    A clock whose exemption applies is no breach: the law lifts its time limit and leaves the duty
+    to act "as soon as practicable" (regs 5(4), 10(4), 13(3); reg 8(2) for advice), so it is left out unless
+    ``include_exempt``, which lists it with an ``exempt`` column saying so (blank on the others)."""
     results = clock_results(engine, book, as_of, filters)
     chosen = results[results["status"].isin(["overdue"] if open_only else ["overdue", "late"])]
-    return chosen.sort_values(["status", "days_overdue", "case_id"], ascending=[False, False, True],
-                              kind="stable").reset_index(drop=True)
+    exempt = chosen["exception"].notna()
+    if include_exempt:
+        chosen = chosen.assign(exempt=exempt_marks(chosen, book))
+    else:
+        chosen = chosen[~exempt]
+    out = chosen.sort_values(["status", "days_overdue", "case_id"], ascending=[False, False, True],
+                             kind="stable").reset_index(drop=True)
+    out.attrs["exempt"] = int(exempt.sum())  # listed or left out: the CLI says which
+    return out
 
 
 def clock_titles(book: RuleBook) -> dict[str, str]:
@@ -273,9 +284,9 @@ def days_text(status: str, days_overdue: int, due: dt.date | None, as_of: dt.dat
 
 
 # The caseworker's view of a clock listing (``table_view``): what to do, by when, how long is left.
-NARROW_COLUMNS = ["case_id", "title", "due", "days", "caseworker"]
+NARROW_COLUMNS = ["case_id", "title", "due", "days", "caseworker", "exempt"]
 WIDE_COLUMNS = ["case_id", "kind", "caseworker", "team", "clock", "title", "started", "due", "stopped", "status",
-                "days", "exception", "statutory", "reference"]
+                "days", "exception", "exempt", "statutory", "reference"]
 
 
 def table_view(frame: pd.DataFrame, book: RuleBook, as_of: dt.date, *, wide: bool = False) -> pd.DataFrame:
@@ -460,3 +471,92 @@ def render_working(working) -> str:
             lines.append(f"    => due {clock.due:%d %b %Y}, status {clock.status}"
                          + (f", exception {clock.exception}" if clock.exception else ""))
     return "\n".join(clean(line) for line in lines)  # case-system text reaches a terminal: no controls
+
+
+# ------------------------------------------------------------------------------------ exempt clocks
+
+# How the law words the duty left once an exemption applies: the LA's time limits (regs 4(1), 5(1),
+# 10(1), 13(2)) all read "as soon as practicable, and in any event within ...", and an exemption
+# (regs 5(4), 10(4), 13(3)) lifts only the "in any event" limit. A rule file's ``effect`` (the 2020
+# coronavirus relaxation: "as soon as reasonably practicable") says it where the words differ.
+EXEMPT_FALLBACK = "as soon as practicable"
+
+
+def exempt_marks(frame: pd.DataFrame, book: RuleBook) -> pd.Series:
+    """For each clock row, "exempt: as soon as practicable" where an exemption applies (the engine's
+    ``exception`` column names it), blank where none does.
+
+    The engine alone decides whether an exemption applies (its conditions, its window); this only
+    words the consequence, so a change to which exemptions apply changes these marks with it."""
+    recorded = frame["exception"].to_numpy(dtype=object)
+    marks = np.full(len(frame), None, dtype=object)
+    for code in frame.loc[frame["exception"].notna(), "exception"].unique():
+        reason = book.exceptions.get(code)
+        effect = reason.effect if reason is not None else ""
+        fallback = effect.rpartition(":")[2].strip() if effect else EXEMPT_FALLBACK
+        marks[recorded == code] = f"exempt: {fallback or EXEMPT_FALLBACK}"
+    return pd.Series(marks, index=frame.index, dtype=object)
+
+
+# ------------------------------------------------------------------------------------------ queries
+
+def query_codes() -> tuple[str, ...]:
+    """Every query code ``clocks/queries.py`` defines (its module-level ``Query`` findings, alone or in
+    a tuple), sorted: ``--code`` takes these, so a new finding there is listed here with no change."""
+    from .clocks import queries as found
+
+    codes = set()
+    for value in vars(found).values():
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(item, found.Query):
+                codes.add(item.code)
+    return tuple(sorted(codes))
+
+
+def queries(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
+            code: str | None = None) -> pd.DataFrame:
+    """The caseload's queries (``clocks.queries.caseload_queries``: what the law or the data makes
+    doubtful but that is not a clock), for the cases matching ``filters``, judged on ``as_of``;
+    ``code``: only that finding. Columns ``QUERY_COLUMNS`` (plus ``missing_since`` with
+    ``filters.include_missing``), by code and case.
+
+    A code that names no finding is an error listing the known ones, never a silent "no queries"."""
+    from .clocks.queries import QUERY_COLUMNS, caseload_queries
+
+    if code is not None:
+        known = query_codes()
+        wanted = code.strip().lower()
+        if wanted not in known:
+            raise EhcpError(f"--code: no query {code.strip()!r} (known: {' '.join(known)})")
+        code = wanted
+    kinds = [filters.kind] if filters.kind else list(KINDS)
+    with engine.connect() as conn:
+        filters = resolve_filters(conn, filters)
+        frames = {name: (load_filtered(conn, name, filters) if name in kinds
+                         else db.load_cases(conn, KINDS[name], sa.false()))
+                  for name in KINDS}
+        found = caseload_queries(frames["assessments"], frames["reviews"], book, as_of)
+        if code is not None:
+            found = found[found["code"] == code].reset_index(drop=True)
+        columns = list(QUERY_COLUMNS)
+        if filters.include_missing:
+            columns.append("missing_since")
+            found["missing_since"] = pd.Series(dtype="datetime64[s]", index=found.index)
+            for name, cases in frames.items():
+                rows = found["kind"] == KINDS[name].case
+                if rows.any():
+                    found.loc[rows, "missing_since"] = missing_since(conn, cases, KINDS[name].key,
+                                                                     found.loc[rows, "case_id"])
+    return found[columns].reset_index(drop=True)
+
+
+QUERY_NARROW_COLUMNS = ["code", "case_id", "clock", "message", "action"]
+QUERY_WIDE_COLUMNS = ["code", "case_id", "kind", "caseworker", "team", "clock", "date", "message", "action",
+                      "missing_since"]
+
+
+def query_table_view(frame: pd.DataFrame, *, wide: bool = False) -> pd.DataFrame:
+    """The queries as people read them: code, case, clock, message and what to do (``wide``: with
+    whose case it is and the date it is about). CSV, JSON and XLSX keep ``QUERY_COLUMNS``."""
+    shown = [c for c in (QUERY_WIDE_COLUMNS if wide else QUERY_NARROW_COLUMNS) if c in frame.columns]
+    return frame[shown].rename(columns={"action": "what to do"})

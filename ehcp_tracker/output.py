@@ -154,7 +154,7 @@ def to_xlsx(frame: pd.DataFrame, path, sheet: str = "results", percent_rows=None
 
 # Values that must never break across lines in a table: identifiers, dates, counts.
 _WHOLE_COLUMNS = {"case_id", "kind", "person_id", "caseworker", "team", "clock", "started", "due", "stopped",
-                  "status", "days", "days_overdue", "exception", "statutory", "kpi", "period"}
+                  "status", "days", "days_overdue", "exception", "statutory", "kpi", "period", "code"}
 
 
 def terminal_width() -> int:

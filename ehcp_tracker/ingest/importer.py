@@ -32,6 +32,7 @@ from ..store.bulk import insert_columns
 from .extract import Profile, read_extract
 from .refresh import persons_of, refresh_cases
 from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
+from .new_queries import count_by_code, new_queries
 from .validate import validate
 
 # progress(stage, done, total): the CLI draws a bar from it; the library never prints.
@@ -59,6 +60,8 @@ class ImportSummary:
     mass_changes: list[str] = field(default_factory=list)  # said even under --quiet
     deadline_changes: list[dict] = field(default_factory=list)  # clocks whose due date moved
     status_changes: list[dict] = field(default_factory=list)  # clocks whose due stayed but status changed
+    new_queries: int = 0  # queries present after the import that were not before (by code and case)
+    new_queries_by_code: dict[str, int] = field(default_factory=dict)
     rejects_file: str | None = None
     status: str = "imported"
     batch: str | None = None
@@ -302,8 +305,11 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         # unchanged rows are settled by their digest: neither compared field by field nor rewritten
         cases, compared, text, digests, stored_digest, settled = _by_digest(conn, kind_def, cases, existing, in_file)
         found = differences(kind_def, text.set_index(kind_def.key, drop=False), compared, in_file)
+        touched = np.concatenate([found.new_text.index[found.is_new].to_numpy(dtype=object),
+                                  found.case_ids[found.changed_mask]])
         return Plan(kept, cases, digests, stored_digest, settled, found,
-                    deadline_changes(kind_def, book, as_of, compared, cases, found.notes))
+                    deadline_changes(kind_def, book, as_of, compared, cases, found.notes),
+                    new_queries(kind_def, book, as_of, existing, cases, touched, in_file))
 
     with engine.connect() as conn:  # the witness first: a commit between the reads only makes it stale
         read_at = _latest_run(conn)
@@ -336,6 +342,8 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         changes = planned.changes
         summary.deadline_changes = [c for c in changes if c["old_due"] != c["new_due"]]
         summary.status_changes = [c for c in changes if c["old_due"] == c["new_due"]]
+        summary.new_queries = len(planned.queries)
+        summary.new_queries_by_code = count_by_code(planned.queries)
         if changes:
             conn.execute(db.deadline_change.insert(), [
                 {"run_id": run_id, "kind": kind_def.name} | change for change in changes])
@@ -363,6 +371,7 @@ class Plan:
     settled: int  # rows settled by digest: unchanged
     found: Differences
     changes: list[dict]  # deadline and status changes
+    queries: pd.DataFrame  # the queries the import adds (new_queries.py)
 
 
 def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFrame, incoming: pd.DataFrame,

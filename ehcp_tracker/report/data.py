@@ -29,7 +29,7 @@ from .. import __version__
 from ..clocks.engine import OPEN_STATUSES
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
-from ..listings import REVIEW_BANDS, Filters, backlog, clock_results, months_overdue, review_backlog
+from ..listings import REVIEW_BANDS, Filters, backlog, clock_results, months_overdue, queries, review_backlog
 from ..store import db
 
 # The pack's own shorter wording for some KPIs (the catalogue's title otherwise). Which way is better
@@ -115,6 +115,7 @@ class PackData:
     benchmark: pd.DataFrame | None = None        # year, area, role, the DfE measures (benchmark.py)
     open_counts: str = ""                        # one sentence reconciling the page's "open" counts
     clock_titles: dict[str, str] = field(default_factory=dict)
+    query_counts: pd.DataFrame | None = None     # code, cases, action, listing: the queries by code (data quality)
 
     @property
     def month_label(self) -> str:
@@ -228,6 +229,7 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
         backlog=pending, notes=notes, rule_fingerprint=book.fingerprint,
         rule_files=[str(p.relative_to(rules_root)) if rules_root else str(p) for p in book.files],
         options=options, backlog_counts=_backlog_counts(pending, book),
+        query_counts=query_counts(engine, book, as_of, filters),
         clock_titles={c.id: c.family_title or c.title for c in book.clocks})
     pack.open_counts = _open_counts(pack)
     if commentary is not None:
@@ -424,6 +426,21 @@ def _backlog_counts(pending: pd.DataFrame, book: RuleBook) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kind", "clock", "cases", "with_exception", "longest_weeks_overdue"])
 
 
+QUERY_COUNT_COLUMNS = ["code", "cases", "action", "listing"]
+QUERY_INTRO = ("A query is a finding the law or the data makes doubtful but that is not a late clock (a "
+               "maintain decision on a phase-transfer review, a stored exemption that is not applied, ...): none "
+               "is a breach, each says what to do. List them with \u201cehcp queries --code CODE\u201d.")
+
+
+def query_counts(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
+    """The caseload's queries (``listings.queries``) counted by code, with what to do and the command
+    that lists them: the data-quality section's count, never the cases themselves."""
+    found = queries(engine, book, as_of, filters)
+    rows = [{"code": code, "cases": len(part), "action": part["action"].iloc[0],
+             "listing": f"ehcp queries --code {code}"} for code, part in found.groupby("code", sort=True)]
+    return pd.DataFrame(rows, columns=QUERY_COUNT_COLUMNS)
+
+
 def _open_counts(pack: PackData) -> str:
     """One sentence tying together the page's three "open" counts (issue 16), with their numbers."""
     h = pack.headline.set_index("kpi") if len(pack.headline) else pd.DataFrame()
@@ -596,11 +613,15 @@ def publish(pack: PackData) -> PackData:
     if counts is not None:
         for column in ("cases", "with_exception"):
             counts[column] = [SUPPRESSED if _small(v) else v for v in counts[column]]
+    queried = pack.query_counts.astype(object).copy() if pack.query_counts is not None else None
+    if queried is not None:
+        queried["cases"] = [SUPPRESSED if _small(v) else v for v in queried["cases"]]
     notes = [n for n in pack.notes if "cases in the backlog" not in n and "missing from the latest extract" not in n]
     notes.append("Public version: counts from 1 to 4, and rates that would reveal them, are shown as "
                  f"\u201c{SUPPRESSED}\u201d; no case is listed.")
     return copy(pack, headline=headline, trend=trend, tracker=tracker, ageing_assessments=ageing_a,
                 ageing_reviews=ageing_r, backlog=pack.backlog.iloc[0:0], backlog_counts=counts, notes=notes,
+                query_counts=queried,
                 commentary=pack.commentary, open_counts="")
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..output import neutralise
 from .data import (AMBER_COUNT_SHARE, AMBER_POINTS, BASIS_WORDS, HTML_BACKLOG_LIMIT, KIND_WORDS, TREND_MONTHS,
-                   PackData, count_text, value_text)
+                   QUERY_INTRO, PackData, count_text, value_text)
 
 RAG_TEXT = {"green": ("●", "Green"), "amber": ("▲", "Amber"), "red": ("■", "Red"), "no_target": ("–", "No target"),
             "no_data": ("○", "No data")}
@@ -505,7 +505,20 @@ def _backlog(pack: PackData) -> str:
 
 def _quality(pack: PackData) -> str:
     items = "".join(f"<li>{esc(note)}</li>" for note in pack.notes) or "<li>No data-quality problems found.</li>"
-    return _section("quality", f'<ul class="notes">{items}</ul>', pack)
+    return _section("quality", f'<ul class="notes">{items}</ul>' + _queries(pack), pack)
+
+
+def _queries(pack: PackData) -> str:
+    """The queries counted by code, with what a query is and how to list them."""
+    counts = pack.query_counts
+    if counts is None:
+        return ""
+    intro = f'<h3>Queries</h3><p class="note" data-queries>{esc(QUERY_INTRO)}</p>'
+    if not len(counts):
+        return intro + f'<p class="note">No queries as at {long_date(pack.as_of)}.</p>'
+    shown = counts.rename(columns={"code": "Query", "cases": "Cases", "action": "What to do",
+                                   "listing": "To list them"})
+    return intro + frame_table(shown, f"Queries by code as at {long_date(pack.as_of)}", "queries")
 
 
 def _about(pack: PackData) -> str:

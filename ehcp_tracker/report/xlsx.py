@@ -15,7 +15,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from ..output import neutralise
-from .data import KIND_WORDS, PackData
+from .data import KIND_WORDS, QUERY_INTRO, PackData
 
 PERCENT = "0.0%"
 COUNT = "#,##0"
@@ -157,8 +157,14 @@ def build(pack: PackData):
         write_sheet(workbook, "Commentary", [("Measure", "text"), ("Commentary", "text"), ("Action", "text"),
                                              ("Owner", "text")],
                     [[_title(pack, r.kpi), r.commentary, r.action, r.owner] for r in pack.commentary.itertuples()])
-    notes = [[n] for n in pack.notes] + [[f"Needs commentary: {t}"] for t in pack.needs_commentary]
-    write_sheet(workbook, "Data quality", [("Note", "text")], notes or [["None found"]])
+    notes = [[n, None] for n in pack.notes] + [[f"Needs commentary: {t}", None] for t in pack.needs_commentary]
+    if pack.query_counts is not None:  # the queries by code, each with what to do and how to list them
+        notes.append([QUERY_INTRO, None])
+        notes += [[f"Query {r.code}: {r.action} (list them: {r.listing})", r.cases]
+                  for r in pack.query_counts.itertuples(index=False)]
+        if not len(pack.query_counts):
+            notes.append(["No queries.", None])
+    write_sheet(workbook, "Data quality", [("Note", "text"), ("Cases", "count")], notes or [["None found", None]])
     about = [["Month", pack.month_label], ["Figures as at", Typed(pack.as_of, "date")],
              ["Rule book version", pack.rule_fingerprint], *(["Rule file", f] for f in pack.rule_files),
              ["KPI figures", pack.kpi_source], ["Produced by", f"ehcp-tracker {pack.version}"]]
