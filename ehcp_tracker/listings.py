@@ -39,15 +39,17 @@ class Filters:
 
 
 def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
-                  fresh: bool = False, running_due_by: dt.date | None = None) -> pd.DataFrame:
+                  fresh: bool = False, running_due_by: dt.date | None = None,
+                  stored: bool | None = None) -> pd.DataFrame:
     """Every clock of every case matching ``filters``, judged on ``as_of``.
 
     Caseworker, team and cohort filters go to the database (indexed), so "my cases" stays fast at
     national scale. The clocks come from the stored results (``store.clock_table``: worked out once
     per database state) when they were made under this rule book and are settled on ``as_of``
     (:func:`stored_ok`); otherwise, or with ``fresh``, the engine runs over just those cases, as
-    it always did. ``running_due_by``: only clocks still running and due by that day are needed
-    (``due``): the stored path lets the database pick them out.
+    it always did. ``stored``: read the stored rows whenever they answer (True), or only for a
+    filtered listing (None, the default: see below). ``running_due_by``: only clocks still running
+    and due by that day are needed (``due``): the stored path lets the database pick them out.
     """
     if filters.status and filters.status not in STATUSES:
         raise EhcpError(f"--status: {filters.status!r} is not one of {', '.join(STATUSES)}")
@@ -59,7 +61,12 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
     frames = []
     with engine.connect() as conn:
         filters = resolve_filters(conn, filters)
-        stored = not fresh and stored_ok(conn, book, as_of) is None
+        # the stored rows are read by the indexes of a caseworker's, a team's or a cohort's cases; a
+        # listing of the whole caseload still runs the engine over the packed read of the cases
+        # (``store.caseload``), which is faster than fetching millions of stored rows one by one
+        narrow = bool(filters.caseworker or filters.team or filters.cohort)
+        wanted = (narrow if stored is None else stored) and not fresh
+        stored = wanted and stored_ok(conn, book, as_of) is None
         for name in kinds:
             kind = KINDS[name]
             clocks = book.clocks_for(kind.case)

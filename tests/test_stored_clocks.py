@@ -74,7 +74,7 @@ def assert_stored_equals_fresh(engine, book, as_of):
         assert stored_ok(conn, book, as_of) is None  # the stored path is the one under test
     for filters in (Filters(), Filters(include_missing=True), Filters(kind="reviews", caseworker="CW1")):
         try:
-            stored = clock_results(engine, book, as_of, filters)
+            stored = clock_results(engine, book, as_of, filters, stored=True)
         except Exception as exc:  # noqa: BLE001 - a filter matching no case is an error on both paths
             with pytest.raises(type(exc)):
                 clock_results(engine, book, as_of, filters, fresh=True)
@@ -232,7 +232,7 @@ def test_a_past_as_of_is_evaluated_in_memory_and_agrees(run, db_url, book):
         assert "before the latest stage date" in stored_ok(conn, book, past)
     result = run("--as-of", past, "breaches", "--format", "csv")
     assert result.exit_code == 0 and "note:" not in result.stderr
-    listed = clock_results(engine, book, past, Filters())
+    listed = clock_results(engine, book, past, Filters(), stored=True)
     assert comparable(listed) == comparable(clock_results(engine, book, past, Filters(), fresh=True))
     engine.dispose()
 
@@ -241,7 +241,7 @@ def test_explain_agrees_with_the_stored_row(run, db_url, book):
     _import_samples(run)
     engine = db.connect(db_url)
     as_of = dt.date(2026, 11, 2)
-    stored = clock_results(engine, book, as_of, Filters())
+    stored = clock_results(engine, book, as_of, Filters(), stored=True)
     for case_id in ["R0000130", "AR0000007", "AR0000135"]:
         mine = stored[stored["case_id"] == case_id].drop(columns=["transfer_type"])
         working = working_rows(explain(engine, book, as_of, case_id)).drop(columns=["transfer_type"])
@@ -262,7 +262,8 @@ def test_an_import_rewrites_the_stored_clocks_of_the_cases_it_changed(engine, bo
         csv.writer(handle).writerows([header, *first])
     import_extract(engine, path, book, dt.date(2026, 11, 2))
     as_of = dt.date(2026, 11, 2)
-    plan = lambda: clock_results(engine, book, as_of, Filters(clock="final_plan")).set_index("case_id")  # noqa: E731
+    plan = lambda: clock_results(engine, book, as_of, Filters(clock="final_plan"),  # noqa: E731
+                                 stored=True).set_index("case_id")
     before = plan()
     # 5 Jan 2026 + 20 weeks (reg 13(2)) = 25 May 2026: issued that day is on time
     assert before.loc["R0002", "due"] == pd.Timestamp("2026-05-25") and before.loc["R0002", "status"] == "met"
