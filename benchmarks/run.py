@@ -52,10 +52,12 @@ STEPS = [
     ("reimport", "re-import, nothing changed"),
     ("reimport_1pct", "re-import, 1% of cases changed"),
     ("evaluate", "full clock evaluation (load + engine)"),
+    ("store", "ehcp evaluate: every clock worked out and stored (CLI, end to end)"),
     ("kpi_year", "kpi --year (CLI, end to end)"),
     ("kpi_month", "kpi --month (CLI, end to end)"),
     ("report", "report --month, HTML with 12-month trends (CLI, end to end)"),
     ("due", "due --caseworker X (CLI, end to end)"),
+    ("due_in_memory", "due --caseworker X, another rule book: evaluated in memory (CLI)"),
     ("explain", "explain, one case"),
     ("version", "ehcp --version (CLI, end to end)"),
     ("alerts", "alerts, first run (events + routing + every digest rendered)"),
@@ -64,7 +66,7 @@ FLOOR = [("pandas_read", "floor: pandas read_csv(dtype=str) of the assessments f
          ("pyarrow_read", "floor: pyarrow CSV read of both extracts"),
          ("duckdb_20w", "floor: DuckDB, plans within 20 weeks per month")]
 # Issue 17's targets at 1,000,000 requests on SQLite (seconds); PostgreSQL's are 1.5 times these.
-TARGETS = {"import": 30, "reimport": 8, "reimport_1pct": 10, "evaluate": 5, "kpi_year": 5, "kpi_month": 3,
+TARGETS = {"import": 30, "reimport": 8, "reimport_1pct": 10, "evaluate": 5, "store": 5, "kpi_year": 5, "kpi_month": 3,
            "report": 15, "due": 1, "version": 0.3}
 PEAK_TARGET_MB = 2048
 GROWTH_TARGET = 11
@@ -150,6 +152,21 @@ def step_report(url: str, work: Path):
 
 def step_due_cli(url: str):
     return _cli(url, "due", "--caseworker", _one_case(url, "caseworker"), "--days", "28", "--format", "csv")
+
+
+def step_due_in_memory(url: str, work: Path):
+    """``due`` as before issue 17's stored clocks: a rule book whose fingerprint differs (one
+    description changed) makes the command evaluate the caseworker's cases in memory."""
+    import shutil
+
+    rules = work / "rules-other"
+    if not rules.exists():
+        shutil.copytree(ROOT / "rules", rules)
+        path = rules / "local" / "example.toml"
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "Targets an example SEND service", "Targets a SEND service", 1), encoding="utf-8")
+    return _cli(url, "--rules", str(rules), "due", "--caseworker", _one_case(url, "caseworker"), "--days", "28",
+                "--format", "csv")
 
 
 def _one_case(url: str, column: str):
@@ -254,6 +271,10 @@ def prepare_step(name: str, url: str | None, extracts: Path):
             return step_report(url, extracts)
         case "due":
             return step_due_cli(url)
+        case "due_in_memory":
+            return step_due_in_memory(url, extracts)
+        case "store":
+            return _cli(url, "evaluate")
         case "explain":
             return step_explain(url)
         case "alerts":

@@ -217,6 +217,50 @@ def init(obj: Context):
               else f"upgraded from {before}")
     obj.say(f"database ready ({change}, schema {after}): "
             f"{obj.raw_engine.url.render_as_string(hide_password=True)}")
+    from .errors import RuleBookError
+    from .ingest.refresh import refresh_if_stale
+
+    try:
+        book = obj.book
+    except RuleBookError:  # the schema is ready; `ehcp evaluate` stores the clocks once the rules are fixed
+        obj.say("note: the rule book has problems (`ehcp rules check`): clocks not worked out")
+        return
+    done = refresh_if_stale(obj.raw_engine, book)
+    if done:
+        obj.say(f"clocks stored: {done}")
+
+
+@cli.command("evaluate")
+@click.option("--wait", type=click.FloatRange(0, 7 * 24 * 3600), metavar="SECONDS",
+              help="Give up after waiting SECONDS for an import to finish (default: wait as long as it takes).")
+@click.pass_obj
+def evaluate_(obj: Context, wait):
+    """Work out every clock of every case again and store it, under the write lock.
+
+    Imports keep the stored clocks up to date for the cases they change; a command run with
+    another rule book (--rules, or edited rule files) evaluates in memory and says so, until this
+    stores the clocks under that rule book.
+
+    Example: ehcp --rules ./our-rules evaluate
+    """
+    import time
+
+    from .ingest.refresh import refresh_everything
+
+    started = time.perf_counter()
+    count = refresh_everything(obj.engine, obj.book, wait=wait, on_wait=_waiting(obj, Path("evaluate")))
+    obj.say(f"{count:,} clocks worked out and stored in {time.perf_counter() - started:.1f} s "
+            f"(rule book {obj.book.fingerprint})")
+
+
+def _say_if_in_memory(obj: Context) -> None:
+    """One line on stderr when a listing cannot read the stored clocks (another rule book, never
+    stored): it is then worked out in memory, as exact but slower. A past --as-of is not news."""
+    from .listings import stored_reason
+
+    why = stored_reason(obj.engine, obj.book, obj.as_of)
+    if why and not why.startswith("--as-of"):
+        obj.say(f"note: evaluating in memory: {why}")
 
 
 @cli.command("import")
@@ -395,6 +439,7 @@ def clocks(obj: Context, fmt, output, **filters):
     """
     from .listings import clock_results
 
+    _say_if_in_memory(obj)
     _emit(clock_results(obj.engine, obj.book, obj.as_of, _filters(**filters)), fmt, output, "clocks")
 
 
@@ -412,6 +457,7 @@ def due(obj: Context, window, days, fmt, output, **filters):
     """
     from .listings import due as due_listing
 
+    _say_if_in_memory(obj)
     frame, (start, end) = due_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), days=days)
     overdue = int((frame["status"] == "overdue").sum())
     obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame) - overdue} clocks; "
@@ -438,6 +484,7 @@ def breaches(obj: Context, open_only, include_exempt, fmt, output, **filters):
     """
     from .listings import breaches as breach_listing
 
+    _say_if_in_memory(obj)
     frame = breach_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), open_only=open_only,
                            include_exempt=include_exempt)
     exempt = frame.attrs.get("exempt", 0)
@@ -569,6 +616,7 @@ def backlog(obj: Context, summary, fmt, output, **filters):
     """
     from .listings import backlog as backlog_listing, backlog_summary
 
+    _say_if_in_memory(obj)
     frame = backlog_listing(obj.engine, obj.book, obj.as_of, _filters(**filters))
     _emit(backlog_summary(frame) if summary else frame, fmt, output, "backlog")
 

@@ -15,13 +15,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .clocks.engine import CLOCK_COLUMNS, EXTRA_COLUMNS, OPEN_STATUSES, OUTCOME_COLUMNS, STATUSES, empty_result, evaluate
+from .clocks.engine import (CLOCK_COLUMNS, EXTRA_COLUMNS, OPEN_STATUSES, OUTCOME_COLUMNS, STATUSES, empty_result,
+                            evaluate, judge)
 from .clocks.explain import CaseWorking, explain_case
 from .clocks.rules import RuleBook
 from .errors import EhcpError
 from .output import clean
 from .schema import COHORTS, KINDS
-from .store import db
+from .store import clock_table, db
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,18 @@ class Filters:
     include_missing: bool = False  # cases absent from the latest extract are kept but not listed by default
 
 
-def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
+def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
+                  fresh: bool = False, running_due_by: dt.date | None = None,
+                  stored: bool | None = None) -> pd.DataFrame:
     """Every clock of every case matching ``filters``, judged on ``as_of``.
 
     Caseworker, team and cohort filters go to the database (indexed), so "my cases" stays fast at
-    national scale; the engine then runs over just those cases.
+    national scale. The clocks come from the stored results (``store.clock_table``: worked out once
+    per database state) when they were made under this rule book and are settled on ``as_of``
+    (:func:`stored_ok`); otherwise, or with ``fresh``, the engine runs over just those cases, as
+    it always did. ``stored``: read the stored rows whenever they answer (True), or only for a
+    filtered listing (None, the default: see below). ``running_due_by``: only clocks still running
+    and due by that day are needed (``due``): the stored path lets the database pick them out.
     """
     if filters.status and filters.status not in STATUSES:
         raise EhcpError(f"--status: {filters.status!r} is not one of {', '.join(STATUSES)}")
@@ -53,12 +61,22 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
     frames = []
     with engine.connect() as conn:
         filters = resolve_filters(conn, filters)
+        # the stored rows are read by the indexes of a caseworker's, a team's or a cohort's cases; a
+        # listing of the whole caseload still runs the engine over the packed read of the cases
+        # (``store.caseload``), which is faster than fetching millions of stored rows one by one
+        narrow = bool(filters.caseworker or filters.team or filters.cohort)
+        wanted = (narrow if stored is None else stored) and not fresh
+        stored = wanted and stored_ok(conn, book, as_of) is None
         for name in kinds:
             kind = KINDS[name]
             clocks = book.clocks_for(kind.case)
             if filters.clock:
                 clocks = [c for c in clocks if c.id == filters.clock]
             if not clocks:
+                continue
+            if stored:
+                frames.append(stored_clocks(conn, kind, filters, as_of, sorted({c.id for c in clocks}),
+                                            running_due_by))
                 continue
             cases = load_filtered(conn, name, filters)
             if len(cases):
@@ -76,6 +94,69 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
     if filters.status:
         result = result[result["status"] == filters.status]
     return result[columns].sort_values(["due", "case_id", "clock"], kind="stable").reset_index(drop=True)
+
+
+def stored_ok(conn: sa.Connection, book: RuleBook, as_of: dt.date) -> str | None:
+    """None when the stored clocks answer for ``as_of`` exactly as a fresh evaluation would; else
+    why not, in one line: never worked out, worked out under another rule book (or engine), or
+    ``as_of`` is before some case's latest stage date (a past ``--as-of``: the engine must cut)."""
+    stored = clock_table.stored_fingerprint(conn)
+    if stored is None:
+        return "the clocks have not been stored yet (`ehcp evaluate` stores them)"
+    if stored != clock_table.fingerprint(book.content_digest):
+        return ("the stored clocks were worked out under another rule book or engine "
+                "(`ehcp evaluate` works them out again)")
+    settled = clock_table.latest_settled(conn)
+    if settled is not None and settled > as_of:
+        return f"--as-of {as_of} is before the latest stage date stored ({settled})"
+    return None
+
+
+def stored_reason(engine: Engine, book: RuleBook, as_of: dt.date) -> str | None:
+    """:func:`stored_ok` on its own connection (the CLI's one-line note)."""
+    with engine.connect() as conn:
+        return stored_ok(conn, book, as_of)
+
+
+def stored_clocks(conn: sa.Connection, kind, filters: Filters, as_of: dt.date, clocks: list[str],
+                  running_due_by: dt.date | None = None) -> pd.DataFrame:
+    """One kind's stored clocks matching ``filters``, judged on ``as_of`` (``engine.judge``: the
+    same verdict the engine gives, from the stored start, due and stop dates), as ``evaluate``
+    columns (and ``missing_since`` with ``include_missing``)."""
+    table = db.table_for(kind.name)
+    rows = clock_table.read(conn, kind, filter_condition(table, filters), include_missing=filters.include_missing,
+                            clocks=clocks, running_due_by=running_due_by)
+    return judged(conn, rows, as_of, with_missing=filters.include_missing)
+
+
+def judged(conn: sa.Connection | None, rows: pd.DataFrame, as_of: dt.date, *, with_missing: bool = False
+           ) -> pd.DataFrame:
+    """Stored rows (``clock_table.read``) judged on ``as_of``, as ``evaluate`` columns."""
+    today = np.datetime64(as_of, "D")
+    n = len(rows)
+    stopped = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    status = np.empty(n, dtype=object)
+    days_overdue = np.zeros(n, dtype=np.int64)
+    stop_reason = np.empty(n, dtype=object)
+    warning = rows["warning_days"].to_numpy(dtype=np.int64) if n else np.empty(0, dtype=np.int64)
+    dates = {name: rows[name].to_numpy(dtype="datetime64[D]") for name in ("due", "stop_event", "closure", "overtaken")}
+    for days in np.unique(warning):
+        at = warning == days
+        stopped[at], status[at], days_overdue[at], stop_reason[at] = judge(
+            dates["due"][at], dates["stop_event"][at], dates["closure"][at], today, int(days), dates["overtaken"][at])
+    out = rows.assign(stopped=stopped.astype("datetime64[s]"), status=status, days_overdue=days_overdue,
+                      stop_reason=stop_reason)
+    if with_missing:
+        runs = dict(conn.execute(sa.select(db.import_run.c.id, db.import_run.c.as_of)).all()) if conn is not None else {}
+        out["missing_since"] = pd.to_datetime(out["missing_since_run_id"].map(runs), errors="coerce").astype("datetime64[s]")
+    columns = CLOCK_COLUMNS + EXTRA_COLUMNS + (["missing_since"] if with_missing else [])
+    out = out[columns]
+    # as the engine gives them: text, flags and codes as object columns (None for blank)
+    out = out.assign(**{name: out[name].astype(object).where(out[name].notna(), None) for name in columns
+                        if name not in ("started", "due", "stopped", "days_overdue", "missing_since")})
+    if len(out) and out["statutory"].map(type).eq(bool).all():
+        out["statutory"] = out["statutory"].astype(bool)  # the engine's flag (np.full of clock.statutory)
+    return out
 
 
 def missing_since(conn: sa.Connection, cases: pd.DataFrame, key: str, case_ids: pd.Series) -> pd.Series:
@@ -155,7 +236,7 @@ def due(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filte
     that left them out (as it once did) hid the worst cases from the person who has to chase them.
     """
     start, end = week_window(as_of) if days is None else (as_of, as_of + dt.timedelta(days=days))
-    results = clock_results(engine, book, as_of, filters)
+    results = clock_results(engine, book, as_of, filters, running_due_by=end)
     due_day = results["due"].dt.date
     running = results["status"].isin(OPEN_STATUSES)
     overdue = running & (results["status"] == "overdue")

@@ -70,15 +70,15 @@ NEW_IN_0006 = ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "ad
                "review_report_sent")
 
 
-NEW_IN_0007 = ("exception_from", "exception_to", "assessment_type", "tribunal_order", "tribunal_order_date")
+NEW_IN_0008 = ("exception_from", "exception_to", "assessment_type", "tribunal_order", "tribunal_order_date")
 
 
 def _first_review(old: sa.MetaData) -> None:
-    """review as revisions before 0006_legal made it (and assessment as before 0007_assessment_law)."""
+    """review as revisions before 0006_legal made it (and assessment as before 0008_assessment_law)."""
     for name in NEW_IN_0006:
         old.tables["review"]._columns.remove(old.tables["review"].c[name])
     if "assessment" in old.tables:
-        for name in NEW_IN_0007:
+        for name in NEW_IN_0008:
             old.tables["assessment"]._columns.remove(old.tables["assessment"].c[name])
 
 
@@ -111,8 +111,8 @@ def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     for name, table_rows in before.items():
         if name == "import_run":  # two more columns (0002 deadlines_moved, 0003 batch), NULL for old runs
             assert [r + ("None", "None") for r in table_rows] == after[name]
-        elif name == "assessment":  # 0005 row_digest and the five of 0007, NULL for old rows
-            assert [r + ("None",) * (1 + len(NEW_IN_0007)) for r in table_rows] == after[name]
+        elif name == "assessment":  # 0005 row_digest and the five of 0008, NULL for old rows
+            assert [r + ("None",) * (1 + len(NEW_IN_0008)) for r in table_rows] == after[name]
         elif name == "review":  # one more column (0005 row_digest), NULL for old rows
             assert [r + ("None",) for r in table_rows] == after[name]
         else:

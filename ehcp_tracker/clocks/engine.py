@@ -31,6 +31,9 @@ EXTRA_COLUMNS = ["statutory", "stop_reason", "rule_version", "reference", *FLAGS
 # stop event, the case's closure (judged: late if after the due date), a later stage overtaking it
 # (closed_by: unjudged).
 STOP_COLUMNS = ["stop_event", "closure", "overtaken"]
+# With evaluate(stops=True) too: each row's warning window (its variant's), so a stored row can be
+# judged on any day without the rule book's variants (store.clock_table).
+WARNING_COLUMN = "warning_days"
 STATUSES = ("open", "due_soon", "overdue", "met", "late")
 OPEN_STATUSES = ("open", "due_soon", "overdue")
 
@@ -297,7 +300,8 @@ def evaluate(cases: pd.DataFrame, book: RuleBook, as_of: dt.date, *, case: str =
         "team": columns["team"][rows],
     }
     for key in ("clock", "started", "due", "stopped", "status", "days_overdue", "exception", "statutory",
-                "stop_reason", "rule_version", "reference", *(STOP_COLUMNS if stops else ())):
+                "stop_reason", "rule_version", "reference", *(STOP_COLUMNS if stops else ()),
+                *((WARNING_COLUMN,) if stops else ())):
         out[key] = np.concatenate([p[key] for p in parts])
     for flag in FLAGS:
         out[flag] = columns[flag][rows]
@@ -393,6 +397,7 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
         "exception": exception, "statutory": _repeat(clock.statutory, len(rows)),
         "stop_reason": stop_reason, "rule_version": rule_version, "reference": reference,
         "stop_event": event, "closure": closure, "overtaken": overtaken,
+        WARNING_COLUMN: np.full(len(rows), clock.warning_days, dtype=np.int64),
     }
 
 
@@ -462,4 +467,6 @@ def empty_result(stops: bool = False) -> pd.DataFrame:
     for key in ("started", "due", "stopped", *(STOP_COLUMNS if stops else ())):
         frame[key] = frame[key].astype("datetime64[s]")
     frame["days_overdue"] = frame["days_overdue"].astype(np.int64)
+    if stops:
+        frame[WARNING_COLUMN] = pd.Series([], dtype=np.int64)
     return frame

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -172,6 +173,11 @@ class RuleBook:
     files: list[Path]
     fingerprint: str
     transfers: dict[int, str] = field(default_factory=lambda: dict(DEFAULT_TRANSFERS))
+    # blake2b of every rule file's parsed content in canonical form (sorted keys, its path inside the
+    # book): a comment or a reordered table changes nothing, a changed limit or a file renamed does.
+    # The stored clock table is keyed by it (``store.clock_table``): every command compares it.
+    # The term dates are part of it: they decide which school-closure exemptions apply.
+    content_digest: str = ""
     term_dates: "TermDates | None" = None  # the council's school closure periods (term_dates.py), if given
 
     def clock(self, clock_id: str) -> Clock:
@@ -374,6 +380,7 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
     exceptions: dict[str, ExceptionReason] = {}
     transfers: dict[str, dict[int, str]] = {}  # file name -> year -> type
     digest = hashlib.sha256()
+    canonical = hashlib.blake2b(digest_size=16, person=b"ehcp-rules-v1")
     for path in files:
         name = str(path.relative_to(directory.parent) if directory.parent in path.parents else path)
         raw = reader.read(name, path)
@@ -385,6 +392,8 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             reader.fail(name, f"not valid TOML: {exc}")
             continue
+        canonical.update(json.dumps([path.relative_to(directory).as_posix(), data], sort_keys=True,
+                                    default=str, ensure_ascii=False).encode("utf-8") + b"\x1e")
         _read_file(reader, name, data, clocks, exceptions)
         if "transfers" in data:
             transfers[name] = _read_transfers(reader, name, data["transfers"])
@@ -397,7 +406,8 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
     chosen = next(iter(transfers.values())) if transfers else dict(DEFAULT_TRANSFERS)
     if term_dates is not None:
         digest.update(repr(term_dates.closures).encode())
-    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12], chosen, term_dates)
+        canonical.update(repr(term_dates.closures).encode())
+    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12], chosen, canonical.hexdigest(), term_dates)
 
 
 def _read_transfers(reader: _Reader, name: str, table) -> dict[int, str]:

@@ -28,7 +28,9 @@ from ..files import atomic_open
 from ..output import neutralise
 from ..schema import KINDS, Kind
 from ..store import db
+from ..store.bulk import insert_columns
 from .extract import Profile, read_extract
+from .refresh import persons_of, refresh_cases
 from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
 from .new_queries import count_by_code, new_queries
 from .validate import validate
@@ -197,31 +199,6 @@ class ChangeLog:
                 "case_id": spread(0), "field": spread(1), "old_value": spread(2), "new_value": spread(3)}
 
 
-def insert_columns(conn: sa.Connection, table: sa.Table, columns: dict) -> None:
-    """Insert rows given column by column (arrays, or one value for every row), in big batches.
-
-    SQLite: the driver's own ``executemany`` (no per-row dict or type processing: values are
-    already what SQLite stores). PostgreSQL: ``COPY ... FROM STDIN``. Anything else: SQLAlchemy.
-    """
-    n = max(len(v) for v in columns.values() if np.ndim(v))
-    names = list(columns)
-    arrays = [v if np.ndim(v) else np.full(n, v, dtype=object) for v in columns.values()]
-    rows = zip(*(a.tolist() if isinstance(a, np.ndarray) else a for a in arrays))
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        # a page cache that holds the indexes: a million random person IDs otherwise thrash the default 2 MB
-        if n > 50_000:
-            raw.execute(f"PRAGMA cache_size = -{min(256, n // 4000) * 1024}")
-        statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        raw.executemany(statement, rows)
-    elif conn.dialect.name == "postgresql" and hasattr(raw, "cursor") and hasattr(raw.cursor(), "copy"):
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:  # pragma: no cover - databases other than SQLite and PostgreSQL
-        conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
-
-
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -351,8 +328,16 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         run_id = conn.execute(db.import_run.insert().values(
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
         summary.run_id = run_id
+        found = planned.found
+        rewritten = [*found.new_text.index[found.is_new], *found.case_ids[found.changed_mask]]
+        if kind_def.case == "review":  # a review leaving the extract leaves its child's other rows to redo
+            rewritten += list(found.newly_missing)
+        children = persons_of(conn, kind_def, rewritten)  # the children before the rows are rewritten
         _apply(conn, table, kind_def, planned.cases, planned.found, run_id, summary, step,
                digests=planned.digests, stored_digest=planned.stored_digest)
+        # the stored clocks of the cases just written, in the same transaction: never half-written
+        step("clocks", 0, 1)
+        refresh_cases(conn, book, kind_def, rewritten, children)
         summary.unchanged += planned.settled
         changes = planned.changes
         summary.deadline_changes = [c for c in changes if c["old_due"] != c["new_due"]]

@@ -2,7 +2,8 @@
 
 A case's stage dates are columns of its row rather than rows of their own: the engine reads whole
 caseloads at a time, and one row per case is what makes a million cases load in seconds.
-Deadlines are never stored (they are derived by the engine at every run).
+Deadlines are derived by the engine; since migration 0007 its results are kept in ``clock_result``,
+refreshed in the same transaction as the cases they come from (``ingest.refresh``).
 """
 
 from __future__ import annotations
@@ -133,6 +134,41 @@ alert_ledger = sa.Table(
     sa.Column("sent_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("kind", "case_id", "clock", "event", "due", "recipient", name="uq_alert_ledger_once"),
     sa.Index("ix_alert_ledger_run", "run_id"),
+)
+
+# The clocks as the engine last worked them out (migration 0007_clock_results): one row per (case,
+# clock) with what does not depend on the day it is judged (start, due, the stop dates, exception,
+# rule version), so a listing judges indexed rows instead of running the engine over the caseload.
+# ``clock_state`` holds the fingerprint of the rule book (and engine) they were worked out under.
+# Written only by ``ingest.refresh``; read by ``store.clock_table``.
+clock_result = sa.Table(
+    "clock_result", metadata,
+    sa.Column("kind", sa.String(20), nullable=False, doc="assessment | review"),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("clock", sa.String(64), nullable=False),
+    sa.Column("started", sa.Date),
+    sa.Column("due", sa.Date),
+    sa.Column("stop_event", sa.Date, doc="the stop event's date (NULL while none)"),
+    sa.Column("closure", sa.Date, doc="the case's closure or withdrawal (judged: late if after due)"),
+    sa.Column("overtaken", sa.Date, doc="a later stage that ends the clock unjudged (closed_by)"),
+    sa.Column("exception", sa.String(40)),
+    sa.Column("statutory", sa.String(20)),
+    sa.Column("rule_version", sa.Text),
+    sa.Column("reference", sa.Text),
+    sa.Column("transfer_type", sa.String(40)),
+    sa.Column("warning_days", sa.Integer, nullable=False),
+    sa.Column("settled_from", sa.Date, doc="from this day on, judging the row equals a fresh evaluation"),
+    sa.Column("stable_from", sa.Date, doc="history.stable_from of the case (cuttable clocks only)"),
+    sa.Index("ix_clock_result_case", "kind", "case_id"),
+    sa.Index("ix_clock_result_settled", "settled_from"),
+)
+
+clock_state = sa.Table(
+    "clock_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.String(100), nullable=False, doc="store.clock_table.fingerprint of the book"),
+    sa.Column("evaluated_at", sa.DateTime, nullable=False),
+    sa.Column("clocks", sa.Integer, nullable=False),
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -1,4 +1,4 @@
-"""The assessment side in law (issue 14): evidence for an exemption's conditions, re-assessments and
+"""The assessment side in law (issue 14; chained after 0007_clock_results): evidence for an exemption's conditions, re-assessments and
 tribunal orders on assessment rows.
 
 ``exception_from`` / ``exception_to`` are the dates of the circumstance behind the row's exemptions
@@ -6,15 +6,15 @@ tribunal orders on assessment rows.
 ``tribunal_order`` and ``tribunal_order_date`` a First-tier Tribunal order (reg 44(2)(b)-(c)). All
 optional: stored rows keep them blank.
 
-Revision ID: 0007_assessment_law
-Revises: 0006_legal
+Revision ID: 0008_assessment_law
+Revises: 0007_clock_results
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_assessment_law"
-down_revision = "0006_legal"
+revision = "0008_assessment_law"
+down_revision = "0007_clock_results"
 branch_labels = None
 depends_on = None
 
