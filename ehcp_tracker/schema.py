@@ -143,6 +143,12 @@ REVIEWS = Kind(
         Column("ceased_date", "date"),
         Column("exception_reason", "choice"),
         *_flag_columns,
+        Column("tribunal_order", "choice", choices=("amend", "amend_placement"),
+               doc="a First-tier Tribunal order to amend this plan: amend (reg 44(2)(e)) or amend only the "
+                   "school or institution, or its type, in section I (amend_placement, reg 44(2)(f))"),
+        Column("tribunal_order_date", "date", doc="the date the tribunal's order to amend was made (reg 44)"),
+        Column("tribunal_amended_plan_issued", "date",
+               doc="the date the amended plan the order requires was issued"),
     ),
     exception_columns=("exception_reason",),
 )

@@ -493,6 +493,72 @@ def test_tribunal_and_reassessment_rows_through_the_cli(run, tmp_path):
     assert ("R2", "decision_to_assess") not in got and ("R1", "final_plan") not in got
 
 
+# Reg 44(2)(e)-(f), on review rows: an order to amend the plan (made Mon 1 Jun 2026) -> the amended
+# plan within 5 weeks (Mon 6 Jul 2026); an order to amend only the school or institution named in
+# section I -> within 2 weeks (Mon 15 Jun 2026).
+APPEALED = dict(review_meeting="2026-02-16", decision_notified="2026-03-02", decision="maintain")
+
+
+@pytest.mark.parametrize("as_of, fields, clock, expected", [
+    ("2026-08-01", dict(tribunal_order="amend", tribunal_amended_plan_issued="2026-07-06"),
+     "tribunal_amended_plan", (D("2026-07-06"), "met", 0)),
+    ("2026-08-01", dict(tribunal_order="amend", tribunal_amended_plan_issued="2026-07-07"),
+     "tribunal_amended_plan", (D("2026-07-06"), "late", 1)),
+    ("2026-06-20", dict(tribunal_order="amend_placement"), "tribunal_amended_placement", (D("2026-06-15"), "overdue", 5)),
+    ("2026-06-20", dict(tribunal_order="amend_placement", tribunal_amended_plan_issued="2026-06-15"),
+     "tribunal_amended_placement", (D("2026-06-15"), "met", 0)),
+])
+def test_tribunal_order_to_amend_starts_its_own_clock(book, as_of, fields, clock, expected):
+    row = review_row(**APPEALED, tribunal_order_date="2026-06-01", **fields)
+    results = evaluate(caseload_frame([row], REVIEWS), book, D(as_of), case="review")
+    got = {r.clock: (_day(r.due), r.status, int(r.days_overdue)) for r in results.itertuples()}
+    assert got[clock] == expected
+    other = {"tribunal_amended_plan", "tribunal_amended_placement"} - {clock}
+    assert not other & set(got)  # one order, one clock
+    worked = {w.clock.id: w for w in explain_case(row, "review", book, D(as_of)).clocks if w.applies}
+    assert (worked[clock].due, worked[clock].status, worked[clock].days_overdue) == expected
+    assert any("(tribunal_order_date)" in step for step in worked[clock].steps)
+
+
+def test_review_without_an_order_has_no_tribunal_clock(book):
+    results = evaluate(caseload_frame([review_row(**APPEALED)], REVIEWS), book, D("2026-08-01"), case="review")
+    assert not {"tribunal_amended_plan", "tribunal_amended_placement"} & set(results["clock"])
+
+
+REVIEW_TRIBUNAL_HEADER = ["review_id", "person_id", "plan_issued", "review_meeting", "decision_notified", "decision",
+                          "tribunal_order", "tribunal_order_date", "tribunal_amended_plan_issued"]
+
+
+@pytest.mark.parametrize("cells, column, words", [
+    (["amend", "", ""], "tribunal_order_date", "tribunal_order_date is blank"),
+    (["", "2026-06-01", ""], "tribunal_order", "tribunal_order (amend, amend_placement) is blank"),
+    (["amend", "2026-02-20", ""], "tribunal_order_date", "follows the review decision appealed"),
+    (["amend", "2026-06-01", "2026-05-29"], "tribunal_amended_plan_issued", "the order comes first"),
+    (["", "", "2026-06-10"], "tribunal_amended_plan_issued", "no tribunal order"),
+    (["cease", "2026-06-01", ""], "tribunal_order", "cease"),  # not a choice of the column
+])
+def test_import_rejects_a_review_tribunal_order_the_row_contradicts(run, tmp_path, cells, column, words):
+    path = write_csv(tmp_path / "reviews.csv", REVIEW_TRIBUNAL_HEADER,
+                     [["AR1", "P1", "2023-01-09", "2026-02-16", "2026-03-02", "maintain", *cells]])
+    result = run("--as-of", "2026-07-01", "import", path)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "row 2" in result.stderr and column in result.stderr and words in result.stderr, result.stderr
+
+
+def test_review_tribunal_order_through_the_cli(run, tmp_path):
+    path = write_csv(tmp_path / "reviews.csv", REVIEW_TRIBUNAL_HEADER, [
+        ["AR1", "P1", "2023-01-09", "2026-02-16", "2026-03-02", "maintain", "amend", "2026-06-01", ""],
+        ["AR2", "P2", "2023-01-09", "2026-02-16", "2026-03-02", "maintain", "amend_placement", "2026-06-01",
+         "2026-06-12"],
+    ])
+    result = run("--as-of", "2026-07-01", "import", path)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(run("--as-of", "2026-07-01", "clocks", "--format", "json").stdout)
+    got = {(r["case_id"], r["clock"]): (r["due"][:10], r["status"]) for r in rows}
+    assert got[("AR1", "tribunal_amended_plan")] == ("2026-07-06", "due_soon")
+    assert got[("AR2", "tribunal_amended_placement")] == ("2026-06-15", "met")
+
+
 # --------------------------------------------- point 9: the fallback each coronavirus limb left
 @pytest.mark.parametrize("clock, words", [
     ("decision_to_assess", "as soon as practicable (a coronavirus limb added: reg 4(3)"),

@@ -627,6 +627,23 @@ def _check_tribunal_order(frame: pd.DataFrame, out: _Collector) -> None:
              "tribunal_order_date is before assessment_outcome_date: the order follows the decision appealed")
 
 
+def _check_review_tribunal_order(frame: pd.DataFrame, out: _Collector) -> None:
+    """A tribunal order to amend a plan (reg 44(2)(e)-(f)) answers an appeal against the plan as the
+    review left it (CFA 2014 s51(2)), so it is dated after the review's decision, and the amended plan
+    it requires is issued after the order."""
+    out.mark(~_blank(frame, "tribunal_order") & _blank(frame, "tribunal_order_date"), "tribunal_order_date",
+             Reason.INCONSISTENT, "tribunal_order is recorded but tribunal_order_date is blank")
+    out.mark(_blank(frame, "tribunal_order") & ~_blank(frame, "tribunal_order_date"), "tribunal_order",
+             Reason.INCONSISTENT, "tribunal_order_date is recorded but tribunal_order (amend, amend_placement) is blank")
+    out.mark(~_blank(frame, "tribunal_amended_plan_issued") & _blank(frame, "tribunal_order_date"),
+             "tribunal_amended_plan_issued", Reason.INCONSISTENT,
+             "tribunal_amended_plan_issued is recorded but no tribunal order (tribunal_order_date) is")
+    out.mark(_before(frame, "tribunal_order_date", "decision_notified"), "tribunal_order_date", Reason.ORDER,
+             "tribunal_order_date is before decision_notified: the order follows the review decision appealed")
+    out.mark(_before(frame, "tribunal_amended_plan_issued", "tribunal_order_date"), "tribunal_amended_plan_issued",
+             Reason.ORDER, "tribunal_amended_plan_issued is before tribunal_order_date: the order comes first")
+
+
 CROSS_CHECKS = {"assessments": [_check_assessment_order, _check_assessment_outcomes, _check_exemption_evidence,
                                 _check_tribunal_order],
-                "reviews": [_check_review_order, _check_review_decisions]}
+                "reviews": [_check_review_order, _check_review_decisions, _check_review_tribunal_order]}
