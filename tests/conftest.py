@@ -136,6 +136,19 @@ def snapshot(url: str, reflect: bool = True) -> dict[str, list[tuple]]:
         engine.dispose()
 
 
+def case_row(kind, **fields) -> dict:
+    """One extract row of ``kind`` as a dict: every canonical column, blank unless given; ISO text
+    in a date column becomes a date (as the store reads it back)."""
+    row = {name: None for name in kind.names}
+    row.update({k: D(v) if k in kind.date_columns and isinstance(v, str) else v for k, v in fields.items()})
+    return row
+
+
+def day_of(value):
+    """A result frame's timestamp as a date (None for NaT): how tests compare with explain's dates."""
+    return None if pd.isna(value) else value.date()
+
+
 def caseload_frame(rows, kind) -> pd.DataFrame:
     """Rows (dicts) typed as the store reads them back: dates as datetimes, year groups as Int64."""
     frame = pd.DataFrame(list(rows))

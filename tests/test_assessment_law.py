@@ -20,25 +20,18 @@ from ehcp_tracker.clocks.queries import QUERY_COLUMNS, assessment_queries, casel
 from ehcp_tracker.clocks.rulebook_view import describe_clock, rule_table
 from ehcp_tracker.schema import ASSESSMENTS, REVIEWS
 
-from .conftest import D, caseload_frame, write_csv
+from .conftest import D, case_row, caseload_frame, day_of, write_csv
 
 
 def request(request_id="R1", person_id="P1", **fields) -> dict:
-    row = {name: None for name in ASSESSMENTS.names}
-    row.update(request_id=request_id, person_id=person_id)
-    row.update({k: D(v) if k in ASSESSMENTS.date_columns and isinstance(v, str) else v for k, v in fields.items()})
-    return row
-
-
-def _day(value):
-    return None if pd.isna(value) else value.date()
+    return case_row(ASSESSMENTS, request_id=request_id, person_id=person_id, **fields)
 
 
 def both_paths(rows: list[dict], book, as_of: dt.date) -> dict[tuple[str, str], tuple]:
     """(case, clock) -> (due, stopped, status, days_overdue, exception), after checking explain agrees."""
     frame = caseload_frame(rows, ASSESSMENTS)
     results = evaluate(frame, book, as_of)
-    bulk = {(r.case_id, r.clock): (_day(r.due), _day(r.stopped), r.status, int(r.days_overdue),
+    bulk = {(r.case_id, r.clock): (day_of(r.due), day_of(r.stopped), r.status, int(r.days_overdue),
                                    None if pd.isna(r.exception) else r.exception, r.statutory)
             for r in results.itertuples()}
     scalar = {}
@@ -344,10 +337,7 @@ def test_final_plan_fewer_than_15_days_after_the_draft(book, draft, final, query
 
 
 def review_row(**fields) -> dict:
-    row = {name: None for name in REVIEWS.names}
-    row.update(review_id="AR1", person_id="P1", plan_issued=D("2023-01-09"))
-    row.update({k: D(v) if k in REVIEWS.date_columns and isinstance(v, str) else v for k, v in fields.items()})
-    return row
+    return case_row(REVIEWS, **{"review_id": "AR1", "person_id": "P1", "plan_issued": "2023-01-09", **fields})
 
 
 @pytest.mark.parametrize("notice, amended, query", [
@@ -511,7 +501,7 @@ APPEALED = dict(review_meeting="2026-02-16", decision_notified="2026-03-02", dec
 def test_tribunal_order_to_amend_starts_its_own_clock(book, as_of, fields, clock, expected):
     row = review_row(**APPEALED, tribunal_order_date="2026-06-01", **fields)
     results = evaluate(caseload_frame([row], REVIEWS), book, D(as_of), case="review")
-    got = {r.clock: (_day(r.due), r.status, int(r.days_overdue)) for r in results.itertuples()}
+    got = {r.clock: (day_of(r.due), r.status, int(r.days_overdue)) for r in results.itertuples()}
     assert got[clock] == expected
     other = {"tribunal_amended_plan", "tribunal_amended_placement"} - {clock}
     assert not other & set(got)  # one order, one clock

@@ -15,7 +15,7 @@ from ehcp_tracker.clocks.engine import evaluate
 from ehcp_tracker.clocks.explain import explain_case
 from ehcp_tracker.schema import ASSESSMENTS, REVIEWS
 
-from .conftest import caseload_frame
+from .conftest import caseload_frame, day_of
 
 DAY0 = dt.date(2014, 6, 1)
 EXCEPTIONS = [None, "school_closure", "early_years_closure", "personal_circumstances", "absence_from_area",
@@ -68,15 +68,11 @@ def caseloads(make):
     return st.integers(1, 25).flatmap(lambda n: st.tuples(*[make(i) for i in range(n)]))
 
 
-def _day(value):
-    return None if pd.isna(value) else value.date()
-
-
 def assert_agree(book, caseload, case, as_of):
     kind = ASSESSMENTS if case == "assessment" else REVIEWS
     frame = caseload_frame(caseload, kind)
     bulk = evaluate(frame, book, as_of, case=case)
-    bulk_rows = {(r.case_id, r.clock): (_day(r.started), _day(r.due), _day(r.stopped), r.status, int(r.days_overdue),
+    bulk_rows = {(r.case_id, r.clock): (day_of(r.started), day_of(r.due), day_of(r.stopped), r.status, int(r.days_overdue),
                                         None if pd.isna(r.exception) else r.exception, r.rule_version,
                                         r.reference, r.stop_reason)
                  for r in bulk.itertuples()}

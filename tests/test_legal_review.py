@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from ehcp_tracker.clocks.dates import Counting, Months, MonthsBefore, WeeksBefore, period_end, period_ends
@@ -22,26 +21,19 @@ from ehcp_tracker.listings import explain
 from ehcp_tracker.schema import REVIEWS
 from ehcp_tracker.store import db
 
-from .conftest import D, caseload_frame, write_csv
+from .conftest import D, case_row, caseload_frame, day_of, write_csv
 from .test_review_rules import rule_book_with, rule_problems_with
 
 
 def review(review_id="AR1", person_id="P1", **fields) -> dict:
-    row = {name: None for name in REVIEWS.names}
-    row.update(review_id=review_id, person_id=person_id)
-    row.update({k: D(v) if k in REVIEWS.date_columns and isinstance(v, str) else v for k, v in fields.items()})
-    return row
-
-
-def _day(value):
-    return None if pd.isna(value) else value.date()
+    return case_row(REVIEWS, review_id=review_id, person_id=person_id, **fields)
 
 
 def both_paths(rows: list[dict], book, as_of: dt.date) -> dict[tuple[str, str], tuple]:
     """(case, clock) -> (started, due, stopped, status, days_overdue), after checking explain agrees."""
     frame = caseload_frame(rows, REVIEWS)
     results = evaluate(frame, book, as_of, case="review")
-    bulk = {(r.case_id, r.clock): (_day(r.started), _day(r.due), _day(r.stopped), r.status, int(r.days_overdue),
+    bulk = {(r.case_id, r.clock): (day_of(r.started), day_of(r.due), day_of(r.stopped), r.status, int(r.days_overdue),
                                    r.reference) for r in results.itertuples()}
     scalar = {}
     for row in rows:

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from ehcp_tracker.clocks.dates import Counting, Months, MonthsBefore
@@ -21,26 +20,19 @@ from ehcp_tracker.clocks.explain import explain_case
 from ehcp_tracker.clocks.rules import load_rule_book
 from ehcp_tracker.schema import REVIEWS
 
-from .conftest import ROOT, D, caseload_frame
+from .conftest import ROOT, D, case_row, caseload_frame, day_of
 
 AS_OF = D("2024-03-01")
 
 
 def review(**fields) -> dict:
-    row = {name: None for name in REVIEWS.names}
-    row.update(review_id="AR1", person_id="P1")
-    row.update({k: D(v) if k in REVIEWS.date_columns and isinstance(v, str) else v for k, v in fields.items()})
-    return row
-
-
-def _day(value):
-    return None if pd.isna(value) else value.date()
+    return case_row(REVIEWS, **{"review_id": "AR1", "person_id": "P1", **fields})
 
 
 def both_paths(row: dict, book, as_of: dt.date = AS_OF) -> dict[str, tuple]:
     """clock -> (started, due, stopped, status) from the engine, after checking explain agrees."""
     frame = caseload_frame([row], REVIEWS)
-    bulk = {r.clock: (_day(r.started), _day(r.due), _day(r.stopped), r.status, int(r.days_overdue), r.rule_version)
+    bulk = {r.clock: (day_of(r.started), day_of(r.due), day_of(r.stopped), r.status, int(r.days_overdue), r.rule_version)
             for r in evaluate(frame, book, as_of, case="review").itertuples()}
     working = explain_case(row, "review", book, as_of)
     scalar = {w.clock.id: (w.started, w.due, w.stopped, w.status, w.days_overdue, w.rule_version)
@@ -302,7 +294,8 @@ def test_phase_transfer_is_one_public_clock(book):
     assert [v.variant for v in variants] == ["school", "post16", "post16_move"]
     ids = [c.id for c in book.clocks_for("review")]
     assert set(ids) == {"annual_review", "review_decision", "amended_plan", "amended_plan_from_meeting",
-                        "review_meeting_notice", "review_advice_circulated", "review_report", "phase_transfer"}
+                        "review_meeting_notice", "review_advice_circulated", "review_report", "phase_transfer",
+                        "tribunal_amended_plan", "tribunal_amended_placement"}  # reg 44(2)(e)-(f): orders to amend
     for clock in book.clocks_for("review"):
         assert clock.statutory == "yes" and clock.exception_scope in ("review", None)
         assert all(v.reference for v in clock.versions)
