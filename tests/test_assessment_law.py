@@ -467,16 +467,21 @@ def test_import_rejects_a_tribunal_order_the_row_contradicts(run, tmp_path, cell
     assert "row 2" in result.stderr and column in result.stderr and words in result.stderr
 
 
+def imported_clocks(run, path, as_of: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """Import ``path`` through the CLI, then (case, clock) -> (due, status) from ``ehcp clocks``."""
+    result = run("--as-of", as_of, "import", path)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(run("--as-of", as_of, "clocks", "--format", "json").stdout)
+    return {(r["case_id"], r["clock"]): (r["due"][:10], r["status"]) for r in rows}
+
+
 def test_tribunal_and_reassessment_rows_through_the_cli(run, tmp_path):
     header = TRIBUNAL_HEADER + ["assessment_type", "assessment_outcome", "assessment_outcome_date"]
     path = write_csv(tmp_path / "requests.csv", header, [
         ["R1", "P1", "2025-09-01", "not_assess", "2025-10-10", "assess", "2026-03-02", "", "", ""],
         ["R2", "P2", "2026-03-02", "assess", "2026-03-18", "", "", "reassessment", "", ""],
     ])
-    result = run("--as-of", "2026-04-01", "import", path)
-    assert result.exit_code == 0, result.stderr
-    rows = json.loads(run("--as-of", "2026-04-01", "clocks", "--format", "json").stdout)
-    got = {(r["case_id"], r["clock"]): (r["due"][:10], r["status"]) for r in rows}
+    got = imported_clocks(run, path, "2026-04-01")
     assert got[("R1", "tribunal_final_plan")] == ("2026-06-08", "open")
     assert got[("R2", "reassessment_decision")] == ("2026-03-17", "late")
     assert got[("R2", "reassessment_plan")] == ("2026-06-24", "open")  # 18 Mar + 14 weeks
@@ -541,10 +546,7 @@ def test_review_tribunal_order_through_the_cli(run, tmp_path):
         ["AR2", "P2", "2023-01-09", "2026-02-16", "2026-03-02", "maintain", "amend_placement", "2026-06-01",
          "2026-06-12"],
     ])
-    result = run("--as-of", "2026-07-01", "import", path)
-    assert result.exit_code == 0, result.stderr
-    rows = json.loads(run("--as-of", "2026-07-01", "clocks", "--format", "json").stdout)
-    got = {(r["case_id"], r["clock"]): (r["due"][:10], r["status"]) for r in rows}
+    got = imported_clocks(run, path, "2026-07-01")
     assert got[("AR1", "tribunal_amended_plan")] == ("2026-07-06", "due_soon")
     assert got[("AR2", "tribunal_amended_placement")] == ("2026-06-15", "met")
 
