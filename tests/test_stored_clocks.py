@@ -283,3 +283,47 @@ def test_an_import_rewrites_the_stored_clocks_of_the_cases_it_changed(engine, bo
     assert after.loc["R0001"].equals(before.loc["R0001"])
     with engine.connect() as conn:
         assert stored_ok(conn, book, as_of) is None
+
+
+def test_a_stored_row_holds_day_numbers_and_shares_its_rule(engine, book, tmp_path):
+    """The compact row (migration 0010): dates as days since 1970-01-01, the rule's texts once in
+    ``clock_rule``; and ``clock_state`` keeps the count and the latest settled day the writers know,
+    exact after a full evaluation and never earlier than the truth after a case-by-case refresh."""
+    header = ["request_id", "person_id", "request_received", "request_outcome", "request_outcome_date",
+              "final_plan_issued", "assessment_outcome"]
+    rows = [["R0001", "P1", "2026-01-05", "assess", "2026-02-10", "", ""],
+            ["R0002", "P2", "2026-01-05", "assess", "2026-02-10", "2026-05-25", ""]]
+    path = tmp_path / "a.csv"
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    import_extract(engine, path, book, IMPORT_AS_OF)
+    results, rules = db.clock_result, db.clock_rule
+    with engine.connect() as conn:
+        raw = conn.execute(sa.select(results.c.case_id, rules.c.clock, results.c.due, results.c.kind,
+                                     results.c.settled_from, rules.c.reference)
+                           .join(rules, rules.c.id == results.c.rule).where(rules.c.clock == "final_plan")
+                           .order_by(results.c.case_id)).all()
+        # 5 Jan 2026 + 20 weeks (reg 13(2)) = 25 May 2026, day 20598 of the Unix epoch
+        assert [(r.case_id, r.due, r.kind) for r in raw] == [("R0001", 20598, 1), ("R0002", 20598, 1)]
+        assert raw[1].settled_from == (dt.date(2026, 5, 25) - dt.date(1970, 1, 1)).days  # the latest stage date
+        assert "reg 13(2)" in raw[0].reference
+        count = conn.execute(sa.select(sa.func.count()).select_from(results)).scalar_one()
+        shared = conn.execute(sa.select(sa.func.count()).select_from(rules)).scalar_one()
+        assert shared < count and shared == conn.execute(
+            sa.select(sa.func.count(sa.distinct(results.c.rule)))).scalar_one()
+        assert clock_table.state(conn) == (count, raw[1].settled_from)
+        assert clock_table.latest_settled(conn) == dt.date(2026, 5, 25)
+    # R0002's plan date cleared: its latest stage date is now the decision (10 Feb), but the recorded
+    # latest stays 25 May (cautious: a row may still be settled that late as far as the writer knows)
+    rows[1][5] = ""
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    import_extract(engine, path, book, IMPORT_AS_OF)
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(results)).scalar_one()
+        assert clock_table.state(conn)[0] == count
+        assert clock_table.latest_settled(conn) == dt.date(2026, 5, 25)
+        assert stored_ok(conn, book, dt.date(2026, 5, 24)).startswith("--as-of 2026-05-24 is before")
+    refresh.refresh_everything(engine, book)  # a full evaluation knows exactly
+    with engine.connect() as conn:
+        assert clock_table.latest_settled(conn) == dt.date(2026, 2, 10)

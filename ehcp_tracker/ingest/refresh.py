@@ -105,19 +105,21 @@ def stored_rows(cases: pd.DataFrame, book: RuleBook, case: str) -> pd.DataFrame:
 
 def refresh_all(conn: sa.Connection, book: RuleBook) -> int:
     """Every stored clock worked out again (a new rule book, or ``ehcp evaluate``); the count."""
-    total = 0
-    for kind in KINDS.values():
-        total += _refresh_kind(conn, book, kind)
-    clock_table.set_state(conn, clock_table.fingerprint(book.content_digest))
+    clock_table.delete_all(conn)
+    total, settled = 0, None
+    with clock_table.indexed_after(conn):
+        for kind in KINDS.values():
+            count, latest = _write_kind(conn, book, kind)
+            total, settled = total + count, clock_table.later(settled, latest)
+    clock_table.set_state(conn, clock_table.fingerprint(book.content_digest), clocks=total, settled_through=settled)
     return total
 
 
-def _refresh_kind(conn: sa.Connection, book: RuleBook, kind: Kind) -> int:
-    clock_table.delete_kind(conn, kind.case)
+def _write_kind(conn: sa.Connection, book: RuleBook, kind: Kind) -> tuple[int, int | None]:
+    """Every clock of one kind worked out and written (its old rows already gone): (rows, latest settled)."""
     cases = db.load_cases(conn, kind)
     rows = stored_rows(cases, book, kind.case) if len(cases) else pd.DataFrame(columns=clock_table.COLUMNS)
-    clock_table.write(conn, rows)
-    return len(rows)
+    return len(rows), clock_table.write(conn, rows)
 
 
 def persons_of(conn: sa.Connection, kind: Kind, case_ids) -> set:
@@ -152,17 +154,19 @@ def refresh_cases(conn: sa.Connection, book: RuleBook, kind: Kind, case_ids, per
                 table.c.person_id.in_(children[start:start + _CHUNK]))).scalars().all()
         ids = list(dict.fromkeys(ids))
     stored = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    before, settled = clock_table.state(conn)
     if len(ids) > WHOLE_KIND_CASES or len(ids) > WHOLE_KIND_SHARE * stored:
-        count = _refresh_kind(conn, book, kind)
+        gone = clock_table.delete_kind(conn, kind.case)
+        count, latest = _write_kind(conn, book, kind)
     else:
-        clock_table.delete_cases(conn, kind.case, ids)
+        gone = clock_table.delete_cases(conn, kind.case, ids)
         parts = [db.load_cases(conn, kind, table.c[kind.key].in_(ids[start:start + _CHUNK]))
                  for start in range(0, len(ids), _CHUNK)]
         cases = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
         rows = stored_rows(cases, book, kind.case) if cases is not None else pd.DataFrame(columns=clock_table.COLUMNS)
-        clock_table.write(conn, rows)
-        count = len(rows)
-    clock_table.set_state(conn, wanted)
+        count, latest = len(rows), clock_table.write(conn, rows)
+    # the latest settled day only grows here (a deleted row's day may stay: cautious, never too trusting)
+    clock_table.set_state(conn, wanted, clocks=before - gone + count, settled_through=clock_table.later(settled, latest))
     return f"{count:,} clocks of {len(ids):,} {kind.name} worked out again"
 
 

@@ -14,6 +14,7 @@ the rows. This module knows tables, not rules: the engine is run by ``ingest.ref
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -26,15 +27,21 @@ import sqlalchemy as sa
 from ..schema import FLAGS, KINDS, Kind
 from . import db
 
-# Columns of a stored row, in table order (db.clock_result), and which of them are dates.
-COLUMNS = [c.name for c in db.clock_result.columns]
+# A stored row as the refresh hands it over and ``read`` gives it back (``ingest.refresh.worked_out``),
+# in this order; and which of them are dates. In the table the dates are day numbers and the rule's
+# shared columns are one ``clock_rule`` row (``RULE_COLUMNS``; see db.clock_result).
+COLUMNS = ["kind", "case_id", "clock", "started", "due", "stop_event", "closure", "overtaken", "exception",
+           "statutory", "rule_version", "reference", "transfer_type", "warning_days", "settled_from", "stable_from"]
 DATE_COLUMNS = ["started", "due", "stop_event", "closure", "overtaken", "settled_from", "stable_from"]
+RULE_COLUMNS = ["kind", "clock", "statutory", "rule_version", "reference", "warning_days"]
+ROW_COLUMNS = ["exception", "transfer_type"]
 STATE_ID = 1
 # ``statutory`` is a flag in today's rule files (a text, yes / guidance / no, in the design's section
 # 6): stored as text either way, and a flag read back as a flag.
 _STATUTORY_TEXT = {True: "true", False: "false"}
 _STATUTORY_VALUE = {"true": True, "false": False}
 _PACKAGE = Path(__file__).resolve().parents[1]
+_NAT = np.iinfo(np.int64).min  # numpy's NaT as an int64 day number
 
 
 @functools.lru_cache(maxsize=8)
@@ -62,113 +69,187 @@ def stored_fingerprint(conn: sa.Connection) -> str | None:
     return conn.execute(sa.select(db.clock_state.c.fingerprint).where(db.clock_state.c.id == STATE_ID)).scalar()
 
 
-def set_state(conn: sa.Connection, fingerprint_text: str) -> None:
-    """Record that every stored row is now the work of ``fingerprint_text``."""
-    count = conn.execute(sa.select(sa.func.count()).select_from(db.clock_result)).scalar_one()
-    values = {"fingerprint": fingerprint_text, "evaluated_at": db.now(), "clocks": count}
+def set_state(conn: sa.Connection, fingerprint_text: str, *, clocks: int, settled_through: int | None) -> None:
+    """Record that every stored row is now the work of ``fingerprint_text``: ``clocks`` rows, none
+    settled later than the day number ``settled_through``."""
+    values = {"fingerprint": fingerprint_text, "evaluated_at": db.now(), "clocks": int(clocks),
+              "settled_through": None if settled_through is None else int(settled_through)}
     if conn.execute(db.clock_state.update().where(db.clock_state.c.id == STATE_ID).values(**values)).rowcount == 0:
         conn.execute(db.clock_state.insert().values(id=STATE_ID, **values))
 
 
+def state(conn: sa.Connection) -> tuple[int, int | None]:
+    """(how many rows are stored, the day number none of them is settled after), as last recorded."""
+    found = conn.execute(sa.select(db.clock_state.c.clocks, db.clock_state.c.settled_through)
+                         .where(db.clock_state.c.id == STATE_ID)).first()
+    return (0, None) if found is None else (int(found[0]), found[1])
+
+
 def latest_settled(conn: sa.Connection) -> dt.date | None:
-    """The last day on which some stored row is not yet settled (indexed: one step of a b-tree).
-    Judged on this day or later, every stored row equals a fresh evaluation."""
-    value = conn.execute(sa.select(sa.func.max(db.clock_result.c.settled_from))).scalar()
-    return _as_date(value)
+    """The last day on which some stored row may not yet be settled (kept in ``clock_state`` by the
+    writers: never earlier than the true latest, so never too trusting). Judged on this day or later,
+    every stored row equals a fresh evaluation."""
+    _, day = state(conn)
+    return None if day is None else dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
 
 
-def _as_date(value) -> dt.date | None:
-    if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return dt.date.fromisoformat(str(value)[:10])
+def later(*days: int | None) -> int | None:
+    """The latest of some day numbers (None for none)."""
+    known = [int(d) for d in days if d is not None]
+    return max(known) if known else None
 
 
-def delete_kind(conn: sa.Connection, case: str) -> None:
-    conn.execute(db.clock_result.delete().where(db.clock_result.c.kind == case))
+def delete_all(conn: sa.Connection) -> None:
+    """Every stored row gone, before every clock is worked out again: SQLite's DELETE without a
+    WHERE (its truncate path) and PostgreSQL's TRUNCATE (instant; readers wait for the commit)
+    instead of millions of row deletions and index updates."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("TRUNCATE clock_result"))
+    else:
+        conn.execute(db.clock_result.delete())
 
 
-def delete_cases(conn: sa.Connection, case: str, case_ids, chunk: int = 500) -> None:
-    """Remove the stored rows of these cases (before their new rows are written)."""
-    ids = list(dict.fromkeys(case_ids))
+@contextlib.contextmanager
+def indexed_after(conn: sa.Connection):
+    """Write every row first, then build the index once (sorting 7 million keys is quicker than
+    keeping a b-tree in order through 7 million inserts); in the same transaction, so a reader
+    never sees the table without it."""
+    for index in db.clock_result.indexes:
+        index.drop(conn)
+    yield
+    for index in db.clock_result.indexes:
+        index.create(conn)
+
+
+def delete_kind(conn: sa.Connection, case: str) -> int:
+    return conn.execute(db.clock_result.delete().where(db.clock_result.c.kind == db.KIND_CODES[case])).rowcount
+
+
+def delete_cases(conn: sa.Connection, case: str, case_ids, chunk: int = 500) -> int:
+    """Remove the stored rows of these cases (before their new rows are written); how many went."""
+    ids, gone = list(dict.fromkeys(case_ids)), 0
     for start in range(0, len(ids), chunk):
-        conn.execute(db.clock_result.delete().where(db.clock_result.c.kind == case,
-                                                    db.clock_result.c.case_id.in_(ids[start:start + chunk])))
+        gone += conn.execute(db.clock_result.delete().where(
+            db.clock_result.c.kind == db.KIND_CODES[case],
+            db.clock_result.c.case_id.in_(ids[start:start + chunk]))).rowcount
+    return gone
 
 
-def _text_dates(days: np.ndarray) -> np.ndarray:
-    """``datetime64`` as ISO text (what SQLite stores and PostgreSQL's COPY reads), None for NaT;
-    converted once per distinct day."""
-    days = np.asarray(days).astype("datetime64[D]")
-    codes, uniques = pd.factorize(days.view(np.int64))
-    text = np.array([None if u == np.iinfo(np.int64).min else str(np.datetime64(int(u), "D")) for u in uniques],
-                    dtype=object)
-    return text[codes] if len(codes) else np.empty(0, dtype=object)
+def _day_numbers(values) -> np.ndarray:
+    """``datetime64`` as day numbers for the driver: Python ints, None for NaT."""
+    days = np.asarray(values).astype("datetime64[D]").view(np.int64)
+    out = days.astype(object)
+    out[days == _NAT] = None
+    return out
 
 
-def write(conn: sa.Connection, frame: pd.DataFrame) -> None:
-    """Insert the rows of ``frame`` (``COLUMNS``; dates as ``datetime64``), in big batches."""
+def _rule_key(name: str, value):
+    if value is None or value is pd.NA or isinstance(value, float) and np.isnan(value):
+        return None
+    if name == "warning_days":
+        return int(value)
+    if name == "statutory" and isinstance(value, (bool, np.bool_)):
+        return _STATUTORY_TEXT[bool(value)]
+    return str(value)
+
+
+def _rule_ids(conn: sa.Connection, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's ``clock_rule`` id: the rows of the same clock, basis, rule version, reference and
+    warning days share one (a few dozen in all); a combination not yet stored is added."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for name in RULE_COLUMNS:
+        found, uniques = pd.factorize(frame[name].to_numpy(dtype=object), use_na_sentinel=False)
+        codes = codes * (len(uniques) + 1) + found
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    table = db.clock_rule
+    known = {tuple(row[1:]): row[0] for row in conn.execute(sa.select(table.c.id, *(table.c[n] for n in RULE_COLUMNS)))}
+    next_id = max(known.values(), default=0) + 1
+    ids = np.empty(len(first), dtype=np.int64)
+    for at, row in enumerate(first):
+        key = tuple(_rule_key(n, frame[n].iat[row]) for n in RULE_COLUMNS)
+        if key not in known:
+            conn.execute(table.insert().values(id=next_id, **dict(zip(RULE_COLUMNS, key))))
+            known[key], next_id = next_id, next_id + 1
+        ids[at] = known[key]
+    return ids[inverse.ravel()]
+
+
+def write(conn: sa.Connection, frame: pd.DataFrame) -> int | None:
+    """Insert the rows of ``frame`` (``COLUMNS``; dates as ``datetime64``), in big batches; returns
+    the latest ``settled_from`` written (a day number, None if none)."""
     if not len(frame):
-        return
+        return None
     from .bulk import insert_columns
 
-    columns = {}
-    for name in COLUMNS:
-        values = frame[name].to_numpy()
-        if name in DATE_COLUMNS:
-            columns[name] = _text_dates(values)
-        elif name == "warning_days":
-            columns[name] = values.astype(np.int64).astype(object)
-        elif name == "statutory":
-            columns[name] = np.array([_STATUTORY_TEXT.get(v, v) if isinstance(v, bool) else v for v in values],
-                                     dtype=object)
-        else:
-            array = np.asarray(values, dtype=object).copy()
-            array[pd.isna(array)] = None
-            columns[name] = array
-    insert_columns(conn, db.clock_result, columns)
+    case = frame["kind"].iat[0]
+    columns = {"kind": db.KIND_CODES[case], "case_id": frame["case_id"].to_numpy(dtype=object),
+               "rule": _rule_ids(conn, frame).astype(object)}
+    for name in DATE_COLUMNS:
+        columns[name] = _day_numbers(frame[name].to_numpy())
+    for name in ROW_COLUMNS:
+        array = np.asarray(frame[name].to_numpy(), dtype=object).copy()
+        array[pd.isna(array)] = None
+        columns[name] = array
+    insert_columns(conn, db.clock_result, {n: columns[n] for n in (c.name for c in db.clock_result.columns)})
+    settled = frame["settled_from"].to_numpy().astype("datetime64[D]")
+    settled = settled[~np.isnat(settled)]
+    return int(settled.max().astype(np.int64)) if len(settled) else None
+
+
+def _rules(conn: sa.Connection, case: str) -> pd.DataFrame:
+    """The ``clock_rule`` rows of one kind, indexed by id."""
+    table = db.clock_rule
+    found = conn.execute(sa.select(table.c.id, *(table.c[n] for n in RULE_COLUMNS)).where(table.c.kind == case))
+    return pd.DataFrame(found.fetchall(), columns=["id", *RULE_COLUMNS]).set_index("id")
 
 
 def read(conn: sa.Connection, kind: Kind, where=None, *, include_missing: bool = False,
          clocks: list[str] | None = None, running_due_by: dt.date | None = None) -> pd.DataFrame:
-    """The stored rows of one kind of case joined to their cases (``person_id``, ``caseworker``,
-    ``team``, the cohort flags, the outcome fields and ``missing_since_run_id``), dates as
-    ``datetime64[s]``. ``where``: a condition on the case table (the listing filters, indexed);
-    ``clocks``: only these; ``running_due_by``: only clocks with no stop date at all that are due by
-    that day (what ``due`` needs: the database picks them out, not pandas)."""
+    """The stored rows of one kind of case (``COLUMNS``) joined to their cases (``person_id``,
+    ``caseworker``, ``team``, the cohort flags, the outcome fields and ``missing_since_run_id``),
+    dates as ``datetime64[s]``. ``where``: a condition on the case table (the listing filters,
+    indexed); ``clocks``: only these; ``running_due_by``: only clocks with no stop date at all that
+    are due by that day (what ``due`` needs: the database picks them out, not pandas)."""
     table = db.CASE_TABLES[kind.name]
     results = db.clock_result
+    rules = _rules(conn, kind.case)
     outcome = [c for c in ("request_outcome", "assessment_outcome", "decision") if c in table.c]
     case_columns = ["person_id", "caseworker", "team", *FLAGS, *outcome, "missing_since_run_id"]
-    conditions = [results.c.kind == kind.case]
+    stored = ["case_id", "rule", *DATE_COLUMNS, *ROW_COLUMNS]
+    conditions = [results.c.kind == db.KIND_CODES[kind.case]]
     if clocks is not None:
-        conditions.append(results.c.clock.in_(clocks))
+        conditions.append(results.c.rule.in_([int(i) for i in rules.index[rules["clock"].isin(clocks)]]))
     if running_due_by is not None:
+        due_by = (running_due_by - dt.date(1970, 1, 1)).days
         conditions += [results.c.stop_event.is_(None), results.c.closure.is_(None), results.c.overtaken.is_(None),
-                       results.c.due <= running_due_by]
+                       results.c.due <= due_by]
     case_conditions = [] if where is None else [where]
     if not include_missing:
         case_conditions.append(table.c.missing_since_run_id.is_(None))
     if where is not None:
-        frame = _read_for_cases(conn, table, kind, case_columns, case_conditions, conditions)
+        frame = _read_for_cases(conn, table, kind, stored, case_columns, case_conditions, conditions)
     else:
-        selected = [*(results.c[n] for n in COLUMNS), *(table.c[n] for n in case_columns)]
+        selected = [*(results.c[n] for n in stored), *(table.c[n] for n in case_columns)]
         query = (sa.select(*selected).select_from(results.join(table, table.c[kind.key] == results.c.case_id))
                  .where(*conditions, *case_conditions))
         result = conn.execute(query)
         frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     for name in DATE_COLUMNS:
         frame[name] = _dates(frame[name])
+    shared = rules.reindex(pd.to_numeric(frame["rule"]).to_numpy())
+    for name in RULE_COLUMNS:
+        frame[name] = shared[name].to_numpy(dtype=object) if len(frame) else pd.Series(dtype=object)
+    frame["kind"] = kind.case
+    frame["warning_days"] = frame["warning_days"].astype(np.int64)
     frame["statutory"] = frame["statutory"].map(lambda v: _STATUTORY_VALUE.get(v, v)).astype(object)
     for name in ("request_outcome", "assessment_outcome", "decision"):
         if name not in frame:
             frame[name] = pd.Series([None] * len(frame), dtype=object)
-    return frame
+    return frame[[*COLUMNS, *(c for c in frame.columns if c not in COLUMNS and c != "rule")]]
 
 
-def _read_for_cases(conn: sa.Connection, table: sa.Table, kind: Kind, case_columns: list[str], case_conditions: list,
-                    conditions: list, chunk: int = 500) -> pd.DataFrame:
+def _read_for_cases(conn: sa.Connection, table: sa.Table, kind: Kind, stored: list[str], case_columns: list[str],
+                    case_conditions: list, conditions: list, chunk: int = 500) -> pd.DataFrame:
     """A filtered read in two indexed steps: the matching cases by the case table's own indexes
     (caseworker, team), then their stored clocks by ``(kind, case_id)``. One joined query lets a
     planner without statistics (SQLite before ANALYZE) walk every stored clock of the kind instead."""
@@ -178,21 +259,20 @@ def _read_for_cases(conn: sa.Connection, table: sa.Table, kind: Kind, case_colum
     ids = cases["case_id"].tolist()
     parts = []
     for start in range(0, len(ids), chunk):
-        found = conn.execute(sa.select(*(db.clock_result.c[n] for n in COLUMNS))
+        found = conn.execute(sa.select(*(db.clock_result.c[n] for n in stored))
                              .where(*conditions, db.clock_result.c.case_id.in_(ids[start:start + chunk])))
         parts.append(pd.DataFrame(found.fetchall(), columns=list(found.keys())))
-    clocks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    clocks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=stored)
     return clocks.merge(cases, on="case_id", how="inner", sort=False)
 
 
 def _dates(values: pd.Series) -> pd.Series:
-    """Stored dates (``date`` objects, or ISO text from SQLite) as ``datetime64[s]``, once per distinct value."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    days = np.array([np.datetime64(_as_date(u), "D") for u in uniques], dtype="datetime64[D]")
-    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[D]")
-    known = codes >= 0
-    out[known] = days[codes[known]]
-    return pd.Series(out.astype("datetime64[s]"), index=values.index)
+    """Stored day numbers (None for none) as ``datetime64[s]``."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    days = np.full(len(numbers), _NAT, dtype=np.int64)
+    known = ~np.isnan(numbers)
+    days[known] = numbers[known].astype(np.int64)
+    return pd.Series(days.view("datetime64[D]").astype("datetime64[s]"), index=values.index)
 
 
 def kinds() -> list[Kind]:

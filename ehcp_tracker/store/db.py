@@ -136,31 +136,42 @@ alert_ledger = sa.Table(
     sa.Index("ix_alert_ledger_run", "run_id"),
 )
 
-# The clocks as the engine last worked them out (migration 0007_clock_results): one row per (case,
-# clock) with what does not depend on the day it is judged (start, due, the stop dates, exception,
-# rule version), so a listing judges indexed rows instead of running the engine over the caseload.
-# ``clock_state`` holds the fingerprint of the rule book (and engine) they were worked out under.
-# Written only by ``ingest.refresh``; read by ``store.clock_table``.
-clock_result = sa.Table(
-    "clock_result", metadata,
+# The clocks as the engine last worked them out (migration 0007_clock_results, compacted by
+# 0010_compact_clocks): one row per (case, clock) with what does not depend on the day it is judged
+# (start, due, the stop dates, exception), so a listing judges indexed rows instead of running the
+# engine over the caseload. Seven rows a case, so every byte counts: dates are day numbers (days
+# since 1970-01-01, what numpy's ``datetime64[D]`` holds), the kind is a code (``KIND_CODES``), and
+# what every row of the same rule shares (clock, basis, rule version, reference, warning days) is one
+# row of ``clock_rule``. ``clock_state`` holds the fingerprint of the rule book (and engine) they were
+# worked out under. Written only by ``ingest.refresh`` (through ``store.clock_table``, which also reads them).
+KIND_CODES = {"assessment": 1, "review": 2}
+
+clock_rule = sa.Table(
+    "clock_rule", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("kind", sa.String(20), nullable=False, doc="assessment | review"),
-    sa.Column("case_id", sa.String(64), nullable=False),
     sa.Column("clock", sa.String(64), nullable=False),
-    sa.Column("started", sa.Date),
-    sa.Column("due", sa.Date),
-    sa.Column("stop_event", sa.Date, doc="the stop event's date (NULL while none)"),
-    sa.Column("closure", sa.Date, doc="the case's closure or withdrawal (judged: late if after due)"),
-    sa.Column("overtaken", sa.Date, doc="a later stage that ends the clock unjudged (closed_by)"),
-    sa.Column("exception", sa.String(40)),
     sa.Column("statutory", sa.String(20)),
     sa.Column("rule_version", sa.Text),
     sa.Column("reference", sa.Text),
-    sa.Column("transfer_type", sa.String(40)),
     sa.Column("warning_days", sa.Integer, nullable=False),
-    sa.Column("settled_from", sa.Date, doc="from this day on, judging the row equals a fresh evaluation"),
-    sa.Column("stable_from", sa.Date, doc="history.stable_from of the case (cuttable clocks only)"),
+)
+
+clock_result = sa.Table(
+    "clock_result", metadata,
+    sa.Column("kind", sa.SmallInteger, nullable=False, doc="KIND_CODES: 1 assessment, 2 review"),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("rule", sa.Integer, nullable=False, doc="clock_rule.id: the clock and what its rule says"),
+    sa.Column("started", sa.Integer, doc="day number (days since 1970-01-01)"),
+    sa.Column("due", sa.Integer),
+    sa.Column("stop_event", sa.Integer, doc="the stop event's day (NULL while none)"),
+    sa.Column("closure", sa.Integer, doc="the case's closure or withdrawal (judged: late if after due)"),
+    sa.Column("overtaken", sa.Integer, doc="a later stage that ends the clock unjudged (closed_by)"),
+    sa.Column("exception", sa.String(40)),
+    sa.Column("transfer_type", sa.String(40)),
+    sa.Column("settled_from", sa.Integer, doc="from this day on, judging the row equals a fresh evaluation"),
+    sa.Column("stable_from", sa.Integer, doc="history.stable_from of the case (cuttable clocks only)"),
     sa.Index("ix_clock_result_case", "kind", "case_id"),
-    sa.Index("ix_clock_result_settled", "settled_from"),
 )
 
 clock_state = sa.Table(
@@ -169,6 +180,8 @@ clock_state = sa.Table(
     sa.Column("fingerprint", sa.String(100), nullable=False, doc="store.clock_table.fingerprint of the book"),
     sa.Column("evaluated_at", sa.DateTime, nullable=False),
     sa.Column("clocks", sa.Integer, nullable=False),
+    sa.Column("settled_through", sa.Integer,
+              doc="no stored row's settled_from is later (a day number; may be later than the true latest, never earlier)"),
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
