@@ -159,6 +159,8 @@ def test_stored_clocks_equal_a_fresh_evaluation_after_random_imports(db_url, tmp
 
     # a handful of cases would otherwise always be re-evaluated whole: test the case-by-case refresh
     monkeypatch.setattr(refresh, "WHOLE_KIND_SHARE", 10.0)
+    # and a whole kind (the first import, a rule book change) is worked out a few cases at a time
+    monkeypatch.setattr(refresh, "SLICE_CASES", 4)
     engine = fresh_database(db_url)
     books = {False: book, True: other_book(tmp_path)}
     base = {ASSESSMENTS: _base(generate_assessments(sizes[0], generator_seed, SYNTHETIC_END)),
@@ -327,3 +329,23 @@ def test_a_stored_row_holds_day_numbers_and_shares_its_rule(engine, book, tmp_pa
     refresh.refresh_everything(engine, book)  # a full evaluation knows exactly
     with engine.connect() as conn:
         assert clock_table.latest_settled(conn) == dt.date(2026, 2, 10)
+
+
+def test_slices_keep_every_row_of_a_child_together(engine, book, tmp_path):
+    """A review's phase transfer is its child's: slicing a kind for the engine never splits a child,
+    leaves no case out and counts none twice."""
+    from ehcp_tracker.demo.synthetic import generate_reviews
+
+    frame = generate_reviews(60, 5, SYNTHETIC_END)
+    rows = _base(frame)
+    path = write_extract(tmp_path / "reviews.csv", REVIEWS, rows)
+    import_extract(engine, path, book, IMPORT_AS_OF, kind="reviews")
+    with engine.connect() as conn:
+        every = db.load_cases(conn, REVIEWS)
+        parts = [db.load_cases(conn, REVIEWS, where) for where in refresh.slices(conn, REVIEWS, size=7)]
+    assert len(parts) > 5
+    ids = [i for p in parts for i in p["review_id"]]
+    assert sorted(ids) == sorted(every["review_id"]) and len(set(ids)) == len(ids)
+    children = [set(p["person_id"].dropna()) for p in parts]
+    assert all(a.isdisjoint(b) for i, a in enumerate(children) for b in children[i + 1:])
+    assert max(len(p) for p in parts) < 7 + max(every["person_id"].value_counts())

@@ -41,6 +41,8 @@ HORIZON = dt.date(2199, 12, 31)
 # the table is cheaper than thousands of lookups by key.
 WHOLE_KIND_CASES = 50_000
 WHOLE_KIND_SHARE = 0.2
+# How many cases the engine works on at once when every clock of a kind is worked out (memory, not speed).
+SLICE_CASES = 100_000
 _CHUNK = 500
 
 
@@ -116,10 +118,38 @@ def refresh_all(conn: sa.Connection, book: RuleBook) -> int:
 
 
 def _write_kind(conn: sa.Connection, book: RuleBook, kind: Kind) -> tuple[int, int | None]:
-    """Every clock of one kind worked out and written (its old rows already gone): (rows, latest settled)."""
-    cases = db.load_cases(conn, kind)
-    rows = stored_rows(cases, book, kind.case) if len(cases) else pd.DataFrame(columns=clock_table.COLUMNS)
-    return len(rows), clock_table.write(conn, rows)
+    """Every clock of one kind worked out and written (its old rows already gone), a slice of the
+    caseload at a time (:func:`slices`), so a million cases never sit in memory with their seven
+    million clocks at once: (rows, latest settled)."""
+    count, settled = 0, None
+    for where in slices(conn, kind):
+        cases = db.load_cases(conn, kind, where)
+        if len(cases):
+            rows = stored_rows(cases, book, kind.case)
+            count, settled = count + len(rows), clock_table.later(settled, clock_table.write(conn, rows))
+    return count, settled
+
+
+def slices(conn: sa.Connection, kind: Kind, size: int | None = None) -> list:
+    """Conditions that cut one kind's cases into slices of about ``size`` (``SLICE_CASES``), each
+    whole for the engine: an assessment stands alone, so by its key; a review's phase transfer is
+    its child's, so by ``person_id``, every row of a child in one slice (rows with none, in one of
+    their own). Ranges in the database's own order, so its comparison and its sort agree."""
+    size = size or SLICE_CASES
+    table = db.CASE_TABLES[kind.name]
+    column = table.c[kind.key] if kind.case == "assessment" else table.c.person_id
+    if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() <= size:
+        return [None]
+    groups = conn.execute(sa.select(column, sa.func.count()).where(column.is_not(None))
+                          .group_by(column).order_by(column)).all()
+    out, first, filled = [], None, 0
+    for at, (value, rows) in enumerate(groups):
+        first = value if first is None else first
+        filled += rows
+        if filled >= size or at == len(groups) - 1:
+            out.append(sa.and_(column >= first, column <= value))
+            first, filled = None, 0
+    return [*out, column.is_(None)]
 
 
 def persons_of(conn: sa.Connection, kind: Kind, case_ids) -> set:
