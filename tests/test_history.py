@@ -20,7 +20,7 @@ from ehcp_tracker.clocks.engine import evaluate
 from ehcp_tracker.clocks.history import History, cuttable, stable_from
 from ehcp_tracker.schema import ASSESSMENTS, BY_CASE, REVIEWS
 
-from .conftest import caseload_frame
+from .conftest import case_row, caseload_frame
 from .test_engine_vs_explain import DAY0, assessment, caseloads, days_from, review
 
 AS_OF = dt.date(2026, 10, 30)
@@ -84,6 +84,34 @@ def test_only_cases_whose_derived_dates_move_are_unsettled():
                                 "request_outcome": ["withdrawn", "assess"]})
     assert list(stable_from(assessments, "assessment", as_of).astype(str)) == ["2025-03-01", "NaT"]
     assert np.isnat(stable_from(assessments.iloc[:0], "assessment", as_of)).all()
+
+
+@pytest.mark.parametrize("day", ["2025-01-31", "2025-02-01", "2025-02-02", "2024-06-30", "2024-01-09", "2026-06-30"])
+def test_a_review_row_before_its_last_review_is_cut_from_its_plan_date(book, day):
+    """Before its last review (1 Feb 2025) the row is anchored on its plan (10 Jan 2024: CFA 2014
+    s44(1)'s "period of 12 months starting with" it ends 9 Jan 2025) and the history judges it from
+    a second, blanked evaluation; on the day itself and after, from the first (due 31 Jan 2026).
+    Either way what the engine gives on that day."""
+    as_of = dt.date(2026, 6, 30)
+    rows = [case_row(REVIEWS, review_id="AR1", person_id="P1", plan_issued="2024-01-10", last_review="2025-02-01",
+                     review_meeting="2026-01-20", decision_notified="2026-01-30", decision="maintain", ncy=3),
+            case_row(REVIEWS, review_id="AR2", person_id="P2", plan_issued="2025-03-01", last_review="2024-11-15",
+                     ncy=5)]
+    cases = caseload_frame(rows, REVIEWS)
+    history = History({"review": cases}, evaluate(cases, book, as_of, case="review", stops=True), book, as_of,
+                      ["annual_review"])
+    assert history.earlier["review"] is not None and len(history.earlier["review"][0]) == 2
+    on = dt.date.fromisoformat(day)
+    fresh = evaluate(cases, book, on, case="review", clocks=["annual_review"], stops=True)
+    snapshot = history.on(on)
+    pd.testing.assert_frame_equal(_sorted(snapshot)[fresh.columns], _sorted(fresh), check_dtype=False)
+    due = dict(zip(snapshot["case_id"], snapshot["due"].dt.date.astype(str)))
+    if on < dt.date(2024, 1, 10):
+        assert "AR1" not in due
+    elif on < dt.date(2025, 2, 1):
+        assert due["AR1"] == "2025-01-09"
+    else:
+        assert due["AR1"] == "2026-01-31"
 
 
 @pytest.fixture(scope="module")

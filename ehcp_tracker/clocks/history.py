@@ -8,7 +8,8 @@ date, with its stop dates kept (``evaluate(stops=True)``), is judged on any earl
 it existed if it had started by then, it was stopped by its event or its closure if that was dated
 by then, and ``judge`` does the rest.
 
-Two things make the cut inexact, and both are detected rather than assumed away:
+Two things make the cut inexact, and both are detected rather than assumed away (the second mostly
+answered by a second evaluation, not by a re-run a day: see ``History._before_the_latest_anchor``):
 
 - a clock whose start, stop or closure is not an event date of the case (a phase transfer starts on
   1 January of the transfer year, or on a planned transfer date, which exist before they happen):
@@ -155,6 +156,31 @@ class History:
             part = chosen[(chosen["kind"] == case) & chosen["clock"].isin(sorted(self.cut[case]))]
             self.mine[case] = (part if keep is None else part[keep]).reset_index(drop=True)
         self.results = chosen.iloc[:0] if keep is None else chosen.iloc[:0][keep]
+        self.earlier = {case: self._before_the_latest_anchor(cases, case) for case, cases in caseload.items()
+                        if case == "review" and self.cut[case] and len(cases)}
+
+    def _before_the_latest_anchor(self, cases: pd.DataFrame, case: str):
+        """A second evaluation for the review rows that hold both ``plan_issued`` and ``last_review``:
+        on a day before the later of the two the engine has not seen it, so the row is the same row
+        with that date blank, and that row (evaluated once, on the as-of date) is cut like any other
+        from its own ``stable_from`` on. Without it every such row (most reviews: a review a year)
+        was evaluated again at every month end before its last review.
+
+        Returns (positions in ``cases``, the later date, the blanked rows' ``stable_from``, their
+        clocks) or None."""
+        limit = np.datetime64(self.as_of, "D")
+        plan, last = (to_day_array(cases[name]) for name in ("plan_issued", "last_review"))
+        plan[plan > limit], last[last > limit] = NAT, NAT
+        both = ~np.isnat(plan) & ~np.isnat(last) & (plan != last)
+        if not both.any():
+            return None
+        at = np.flatnonzero(both)
+        earlier = cases.iloc[at].copy()
+        last_is_later = last[at] > plan[at]
+        for name, blank in (("last_review", last_is_later), ("plan_issued", ~last_is_later)):
+            earlier[name] = earlier[name].mask(pd.Series(blank, index=earlier.index))
+        clocks = self._evaluate(earlier, self.as_of, case, sorted(self.cut[case]))
+        return at, np.maximum(plan[at], last[at]), stable_from(earlier, case, self.as_of), clocks
 
     def _evaluate(self, cases, day, case, clocks) -> pd.DataFrame:
         frame = evaluate(cases, self.book, day, case=case, clocks=clocks, stops=True)
@@ -177,7 +203,16 @@ class History:
                 mine = self.mine[case]
                 if unsettled.any():
                     mine = mine[~mine["case_id"].isin(cases[key].to_numpy()[unsettled])]
-                    parts.append(self._evaluate(cases[unsettled], day, case, cut))
+                    redo_rows = unsettled.copy()
+                    if self.earlier.get(case) is not None:
+                        at, later, settled, clocks = self.earlier[case]
+                        today = np.datetime64(day, "D")
+                        usable = unsettled[at] & (today < later) & (np.isnat(settled) | (settled <= today))
+                        redo_rows[at[usable]] = False
+                        ids = cases[key].to_numpy()[at[usable]]
+                        parts.append(as_at(clocks[clocks["case_id"].isin(ids)], self.book, case, day))
+                    if redo_rows.any():
+                        parts.append(self._evaluate(cases[redo_rows], day, case, cut))
                 parts.append(as_at(mine, self.book, case, day))
             if redo and len(cases):
                 parts.append(self._evaluate(cases, day, case, redo))
