@@ -40,7 +40,7 @@ class Filters:
 
 def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
                   fresh: bool = False, running_due_by: dt.date | None = None,
-                  stored: bool | None = None) -> pd.DataFrame:
+                  stored: bool | None = None, caseload: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Every clock of every case matching ``filters``, judged on ``as_of``.
 
     Caseworker, team and cohort filters go to the database (indexed), so "my cases" stays fast at
@@ -50,6 +50,7 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
     it always did. ``stored``: read the stored rows whenever they answer (True), or only for a
     filtered listing (None, the default: see below). ``running_due_by``: only clocks still running
     and due by that day are needed (``due``): the stored path lets the database pick them out.
+    ``caseload``: the cases already read for the same filters (:func:`load_filtered`).
     """
     if filters.status and filters.status not in STATUSES:
         raise EhcpError(f"--status: {filters.status!r} is not one of {', '.join(STATUSES)}")
@@ -78,7 +79,7 @@ def clock_results(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filte
                 frames.append(stored_clocks(conn, kind, filters, as_of, sorted({c.id for c in clocks}),
                                             running_due_by))
                 continue
-            cases = load_filtered(conn, name, filters)
+            cases = load_filtered(conn, name, filters, caseload)
             if len(cases):
                 part = evaluate(cases, book, as_of, case=kind.case, clocks=[c.id for c in clocks])
                 if filters.include_missing:
@@ -214,8 +215,17 @@ def filter_condition(table: sa.Table, filters: Filters):
     return sa.and_(*conditions) if conditions else None
 
 
-def load_filtered(conn: sa.Connection, kind_name: str, filters: Filters) -> pd.DataFrame:
-    """The cases of one kind matching ``filters`` (canonical columns)."""
+def load_filtered(conn: sa.Connection, kind_name: str, filters: Filters,
+                  caseload: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """The cases of one kind matching ``filters`` (canonical columns). ``caseload``: the same
+    cases already read, missing ones included (``measures.kpi.load_caseload`` with the same
+    filters), so a board pack reads a million cases once instead of once per section."""
+    case = KINDS[kind_name].case
+    if caseload is not None and case in caseload:
+        cases = caseload[case]
+        if not filters.include_missing:
+            cases = cases[cases["missing_since_run_id"].isna()]
+        return cases.drop(columns=["missing_since"], errors="ignore").reset_index(drop=True)
     table = db.table_for(kind_name)
     return db.load_cases(conn, KINDS[kind_name], filter_condition(table, filters),
                          include_missing=filters.include_missing)
@@ -521,13 +531,14 @@ def query_codes() -> tuple[str, ...]:
 
 
 def queries(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
-            code: str | None = None) -> pd.DataFrame:
+            code: str | None = None, caseload: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The caseload's queries (``clocks.queries.caseload_queries``: what the law or the data makes
     doubtful but that is not a clock), for the cases matching ``filters``, judged on ``as_of``;
     ``code``: only that finding. Columns ``QUERY_COLUMNS`` (plus ``missing_since`` with
     ``filters.include_missing``), by code and case.
 
-    A code that names no finding is an error listing the known ones, never a silent "no queries"."""
+    A code that names no finding is an error listing the known ones, never a silent "no queries".
+    ``caseload``: the cases already read for the same filters (:func:`load_filtered`)."""
     from .clocks.queries import QUERY_COLUMNS, caseload_queries
 
     if code is not None:
@@ -539,7 +550,7 @@ def queries(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = F
     kinds = [filters.kind] if filters.kind else list(KINDS)
     with engine.connect() as conn:
         filters = resolve_filters(conn, filters)
-        frames = {name: (load_filtered(conn, name, filters) if name in kinds
+        frames = {name: (load_filtered(conn, name, filters, caseload) if name in kinds
                          else db.load_cases(conn, KINDS[name], sa.false()))
                   for name in KINDS}
         found = caseload_queries(frames["assessments"], frames["reviews"], book, as_of)

@@ -615,7 +615,8 @@ def _usable(catalogue: Catalogue, book: RuleBook) -> tuple[Catalogue, list[str]]
 def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = None, *,
                  month: str | int | None = None, year: int | None = None, as_of: dt.date,
                  filters: Filters = Filters(), year_start: int | None = None,
-                 months: list[str] | None = None, bases: tuple[str, ...] = BASES) -> pd.DataFrame:
+                 months: list[str] | None = None, bases: tuple[str, ...] = BASES,
+                 caseload: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The KPIs for one month (``month="2026-03"``), for every month of a reporting year
     (``year=2026``), for any list of months (``months=["2025-11", ..., "2026-10"]``, the board
     pack's trends: one evaluation for all of them), or for the as-of month, over the cases in the
@@ -624,7 +625,8 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     ``catalogue`` defaults to the shipped ``rules/kpi``; ``year_start`` (1, 4 or 9) overrides its
     reporting-year start; ``bases`` are any of ``ALL_BASES`` (default month and year to date).
     KPIs whose clock the rule book lacks are left out and listed in ``attrs["skipped"]``;
-    ``attrs["warnings"]`` holds data-quality warnings. Columns: ``KPI_COLUMNS`` (``kpi, period,
+    ``attrs["warnings"]`` holds data-quality warnings. ``caseload``: the cases already read by
+    :func:`load_caseload` with the same filters (the board pack reads them once for every section). Columns: ``KPI_COLUMNS`` (``kpi, period,
     basis, numerator, denominator, value, target, complete``) then ``period_start``, ``period_end``,
     ``title``; one row per KPI, basis and month, in catalogue order.
 
@@ -644,7 +646,7 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
         months = sorted({i for m in months for i in months_for(as_of=as_of, month=m)})
     else:
         months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
-    caseload = load_caseload(engine, filters)
+    caseload = load_caseload(engine, filters) if caseload is None else caseload
     period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
     snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
     everything = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}),
@@ -702,12 +704,13 @@ def tracker_table(kpis: pd.DataFrame) -> pd.DataFrame:
 
 
 def tracker(engine: Engine, book: RuleBook, year: int, as_of: dt.date, catalogue: Catalogue | None = None,
-            filters: Filters = Filters()) -> pd.DataFrame:
+            filters: Filters = Filters(), caseload: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The published monthly tracker for calendar ``year`` (January to December, or to the as-of
     month): month, requests agreed, plans issued, issued within 20 weeks, % within 20 weeks, plans
     issued cumulative from January; then a total row. ``attrs["warnings"]`` as :func:`compute_kpis`."""
     catalogue = (catalogue or load_catalogue(book=book)).only(TRACKER_KPIS)
-    kpis = compute_kpis(engine, book, catalogue, year=year, as_of=as_of, filters=filters, year_start=1)
+    kpis = compute_kpis(engine, book, catalogue, year=year, as_of=as_of, filters=filters, year_start=1,
+                        caseload=caseload)
     missing = set(TRACKER_KPIS) - set(kpis["kpi"])
     if missing:
         raise EhcpError("the tracker needs the KPIs " + ", ".join(sorted(missing)) + " in the catalogue")

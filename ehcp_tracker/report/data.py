@@ -146,13 +146,25 @@ class _KpiSource:
         return self.module.compute_kpis(engine, book, self.catalogue, month=month, as_of=as_of, filters=filters,
                                         **extra)
 
+    def caseload(self, engine: Engine, filters: Filters = Filters()) -> dict | None:
+        """The cases of ``filters``, read once for every section of the pack (a million cases take
+        seconds to read), when the library can read them; None: each section reads its own."""
+        reader = getattr(self.module, "load_caseload", None)
+        return reader(engine, filters) if reader is not None else None
+
+    def _shared(self, function, caseload) -> dict:
+        """``caseload=`` for a library function that takes the cases already read, else nothing."""
+        takes = caseload is not None and "caseload" in inspect.signature(function).parameters
+        return {"caseload": caseload} if takes else {}
+
     def months(self, engine: Engine, book: RuleBook, months: list[str], as_of: dt.date, filters: Filters = Filters(),
-               bases: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+               bases: tuple[str, ...] | None = None, caseload: dict | None = None) -> dict[str, pd.DataFrame]:
         """Each month's KPIs, as :meth:`month` gives them; from one evaluation of the caseload when the
         library takes a list of months (the trends used to cost a whole evaluation a month)."""
         if "months" not in inspect.signature(self.module.compute_kpis).parameters:
             return {m: self.month(engine, book, m, as_of, filters, bases) for m in months}
         extra = {"bases": bases} if bases else {}
+        extra |= self._shared(self.module.compute_kpis, caseload)
         every = self.module.compute_kpis(engine, book, self.catalogue, months=months, as_of=as_of, filters=filters,
                                          **extra)
         out = {}
@@ -163,8 +175,9 @@ class _KpiSource:
         return out
 
     def tracker(self, engine: Engine, book: RuleBook, year: int, as_of: dt.date,
-                filters: Filters = Filters()) -> pd.DataFrame:
-        return self.module.tracker(engine, book, year, as_of, filters=filters)
+                filters: Filters = Filters(), caseload: dict | None = None) -> pd.DataFrame:
+        return self.module.tracker(engine, book, year, as_of, filters=filters,
+                                   **self._shared(self.module.tracker, caseload))
 
 
 def kpi_source(module=None, book: RuleBook | None = None) -> _KpiSource:
@@ -198,17 +211,19 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     filters = Filters(team=options.team)
     notes: list[str] = []
     frames, library_warnings = [], []
+    caseload = source.caseload(engine, filters)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trend_months = months_back(month, TREND_MONTHS)
-        for m, frame in source.months(engine, book, trend_months, as_of, filters, ("month", *HEADLINE_BASES)).items():
+        for m, frame in source.months(engine, book, trend_months, as_of, filters, ("month", *HEADLINE_BASES),
+                                      caseload).items():
             now = m == month
             frame = frame.copy()
             library_warnings += [w for w in frame.attrs.get("warnings", []) if w not in library_warnings]
             frame["period"] = frame["period"].astype(object)
             frame.loc[frame["basis"] == "month", "period"] = m  # we asked for month m, however the library writes it
             frames.append(frame if now else frame[frame["basis"] == "month"])
-        tracker = source.tracker(engine, book, int(month[:4]), as_of, filters)
+        tracker = source.tracker(engine, book, int(month[:4]), as_of, filters, caseload)
     for text in [f"KPI figures: {w.message}" for w in caught] + [f"KPI figures: {w}" for w in library_warnings]:
         if text not in notes:
             notes.append(text)
@@ -216,7 +231,7 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     kinds = {k.id: k for k in source.catalogue.kpis}
     trend = _trend(kpis, month, kinds)
     headline = _headline(kpis, trend, month, kinds)
-    results = clock_results(engine, book, as_of, filters)
+    results = clock_results(engine, book, as_of, filters, caseload=caseload)
     pending = _backlog(engine, book, as_of, results, filters)
     notes = _data_quality(engine, trend, pending, as_of) + notes
     if (headline.get("complete", pd.Series(dtype=object)) == "no").any() or (trend["complete"] == "no").any():
@@ -229,7 +244,7 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
         backlog=pending, notes=notes, rule_fingerprint=book.fingerprint,
         rule_files=[str(p.relative_to(rules_root)) if rules_root else str(p) for p in book.files],
         options=options, backlog_counts=_backlog_counts(pending, book),
-        query_counts=query_counts(engine, book, as_of, filters),
+        query_counts=query_counts(engine, book, as_of, filters, caseload),
         clock_titles={c.id: c.family_title or c.title for c in book.clocks})
     pack.open_counts = _open_counts(pack)
     if commentary is not None:
@@ -432,10 +447,11 @@ QUERY_INTRO = ("A query is a finding the law or the data makes doubtful but that
                "is a breach, each says what to do. List them with \u201cehcp queries --code CODE\u201d.")
 
 
-def query_counts(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters()) -> pd.DataFrame:
+def query_counts(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(),
+                 caseload: dict | None = None) -> pd.DataFrame:
     """The caseload's queries (``listings.queries``) counted by code, with what to do and the command
     that lists them: the data-quality section's count, never the cases themselves."""
-    found = queries(engine, book, as_of, filters)
+    found = queries(engine, book, as_of, filters, caseload=caseload)
     rows = [{"code": code, "cases": len(part), "action": part["action"].iloc[0],
              "listing": f"ehcp queries --code {code}"} for code, part in found.groupby("code", sort=True)]
     return pd.DataFrame(rows, columns=QUERY_COUNT_COLUMNS)
