@@ -100,7 +100,7 @@ def test_a_review_row_before_its_last_review_is_cut_from_its_plan_date(book, day
     cases = caseload_frame(rows, REVIEWS)
     history = History({"review": cases}, evaluate(cases, book, as_of, case="review", stops=True), book, as_of,
                       ["annual_review"])
-    assert history.earlier["review"] is not None and len(history.earlier["review"][0]) == 2
+    assert history.earlier("review") is not None and len(history.earlier("review")[0]) == 2
     on = dt.date.fromisoformat(day)
     fresh = evaluate(cases, book, on, case="review", clocks=["annual_review"], stops=True)
     snapshot = history.on(on)

@@ -156,8 +156,15 @@ class History:
             part = chosen[(chosen["kind"] == case) & chosen["clock"].isin(sorted(self.cut[case]))]
             self.mine[case] = (part if keep is None else part[keep]).reset_index(drop=True)
         self.results = chosen.iloc[:0] if keep is None else chosen.iloc[:0][keep]
-        self.earlier = {case: self._before_the_latest_anchor(cases, case) for case, cases in caseload.items()
-                        if case == "review" and self.cut[case] and len(cases)}
+        self._earlier: dict = {}  # per kind, made on the first day that needs it (most runs ask for none)
+
+    def earlier(self, case: str):
+        """:meth:`_before_the_latest_anchor` for ``case``, worked out once."""
+        if case not in self._earlier:
+            cases = self.caseload[case]
+            wanted = case == "review" and self.cut[case] and len(cases)
+            self._earlier[case] = self._before_the_latest_anchor(cases, case) if wanted else None
+        return self._earlier[case]
 
     def _before_the_latest_anchor(self, cases: pd.DataFrame, case: str):
         """A second evaluation for the review rows that hold both ``plan_issued`` and ``last_review``:
@@ -204,8 +211,8 @@ class History:
                 if unsettled.any():
                     mine = mine[~mine["case_id"].isin(cases[key].to_numpy()[unsettled])]
                     redo_rows = unsettled.copy()
-                    if self.earlier.get(case) is not None:
-                        at, later, settled, clocks = self.earlier[case]
+                    if self.earlier(case) is not None:
+                        at, later, settled, clocks = self.earlier(case)
                         today = np.datetime64(day, "D")
                         usable = unsettled[at] & (today < later) & (np.isnat(settled) | (settled <= today))
                         redo_rows[at[usable]] = False
