@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import EhcpError, UsageError
 from ..schema import Kind
 from .extract import RawExtract
+from .keys import member
 
 DEFAULT_MAX_MISSING = 10.0  # per cent of the cases present in the last extract
 MASS_CHANGE_SHARE = 0.05  # a column changed on more than 5 % of the stored cases is worth a word
@@ -105,7 +106,7 @@ def check_shrink(file: str, existing: pd.DataFrame, in_file: np.ndarray, key: st
     present = existing.loc[existing["missing_since_run_id"].isna(), key]
     if not len(present):
         return
-    leaving = int((~present.isin(in_file)).sum())
+    leaving = int((~member(present, in_file)).sum())
     share = 100.0 * leaving / len(present)
     if share > max_missing:
         raise ImportRefused(

@@ -32,6 +32,7 @@ from ..store.bulk import insert_columns
 from .extract import Profile, read_extract
 from .refresh import persons_of, refresh_cases
 from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
+from .keys import member
 from .new_queries import count_by_code, new_queries
 from .validate import validate
 
@@ -387,8 +388,8 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
         return []
     key = kind.key
     ids = list(changed)
-    before_cases = existing[existing[key].isin(ids)].reset_index(drop=True)
-    after_cases = incoming[incoming[key].isin(ids)].reset_index(drop=True)
+    before_cases = existing[member(existing[key], ids)].reset_index(drop=True)
+    after_cases = incoming[member(incoming[key], ids)].reset_index(drop=True)
     columns = ["case_id", "clock", "due", "status"]
     before = evaluate(before_cases, book, as_of, case=kind.case)[columns] if len(before_cases) else None
     after = evaluate(after_cases, book, as_of, case=kind.case)[columns]
@@ -434,7 +435,7 @@ def _by_digest(conn: sa.Connection, kind: Kind, incoming: pd.DataFrame, existing
     incoming, text, digests = incoming[keep], text[keep], digests[keep]
     stored_keys = existing[key].to_numpy(dtype=object)
     # compared: the rest's stored rows, and the cases nowhere in the file (kept, marked missing)
-    wanted = pd.Index(stored_keys).isin(incoming[key].to_numpy(dtype=object)) | ~pd.Index(stored_keys).isin(in_file)
+    wanted = member(stored_keys, incoming[key]) | ~member(stored_keys, in_file)
     return (incoming.reset_index(drop=True), existing[wanted].reset_index(drop=True), text.reset_index(drop=True),
             digests, stored["row_digest"], int(settled.sum()))
 
@@ -474,9 +475,9 @@ def differences(kind: Kind, new_text: pd.DataFrame, existing: pd.DataFrame, in_f
     old_text = comparable(existing, kind).set_index(key, drop=False)
     was_missing = pd.Series(existing["missing_since_run_id"].notna().to_numpy(), index=old_text.index)
 
-    is_new = ~new_text.index.isin(old_text.index)
+    is_new = ~member(new_text.index, old_text.index)
     common = new_text.index[~is_new]
-    gone = old_text.index[~old_text.index.isin(in_file)]
+    gone = old_text.index[~member(old_text.index, in_file)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
     # fields that differ, case by case (vectorised over each column)

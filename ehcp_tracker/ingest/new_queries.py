@@ -18,18 +18,13 @@ import pandas as pd
 from ..clocks.queries import QUERY_COLUMNS, caseload_queries
 from ..clocks.rules import RuleBook
 from ..schema import KINDS, Kind
+from .keys import member
 
 
 def empty_cases(kind: Kind) -> pd.DataFrame:
     """No cases of ``kind``, in its canonical columns (dates as dates)."""
     return pd.DataFrame({c.name: pd.Series(dtype="datetime64[s]" if c.name in kind.date_columns else object)
                          for c in kind.columns})
-
-
-def _member(values: pd.Series, wanted) -> np.ndarray:
-    """``values.isin(wanted)`` by hashing, as object arrays (pandas' Arrow-string ``isin`` walks a
-    Python list per call: seconds at 100k keys)."""
-    return pd.Index(values.to_numpy(dtype=object), dtype=object).isin(np.asarray(list(wanted), dtype=object))
 
 
 def _queries(kind: Kind, cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
@@ -47,18 +42,18 @@ def new_queries(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFra
     if not len(touched):
         return pd.DataFrame(columns=QUERY_COLUMNS)
     key = kind.key
-    arriving = _member(incoming[key], touched)
+    arriving = member(incoming[key], touched)
     tonight = incoming[arriving]
     before = kept = existing.iloc[0:0]
     if len(existing):  # a first import has no children's other rows to judge with tonight's
-        was_touched = _member(existing[key], touched)
+        was_touched = member(existing[key], touched)
         persons = set(existing.loc[was_touched, "person_id"].to_numpy(dtype=object)) | set(
             tonight["person_id"].to_numpy(dtype=object))
-        theirs = _member(existing["person_id"], persons)
+        theirs = member(existing["person_id"], persons)
         present = existing["missing_since_run_id"].isna().to_numpy() if "missing_since_run_id" in existing \
             else np.ones(len(existing), dtype=bool)
         before = existing[theirs & present]
-        kept = existing[theirs & ~was_touched & _member(existing[key], in_file)]
+        kept = existing[theirs & ~was_touched & member(existing[key], in_file)]
     columns = [c.name for c in kind.columns]
     after = pd.concat([kept[columns], tonight[columns]], ignore_index=True) if len(kept) else tonight
     found_after = _queries(kind, after.reset_index(drop=True), book, as_of)
