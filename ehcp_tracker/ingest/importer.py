@@ -336,6 +336,8 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         children = persons_of(conn, kind_def, rewritten)  # the children before the rows are rewritten
         _apply(conn, table, kind_def, planned.cases, planned.found, run_id, summary, step,
                digests=planned.digests, stored_digest=planned.stored_digest)
+        if len(rewritten) > ANALYZE_AFTER:
+            db.analyze(conn, table)
         # the stored clocks of the cases just written, in the same transaction: never half-written
         step("clocks", 0, 1)
         refresh_cases(conn, book, kind_def, rewritten, children)
@@ -355,6 +357,10 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
             deadlines_moved=len(summary.deadline_changes)))
     step("done", 1, 1)
     return summary
+
+
+# After writing this many cases, the planner's statistics are refreshed before the clocks are read back.
+ANALYZE_AFTER = 10_000
 
 
 def _latest_run(conn: sa.Connection) -> int | None:

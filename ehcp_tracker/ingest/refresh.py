@@ -113,6 +113,7 @@ def refresh_all(conn: sa.Connection, book: RuleBook) -> int:
         for kind in KINDS.values():
             count, latest = _write_kind(conn, book, kind)
             total, settled = total + count, clock_table.later(settled, latest)
+    db.analyze(conn, db.clock_result)
     clock_table.set_state(conn, clock_table.fingerprint(book.content_digest), clocks=total, settled_through=settled)
     return total
 
@@ -176,6 +177,9 @@ def refresh_cases(conn: sa.Connection, book: RuleBook, kind: Kind, case_ids, per
     if not ids:
         return "no clock to work out again"
     table = db.CASE_TABLES[kind.name]
+    stored = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    if _whole_kind(len(ids), stored):  # a first import: the children only add to it (and their lookup,
+        return _refresh_whole_kind(conn, book, kind, wanted)  # by thousands of IN lists, is the slow part)
     if kind.case == "review":
         children = set(persons) | persons_of(conn, kind, ids)
         children = sorted(children)
@@ -183,21 +187,31 @@ def refresh_cases(conn: sa.Connection, book: RuleBook, kind: Kind, case_ids, per
             ids += conn.execute(sa.select(table.c[kind.key]).where(
                 table.c.person_id.in_(children[start:start + _CHUNK]))).scalars().all()
         ids = list(dict.fromkeys(ids))
-    stored = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    if _whole_kind(len(ids), stored):
+        return _refresh_whole_kind(conn, book, kind, wanted)
     before, settled = clock_table.state(conn)
-    if len(ids) > WHOLE_KIND_CASES or len(ids) > WHOLE_KIND_SHARE * stored:
-        gone = clock_table.delete_kind(conn, kind.case)
-        count, latest = _write_kind(conn, book, kind)
-    else:
-        gone = clock_table.delete_cases(conn, kind.case, ids)
-        parts = [db.load_cases(conn, kind, table.c[kind.key].in_(ids[start:start + _CHUNK]))
-                 for start in range(0, len(ids), _CHUNK)]
-        cases = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
-        rows = stored_rows(cases, book, kind.case) if cases is not None else pd.DataFrame(columns=clock_table.COLUMNS)
-        count, latest = len(rows), clock_table.write(conn, rows)
+    gone = clock_table.delete_cases(conn, kind.case, ids)
+    parts = [db.load_cases(conn, kind, table.c[kind.key].in_(ids[start:start + _CHUNK]))
+             for start in range(0, len(ids), _CHUNK)]
+    cases = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
+    rows = stored_rows(cases, book, kind.case) if cases is not None else pd.DataFrame(columns=clock_table.COLUMNS)
+    count, latest = len(rows), clock_table.write(conn, rows)
     # the latest settled day only grows here (a deleted row's day may stay: cautious, never too trusting)
     clock_table.set_state(conn, wanted, clocks=before - gone + count, settled_through=clock_table.later(settled, latest))
     return f"{count:,} clocks of {len(ids):,} {kind.name} worked out again"
+
+
+def _whole_kind(cases: int, stored: int) -> bool:
+    return cases > WHOLE_KIND_CASES or cases > WHOLE_KIND_SHARE * stored
+
+
+def _refresh_whole_kind(conn: sa.Connection, book: RuleBook, kind: Kind, wanted: str) -> str:
+    before, settled = clock_table.state(conn)
+    gone = clock_table.delete_kind(conn, kind.case)
+    count, latest = _write_kind(conn, book, kind)
+    db.analyze(conn, db.clock_result)
+    clock_table.set_state(conn, wanted, clocks=before - gone + count, settled_through=clock_table.later(settled, latest))
+    return f"{count:,} clocks of every one of the {kind.name} worked out again"
 
 
 def refresh_everything(engine, book: RuleBook, *, wait: float | None = None, on_wait=None) -> int:

@@ -444,6 +444,15 @@ def table_for(kind_name: str) -> sa.Table:
     return CASE_TABLES[kind_name]
 
 
+def analyze(conn: sa.Connection, table: sa.Table) -> None:
+    """Fresh planner statistics for ``table`` after a bulk write, inside the write's transaction
+    (PostgreSQL only). Without them the planner still takes a table filled a moment ago in the same
+    transaction for empty and answers each ``IN`` list of keys by reading all of it: a first import
+    of 70,000 reviews spent 99 of its 104 s so. SQLite plans by its indexes without statistics."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"ANALYZE {table.name}"))
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
