@@ -259,26 +259,30 @@ def test_explain_agrees_with_the_stored_row(run, db_url, book):
     engine.dispose()
 
 
+def import_two_requests(engine, book, path: Path, second_plan: str) -> None:
+    """R0001 (no final plan yet) and R0002 (final plan issued on ``second_plan``, blank for none),
+    both requested 5 Jan 2026 and agreed 10 Feb, imported on IMPORT_AS_OF."""
+    header = ["request_id", "person_id", "request_received", "request_outcome", "request_outcome_date",
+              "final_plan_issued", "assessment_outcome"]
+    rows = [["R0001", "P1", "2026-01-05", "assess", "2026-02-10", "", ""],
+            ["R0002", "P2", "2026-01-05", "assess", "2026-02-10", second_plan, ""]]
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    import_extract(engine, path, book, IMPORT_AS_OF)
+
+
 def test_an_import_rewrites_the_stored_clocks_of_the_cases_it_changed(engine, book, tmp_path):
     """Changed by hand: R0002's final plan issued on day 140 (on time) then cleared (overdue);
     R0001 untouched keeps its stored row as it was."""
-    header = ["request_id", "person_id", "request_received", "request_outcome", "request_outcome_date",
-              "final_plan_issued", "assessment_outcome"]
-    first = [["R0001", "P1", "2026-01-05", "assess", "2026-02-10", "", ""],
-             ["R0002", "P2", "2026-01-05", "assess", "2026-02-10", "2026-05-25", ""]]
     path = tmp_path / "a.csv"
-    with open(path, "w", newline="") as handle:
-        csv.writer(handle).writerows([header, *first])
-    import_extract(engine, path, book, dt.date(2026, 11, 2))
-    as_of = dt.date(2026, 11, 2)
+    import_two_requests(engine, book, path, "2026-05-25")
+    as_of = IMPORT_AS_OF
     plan = lambda: clock_results(engine, book, as_of, Filters(clock="final_plan"),  # noqa: E731
                                  stored=True).set_index("case_id")
     before = plan()
     # 5 Jan 2026 + 20 weeks (reg 13(2)) = 25 May 2026: issued that day is on time
     assert before.loc["R0002", "due"] == pd.Timestamp("2026-05-25") and before.loc["R0002", "status"] == "met"
-    with open(path, "w", newline="") as handle:
-        csv.writer(handle).writerows([header, first[0], ["R0002", "P2", "2026-01-05", "assess", "2026-02-10", "", ""]])
-    import_extract(engine, path, book, as_of)
+    import_two_requests(engine, book, path, "")
     after = plan()
     # still running on 2 Nov 2026: 161 days past 25 May 2026
     assert after.loc["R0002", "status"] == "overdue" and after.loc["R0002", "days_overdue"] == 161
@@ -291,14 +295,8 @@ def test_a_stored_row_holds_day_numbers_and_shares_its_rule(engine, book, tmp_pa
     """The compact row (migration 0010): dates as days since 1970-01-01, the rule's texts once in
     ``clock_rule``; and ``clock_state`` keeps the count and the latest settled day the writers know,
     exact after a full evaluation and never earlier than the truth after a case-by-case refresh."""
-    header = ["request_id", "person_id", "request_received", "request_outcome", "request_outcome_date",
-              "final_plan_issued", "assessment_outcome"]
-    rows = [["R0001", "P1", "2026-01-05", "assess", "2026-02-10", "", ""],
-            ["R0002", "P2", "2026-01-05", "assess", "2026-02-10", "2026-05-25", ""]]
     path = tmp_path / "a.csv"
-    with open(path, "w", newline="") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    import_extract(engine, path, book, IMPORT_AS_OF)
+    import_two_requests(engine, book, path, "2026-05-25")
     results, rules = db.clock_result, db.clock_rule
     with engine.connect() as conn:
         raw = conn.execute(sa.select(results.c.case_id, rules.c.clock, results.c.due, results.c.kind,
@@ -317,10 +315,7 @@ def test_a_stored_row_holds_day_numbers_and_shares_its_rule(engine, book, tmp_pa
         assert clock_table.latest_settled(conn) == dt.date(2026, 5, 25)
     # R0002's plan date cleared: its latest stage date is now the decision (10 Feb), but the recorded
     # latest stays 25 May (cautious: a row may still be settled that late as far as the writer knows)
-    rows[1][5] = ""
-    with open(path, "w", newline="") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    import_extract(engine, path, book, IMPORT_AS_OF)
+    import_two_requests(engine, book, path, "")
     with engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(results)).scalar_one()
         assert clock_table.state(conn)[0] == count
