@@ -7,7 +7,7 @@ import io
 import re
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote_to_bytes, urlencode, urlsplit
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Client:
                 raw_body: bytes | None = None) -> Answer:
         parts = urlsplit(url)
         body = raw_body if raw_body is not None else (urlencode(form).encode() if form is not None else b"")
-        environ = {"REQUEST_METHOD": method, "PATH_INFO": parts.path.encode("utf-8").decode("latin-1"),
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": unquote_to_bytes(parts.path).decode("latin-1"),
                    "QUERY_STRING": parts.query, "REMOTE_ADDR": self.address, "wsgi.url_scheme": "http",
                    "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
                    "SERVER_NAME": "localhost", "SERVER_PORT": "80"}

@@ -17,6 +17,7 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ..store import db
 from ..store.accounts import access_log
 
 log = logging.getLogger("ehcp_tracker.web")
@@ -46,7 +47,7 @@ class AccessLog:
                     break
             while True:
                 try:
-                    with self._engine.begin() as conn:
+                    with db.write_transaction(self._engine) as conn:
                         conn.execute(access_log.insert(), rows)
                     break
                 except Exception:  # noqa: BLE001 - the database is busy or gone: keep the rows, try again

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..errors import EhcpError
+from ..store import db
 from ..store.accounts import web_user
 from . import passwords
 
@@ -90,7 +91,7 @@ def add(engine: Engine, name: str, role: str, *, caseworker: str | None = None, 
     caseworker, team = _binding(role, caseworker, team)
     hashed = passwords.hash_password(passwords.check_new(password, key)) if password is not None else None
     now = utcnow()
-    with engine.begin() as conn:
+    with db.write_transaction(engine) as conn:
         if conn.execute(sa.select(web_user.c.id).where(web_user.c.id == key)).first():
             raise EhcpError(f"user {key!r} exists already (ehcp users list)")
         conn.execute(web_user.insert().values(
@@ -108,7 +109,7 @@ def _existing(conn: sa.Connection, name: str) -> str:
 
 
 def set_enabled(engine: Engine, name: str, enabled: bool) -> None:
-    with engine.begin() as conn:
+    with db.write_transaction(engine) as conn:
         key = _existing(conn, name)
         conn.execute(web_user.update().where(web_user.c.id == key).values(
             enabled=enabled, failed_signins=0, locked_until=None, session_epoch=web_user.c.session_epoch + 1))
@@ -116,7 +117,7 @@ def set_enabled(engine: Engine, name: str, enabled: bool) -> None:
 
 def reset_password(engine: Engine, name: str, password: str) -> None:
     """A new password (and the lockout lifted); every session of the account ends."""
-    with engine.begin() as conn:
+    with db.write_transaction(engine) as conn:
         key = _existing(conn, name)
         hashed = passwords.hash_password(passwords.check_new(password, key))
         conn.execute(web_user.update().where(web_user.c.id == key).values(
@@ -145,7 +146,7 @@ def import_people(engine: Engine, path: Path) -> tuple[int, int]:
     people = read_people(path)
     added = updated = 0
     now = utcnow()
-    with engine.begin() as conn:
+    with db.write_transaction(engine) as conn:
         for person in people.everyone:
             key = user_key(person.id)
             caseworker, team = _binding(person.role, person.id, person.team)
@@ -189,10 +190,10 @@ def sign_in(engine: Engine, name: str, password: str, now: dt.datetime | None = 
     good = passwords.verify(row.password_hash, password) if row.password_hash else (
         passwords.verify(passwords.dummy_hash(), password) and False)
     if good and row.enabled:
-        with engine.begin() as conn:
+        with db.write_transaction(engine) as conn:
             conn.execute(web_user.update().where(web_user.c.id == key).values(failed_signins=0, locked_until=None))
         if passwords.hasher().check_needs_rehash(row.password_hash):
-            with engine.begin() as conn:
+            with db.write_transaction(engine) as conn:
                 conn.execute(web_user.update().where(web_user.c.id == key).values(
                     password_hash=passwords.hash_password(password)))
         return SignIn(user, "ok")
@@ -200,7 +201,7 @@ def sign_in(engine: Engine, name: str, password: str, now: dt.datetime | None = 
         return SignIn(user, "disabled")
     failures = int(row.failed_signins or 0) + 1
     locked = now + LOCKOUT if failures >= MAX_FAILURES else None
-    with engine.begin() as conn:
+    with db.write_transaction(engine) as conn:
         conn.execute(web_user.update().where(web_user.c.id == key).values(
             failed_signins=0 if locked else failures, locked_until=locked))
     return SignIn(user, "wrong_password" if row.password_hash else "no_password")

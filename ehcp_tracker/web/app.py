@@ -128,8 +128,11 @@ class App:
             response = self.error_page(exc.status, exc.message)
         except Exception as exc:  # noqa: BLE001 - a bug or a fault: logged once, shown as a plain 500
             route = self.route_name(request.path) if request else "?"
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            log.error("server error %s on %s\n%s", type(exc).__name__, route, frames)
+            # where it happened (file, line, function), not the source lines or the message: either may
+            # hold a value (a person ID in a literal, a date in an exception's text)
+            frames = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                                 for f in reversed(traceback.extract_tb(exc.__traceback__)))
+            log.error("server error %s on %s at %s", type(exc).__name__, route, frames)
             response = self.error_page(500, "")
         headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
                    ("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),

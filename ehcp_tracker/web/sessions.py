@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ..store import db
 from ..store.accounts import web_setting
 
 COOKIE = "ehcp_session"
@@ -34,7 +35,7 @@ def signing_key(engine: Engine) -> bytes:
         value = conn.execute(sa.select(web_setting.c.value).where(web_setting.c.name == SECRET_NAME)).scalar()
     if value is None:
         try:
-            with engine.begin() as conn:
+            with db.write_transaction(engine) as conn:
                 conn.execute(web_setting.insert().values(name=SECRET_NAME, value=secrets.token_hex(32)))
         except sa.exc.IntegrityError:
             pass  # another server made it first: use theirs

@@ -26,7 +26,7 @@ from . import accounts, sessions
 from .access import caseworkers_of, stored_spellings, teams_of, visible_case
 from .http import BadRequest, NotFound, Response
 
-ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f/\\]{1,64}$")
+ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{1,64}$")
 WINDOWS = {"week": None, "14": 14}
 
 
