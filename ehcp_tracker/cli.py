@@ -542,8 +542,10 @@ def queries(obj: Context, code, fmt, output, **filters):
               help="A clock still overdue this many days after its due date also goes to the team leads.")
 @click.option("--starttls", is_flag=True, help="Upgrade the SMTP connection with STARTTLS.")
 @click.option("--smtp-user", metavar="USER", help="Log in to the SMTP server as USER (password from EHCP_SMTP_PASSWORD).")
+@click.option("--base-url", envvar="EHCP_BASE_URL", metavar="URL",
+              help="The work tray's address (ehcp serve; env EHCP_BASE_URL): digests link to each case and list.")
 @click.pass_obj
-def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user):
+def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user, base_url):
     """Breach alerts after the nightly import: one digest per person (plain text and HTML) of the
     clocks that became overdue or due soon, stopped late or moved since the last run; each alert
     once (a ledger in the database). Escalations and cases whose caseworker is not in the people
@@ -563,6 +565,9 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
         raise click.UsageError("--smtp needs --from ADDRESS")
     if outbox and (starttls or smtp_user):
         raise click.UsageError("--starttls and --smtp-user go with --smtp, not --outbox")
+    if base_url and not base_url.startswith(("https://", "http://")):
+        raise click.BadParameter("give the address people open, e.g. https://send-tray.council.gov.uk/",
+                                 param_hint="--base-url")
     sender = parse_sender(sender or "ehcp-tracker@localhost")
     people = read_people(people_file)
     for problem in people.problems:
@@ -570,7 +575,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
                 else OutboxDelivery(outbox, obj.as_of))
     outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
-                          escalate_after=escalate_after)
+                          escalate_after=escalate_after, base_url=base_url)
     if outcome.unknown_caseworker_cases:
         obj.say(f"warning: {outcome.unknown_caseworker_cases} cases have a caseworker who is not in "
                 f"{people_file.name}: their alerts go to the team leads")

@@ -34,7 +34,7 @@ class AlertsOutcome:
 
 
 def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
-         escalate_after: int = DEFAULT_ESCALATE_AFTER) -> tuple[AlertsOutcome, int | None]:
+         escalate_after: int = DEFAULT_ESCALATE_AFTER, base_url: str | None = None) -> tuple[AlertsOutcome, int | None]:
     """The digests this run would send (nothing already in the ledger), and the newest import run."""
     with engine.connect() as conn:
         since = ledger.last_success(conn)
@@ -51,14 +51,15 @@ def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
     for key, (person, alerts) in sorted(routing.by_recipient.items()):
         fresh = [a for a in alerts if a.key(key) not in sent]
         if fresh:
-            digests.append(Digest(person, fresh, as_of))
+            digests.append(Digest(person, fresh, as_of, base_url))
     outcome = AlertsOutcome(digests, unknown_caseworker_cases=len(routing.unknown_caseworker_cases),
                             nobody=routing.nobody, first_run=since is None)
     return outcome, last_import
 
 
 def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, delivery, *, sender: str,
-                dry_run: bool = False, escalate_after: int = DEFAULT_ESCALATE_AFTER) -> AlertsOutcome:
+                dry_run: bool = False, escalate_after: int = DEFAULT_ESCALATE_AFTER,
+                base_url: str | None = None) -> AlertsOutcome:
     """Send tonight's digests through ``delivery`` and record each accepted one in the ledger.
 
     A recipient whose message is refused (or whose server cannot be reached) gets nothing recorded,
@@ -66,12 +67,12 @@ def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, 
     the digests and records nothing, not even the run.
     """
     if dry_run:
-        return plan(engine, book, as_of, people, escalate_after=escalate_after)[0]
+        return plan(engine, book, as_of, people, escalate_after=escalate_after, base_url=base_url)[0]
     template = read_template()
     run_id = ledger.start_run(engine, as_of, delivery.name)
     outcome, last_import, completed = AlertsOutcome([]), None, False
     try:
-        outcome, last_import = plan(engine, book, as_of, people, escalate_after=escalate_after)
+        outcome, last_import = plan(engine, book, as_of, people, escalate_after=escalate_after, base_url=base_url)
         outcome.run_id = run_id
         for digest in outcome.digests:
             try:
