@@ -457,3 +457,16 @@ def requests_quote(text: str) -> str:
     from urllib.parse import quote
 
     return quote(text, safe="")
+
+
+def test_my_queries_are_ehcp_queries(app, tray):  # noqa: F811
+    url, _ = tray
+    client = signed_in(app, "cw1")
+    page = client.get("/queries")
+    assert page.status == 200
+    expected = [(r["case_id"], r["code"]) for r in csv.DictReader(io.StringIO(
+        cli_out(url, "queries", "--caseworker", "CW001", "--format", "csv")))]
+    assert re.findall(r'data-case="([^"]*)" data-code="([^"]*)"', page.text) == expected and expected
+    lead = signed_in(app, "lead.west")
+    assert lead.get("/queries?caseworker=CW001").status == 404
+    assert lead.get("/queries").status == 400, "a team lead names the caseworker"

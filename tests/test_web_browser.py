@@ -135,6 +135,11 @@ def test_a_caseworker_by_keyboard_sees_ehcp_due_and_downloads_it(page, server):
     axe_clean(page)
     longer = list(csv.DictReader(io.StringIO(cli_csv(url, "due", "--caseworker", "CW001", "--days", "14"))))
     assert page.locator("#clocks tbody tr[data-case]").count() == len(longer)
+    page.click("a:has-text('Queries on my cases')")
+    page.wait_for_load_state("load")
+    assert page.title() == "Queries - EHC work tray"
+    axe_clean(page)
+    page.go_back()
     # a case of theirs, opened from the list by keyboard
     first = page.locator("#clocks tbody tr[data-case] a").first
     first.focus()

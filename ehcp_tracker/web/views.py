@@ -40,6 +40,8 @@ def route(app, request, visitor, snap) -> Response:
         return sign_out(app, request, visitor)
     if request.method != "GET" and request.method != "HEAD":
         raise NotFound("")
+    if path == "/queries":
+        return query_list(app, request, visitor, snap)
     if path in ("/cases", "/cases.csv", "/cases.xlsx"):
         return case_list(app, request, visitor, snap, path.rpartition(".")[2] if "." in path else "html")
     if path.startswith("/case/"):
@@ -196,15 +198,26 @@ def case_list(app, request, visitor, snap, fmt: str) -> Response:
             body, kind = buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         return Response(body, 200, kind, [("Content-Disposition", f'attachment; filename="{name}"')])
     app.record(request, visitor, "list_view", detail=describe({**given, "caseworker": whose}))
-    found = queries(snap, app.book, as_of, Filters(kind=filters.kind, caseworker=filters.caseworker,
-                                                   team=filters.team, cohort=filters.cohort))
     lines = clock_lines(frame, app.book, as_of)
     query_string = urlencode(given)
     return app.render("cases.html", visitor, whose=whose, lines=lines, start=start, end=end,
                       overdue=sum(1 for line in lines if line["overdue"]), given=given,
                       query_string=("?" + query_string) if query_string else "",
                       kinds=list(KINDS), clocks=sorted({c.id for c in app.book.clocks}), cohorts=COHORTS,
-                      titles=clock_titles(app.book), queries=found.to_dict("records"))
+                      titles=clock_titles(app.book),
+                      queries_query=("?" + urlencode({"caseworker": given["caseworker"]})) if "caseworker" in given else "")
+
+
+def query_list(app, request, visitor, snap) -> Response:
+    """The caseworker's queries (``ehcp queries --caseworker X``): a page of its own, because finding
+    them reads and checks every case of the caseworker, which the clock list need not wait for."""
+    filters, given, whose = list_filters(app, request, visitor, snap)
+    found = queries(snap, app.book, app.as_of(), Filters(kind=filters.kind, caseworker=filters.caseworker,
+                                                         team=filters.team, cohort=filters.cohort))
+    app.record(request, visitor, "list_view", detail="queries: " + describe({**given, "caseworker": whose}))
+    back = {k: v for k, v in given.items() if k == "caseworker"}
+    return app.render("queries.html", visitor, whose=whose, queries=found.to_dict("records"),
+                      back=("?" + urlencode(back)) if back else "")
 
 
 # ---------------------------------------------------------------------------------------- case
