@@ -186,6 +186,10 @@ def test_a_team_lead_sees_their_team_and_clicks_through(page, server):
     page.wait_for_load_state("load")
     assert page.title() == "Cases of CW001 - EHC work tray"
     axe_clean(page)
+    page.click("a:has-text('KPIs')")
+    page.wait_for_load_state("load")
+    assert page.locator("#kpis tbody tr[data-kpi]").count() > 0
+    axe_clean(page)
     assert page.goto("/team?team=West").status == 404
     axe_clean(page)
 
