@@ -24,6 +24,7 @@ from .errors import BadOptionDate, EhcpError, ImportRejected, environment_fault
 from .files import atomic_write, check_folder, check_writable
 from .output import FORMATS
 from .schema import COHORTS, KINDS
+from .sen2.commands import sen2 as _sen2
 
 if TYPE_CHECKING:
     from .listings import Filters
@@ -294,7 +295,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     Example: ehcp import assessments.csv reviews.xlsx --profile example-system
     """
     from .ingest.extract import load_profile
-    from .ingest.importer import import_extract, new_batch, rejects_path_for
+    from .ingest.importer import import_file, new_batch, rejects_path_for
     from .progress import import_progress
 
     if skip_bad_rows and not rejects:
@@ -313,11 +314,11 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     for path in files:
         try:
             with import_progress(path, quiet=obj.quiet) as progress:
-                summary = import_extract(engine, path, book, obj.as_of, kind=kind, profile=chosen,
-                                         skip_bad_rows=skip_bad_rows, progress=progress,
-                                         rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
-                                         max_missing=max_missing, keep_absent=keep, batch=batch,
-                                         wait=wait, on_wait=_waiting(obj, path))
+                results = import_file(engine, path, book, obj.as_of, kind=kind, profile=chosen,
+                                      skip_bad_rows=skip_bad_rows, progress=progress,
+                                      rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
+                                      max_missing=max_missing, keep_absent=keep, batch=batch,
+                                      wait=wait, on_wait=_waiting(obj, path))
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
@@ -331,22 +332,8 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             summaries.append({"file": str(path), "status": "failed", "message": str(error)})
             failed = True
             continue
-        for note in summary.notes:
-            obj.say(f"note: {note}")
-        for warning in summary.warnings:
-            obj.say(f"warning: {warning}")
-        for warning in summary.mass_changes:  # even under --quiet: a cron job must mail this
-            click.echo(f"warning: {warning}", err=True)
-        for problem in summary.problems:
-            click.echo(f"rejected: {problem}", err=True)
-        obj.say(summary.describe())
-        for line in describe_moves(summary.deadline_changes, summary.run_id):
-            obj.say(line)
-        for line in describe_statuses(summary.status_changes, summary.run_id):
-            obj.say(line)
-        obj.say(f"{summary.file}: {describe_new_queries(summary.new_queries, summary.new_queries_by_code)}")
-        summaries.append(summary.as_dict())
-        failed |= summary.rejected > 0
+        for summary in results:  # one per kind: an SEN2 return holds requests and plans
+            failed |= _say_imported(obj, summary, summaries)
     if summary_json:
         try:
             atomic_write(summary_json, json.dumps(summaries, indent=1, default=str))
@@ -355,6 +342,26 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             click.echo(f"warning: the summary could not be written ({exc}); the imports above stand", err=True)
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _say_imported(obj: Context, summary, summaries: list) -> bool:
+    """One file's (or one kind's of a return) summary on stderr; True when rows were rejected."""
+    for note in summary.notes:
+        obj.say(f"note: {note}")
+    for warning in summary.warnings:
+        obj.say(f"warning: {warning}")
+    for warning in summary.mass_changes:  # even under --quiet: a cron job must mail this
+        click.echo(f"warning: {warning}", err=True)
+    for problem in summary.problems:
+        click.echo(f"rejected: {problem}", err=True)
+    obj.say(summary.describe())
+    for line in describe_moves(summary.deadline_changes, summary.run_id):
+        obj.say(line)
+    for line in describe_statuses(summary.status_changes, summary.run_id):
+        obj.say(line)
+    obj.say(f"{summary.file}: {describe_new_queries(summary.new_queries, summary.new_queries_by_code)}")
+    summaries.append(summary.as_dict())
+    return summary.rejected > 0
 
 
 def _waiting(obj: Context, path: Path):
@@ -862,5 +869,9 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, base
     _emit(frame, fmt, output, "tracker" if tracker else "kpi", **(rates if fmt == "xlsx" else {}))
 
 
+cli.add_command(_sen2)  # `ehcp sen2 export|check|reconcile` (issue 26): its own module
+
+
 def main():  # pragma: no cover - console script entry
     cli(prog_name="ehcp")
+

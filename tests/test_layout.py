@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ehcp_tracker"
-WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts")
+WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts", "sen2")
 SHARED = ("schema", "errors", "files", "output", "progress", "listings")
 
 
@@ -98,6 +98,7 @@ def test_store_knows_tables_not_rules():
     ("report", ("ingest", "demo", "alerts", "cli")),
     ("demo", ("alerts", "cli")),
     ("alerts", ("ingest", "measures", "report", "demo", "cli")),
+    ("sen2", ("measures", "report", "demo", "alerts", "cli")),
 ])
 def test_data_flows_one_way(wing, forbidden):
     assert _breaches((wing,), forbidden) == []

@@ -184,6 +184,36 @@ clock_state = sa.Table(
               doc="no stored row's settled_from is later (a day number; may be later than the true latest, never earlier)"),
 )
 
+# Secrets of this database, made on first use and never printed: ``sen2-person-key`` keys the hash
+# that stands for a child with neither UPN nor ULN in an SEN2 return (sen2.keys), so the hash cannot
+# be recomputed from a name and birth date without the database (migration 0014_sen2).
+local_secret = sa.Table(
+    "local_secret", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+)
+
+
+def secret(engine: Engine, name: str) -> bytes:
+    """The database's secret ``name`` (64 random hex digits), made in its own transaction the first
+    time it is asked for. Two processes making it at once: the second's insert fails and it reads
+    the first's."""
+    import secrets
+
+    query = sa.select(local_secret.c.value).where(local_secret.c.name == name)
+    with engine.connect() as conn:
+        found = conn.execute(query).scalar()
+    if found is None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(local_secret.insert().values(name=name, value=secrets.token_hex(32)))
+        except sa.exc.IntegrityError:
+            pass
+        with engine.connect() as conn:
+            found = conn.execute(query).scalar()
+    return bytes.fromhex(found)
+
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"
 # The tables of the first schema: a database holding exactly these but no alembic_version table was
