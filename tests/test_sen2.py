@@ -288,3 +288,89 @@ def test_check_cli_lines_name_positions_not_people(run, tmp_path):
     assert "12AB" not in result.output and "C801200005001" not in result.output and "Other" not in result.output
     clean = run("sen2", "check", write_return(tmp_path / "ok.xml", small_return()))
     assert clean.exit_code == 0 and clean.stdout == ""
+
+
+def reconcile_return() -> list:
+    """Five plans started in 2025, the days from request to plan chosen by hand, and one in 2024."""
+    def plan(upn, received, start, week20="0", outcome="Y"):
+        req = dict(ReceivedDate=received, RequestOutcomeDate=received, RequestOutcome=outcome,
+                   assessment=dict(AssessmentOutcome="Y" if outcome != "H" else "H",
+                                   AssessmentOutcomeDate=start, Week20=week20), plan=dict(StartDate=start))
+        if outcome == "H":
+            del req["ReceivedDate"], req["RequestOutcomeDate"]
+        return person(upn=upn, requests=[req])
+    return [
+        plan("B801200005001", "2025-01-06", "2025-05-26"),           # 140 days: within 20 weeks (boundary)
+        plan("Q801200005002", "2025-01-06", "2025-05-27"),           # 141 days: 20 to 52 weeks
+        plan("M801200005003", "2024-06-02", "2025-06-02"),           # 365 days: over a year
+        plan("J801200005004", "2025-02-03", "2025-05-14", "1"),      # 100 days, Week20 = 1: within, an exception
+        plan("G801200005005", "", "2025-07-01", outcome="H"),        # no ReceivedDate: counted, in no band
+        plan("D801200005006", "2024-01-08", "2024-05-20"),           # started 2024: not in 2025
+    ]
+
+
+# Counted by hand from the dates above (not from the code): 5 plans started in 2025; within 20 weeks
+# 140 and 100 days = 2, of which 1 is an exception; 20-52 weeks 1 (141); over a year 1 (365);
+# excluding exceptions 4 plans, 1 within; average (140 + 141 + 365 + 100) / 4 / 7 = 26.64 -> 26.6
+# weeks, excluding the exception (140 + 141 + 365) / 3 / 7 = 30.76 -> 30.8.
+HAND_COUNTED = {"plans issued": 5, "plans issued (excl. exceptions)": 4, "within 20 weeks (incl. exceptions)": 2,
+                "within 20 weeks (excl. exceptions)": 1, "20 to 52 weeks (incl. exceptions)": 1,
+                "over a year (incl. exceptions)": 1, "average weeks (incl. exceptions)": 26.6,
+                "average weeks (excl. exceptions)": 30.8}
+
+
+def test_reconciliation_hand_counted(run, tmp_path):
+    path = write_return(tmp_path / "SEN2_2026.xml", reconcile_return())
+    dfe = tmp_path / "timeliness_20_week.csv"
+    dfe.write_bytes(  # the 2025 edition's spelling: a BOM, PC_ and ltYear, "All EHC plans issued"
+        "\ufefftime_period,time_identifier,geographic_level,old_la_code,new_la_code,la_name,breakdown_topic,breakdown,"
+        "plans_issued_den,plans_issued_den_ex,plans_issued_within_20_weeks,plans_issued_20_weeks_ex,"
+        "PC_plans_issued_20_weeks_ex,plans_issued_gt20weeks_ltYear,plans_issued_gt_1_year\n"
+        "2025,Calendar year,Local authority,340,E08000011,Knowsley,All EHC plans issued,All EHC plans issued,"
+        "6,5,3,2,40,x,1\n".encode("utf-8"))
+    # the tracker holds the return, then one plan's dates are corrected in it and one case added
+    assert run("--as-of", AS_OF, "import", path).exit_code == 0
+    out = tmp_path / "r.csv"
+    result = run("--as-of", AS_OF, "sen2", "reconcile", path, "--dfe", dfe, "-o", out)
+    assert result.exit_code == 0, result.output
+    table, differences = out.read_text("utf-8").split("\n\n")
+    rows = {r["measure"]: r for r in csv.DictReader(io.StringIO(table))}
+    assert {m: float(r["return"]) for m, r in rows.items()} == HAND_COUNTED
+    # the tracker: the historical plan (H) is no assessment case, so 4 plans; the rest as the return
+    assert float(rows["plans issued"]["tracker"]) == 4
+    assert float(rows["within 20 weeks (excl. exceptions)"]["tracker"]) == 1
+    assert float(rows["plans issued"]["dfe"]) == 6 and float(rows["within 20 weeks (excl. exceptions)"]["dfe"]) == 2
+    assert rows["20 to 52 weeks (incl. exceptions)"]["dfe"] == ""  # x: not available
+    listed = list(csv.DictReader(io.StringIO(differences)))
+    assert [(d["person"], d["difference"]) for d in listed] == [("5", "in the return, not in the tracker")]
+
+
+def test_reconciliation_lists_date_and_exception_differences(run, tmp_path):
+    path = write_return(tmp_path / "SEN2_2026.xml", reconcile_return())
+    run("--as-of", AS_OF, "import", path)
+    changed = reconcile_return()
+    first = changed[0].all("Requests")[0].first("Assessment")
+    first.first("NamedPlan").fields["StartDate"] = "2025-06-02"
+    changed[3].all("Requests")[0].first("Assessment").fields["Week20"] = "0"
+    result = run("--as-of", AS_OF, "sen2", "reconcile", write_return(tmp_path / "v2.xml", changed))
+    assert result.exit_code == 0 and "cases that differ (3)" in result.stdout, result.output
+    out = tmp_path / "r.csv"
+    run("--as-of", AS_OF, "sen2", "reconcile", tmp_path / "v2.xml", "-o", out)
+    listed = list(csv.DictReader(io.StringIO(out.read_text("utf-8").split("\n\n")[1])))
+    assert [(d["person"], d["difference"], d["tracker"], d["return"]) for d in listed] == [
+        ("1", "StartDate differs", "2025-05-26", "2025-06-02"),
+        ("4", "exception flag differs", "exception", "Week20 = 0"),
+        ("5", "in the return, not in the tracker", "", "2025-07-01")]
+    assert listed[0]["correct"] == "correct final_plan_issued in the case system, or StartDate in the return"
+    assert listed[0]["case_id"].startswith("S2U-")
+
+
+def test_reconciliation_says_when_the_council_is_not_in_the_dfe_file(run, tmp_path):
+    path = write_return(tmp_path / "SEN2_2026.xml", reconcile_return(), la="999")
+    dfe = tmp_path / "t.csv"
+    dfe.write_text("time_period,geographic_level,old_la_code,breakdown,plans_issued_den\n"
+                   "2025,Local authority,340,All EHC plans,6\n", encoding="utf-8")
+    result = run("--as-of", AS_OF, "sen2", "reconcile", path, "--dfe", dfe, "-o", tmp_path / "r.html")
+    assert result.exit_code == 0
+    assert "no all-plans row for LA 999 in 2025 (the file has years 2025)" in result.output
+    assert "<table>" in (tmp_path / "r.html").read_text("utf-8")

@@ -40,3 +40,33 @@ def check(file):
                f"{errors} error(s), {warnings} warning(s)", err=True)
     if errors:
         raise click.exceptions.Exit(1)
+
+
+@sen2.command("reconcile")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dfe", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.csv",
+              help="DfE's timeliness_20_week.csv as downloaded (any edition): the published column.")
+@click.option("--year", type=click.IntRange(2014, 2100), metavar="YYYY",
+              help="The calendar year (default: the one the return's collection covers, its Year - 1).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="FILE.html, FILE.xlsx or FILE.csv (default: tables on stdout).")
+@click.pass_obj
+def reconcile(obj, file, dfe, year, output):
+    """The 20-week figures side by side (the tracker, the return by DfE's method, DfE's published
+    row), then each case that differs: in one and not the other, dates differ, exception flag differs,
+    with the tracker's case ID and what to correct.
+
+    Example: ehcp sen2 reconcile SEN2_2026.xml --dfe timeliness_20_week.csv -o reconcile.html
+    """
+    from ..output import render_table
+    from .reconcile import reconcile as run, write
+
+    result = run(obj.engine, obj.book, obj.as_of, file, obj.rules_dir, dfe=dfe, year=year)
+    for note in result.notes:
+        obj.say(f"note: {note}")
+    if output:
+        write(result, output)
+        click.echo(f"reconciliation for {result.year} written to {output}", err=True)
+        return
+    click.echo(render_table(result.table, f"20-week timeliness {result.year}: LA {result.la}"))
+    click.echo(render_table(result.differences, f"cases that differ ({len(result.differences)})"))

@@ -145,6 +145,35 @@ def map_return(ret: Return, secret: Callable[[], bytes]) -> Mapped:
     return mapped
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A named plan of the return, keyed as ``map_return`` keys its request."""
+
+    position: int
+    request_id: str
+    received: str
+    start: str
+    exception: bool
+    historical: bool
+
+
+def plans(ret: Return, secret: Callable[[], bytes]) -> list[Plan]:
+    """Every request's NamedPlan with a StartDate (historical ones too), for the 20-week measures."""
+    key_secret = secret()
+    out = []
+    for position, person in enumerate(ret.persons, start=1):
+        person_id, _ = person_key(key_secret, ret.header.la, person.fields, position)
+        seen: dict[str, int] = {}
+        for request in person.all("Requests"):
+            request_id = request_key(person_id, request.get("ReceivedDate"), seen)
+            assessment = request.first("Assessment") or Node("Assessment")
+            plan = assessment.first("NamedPlan")
+            if plan is not None and plan.get("StartDate"):
+                out.append(Plan(position, request_id, request.get("ReceivedDate"), plan.get("StartDate"),
+                                assessment.get("Week20") == "1", _historical(request)))
+    return out
+
+
 def _code(item: str, value: str) -> str:
     """The canonical value; an unknown code is passed through for validation to reject by name."""
     return CODES[item].get(value, value)

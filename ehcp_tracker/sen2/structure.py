@@ -7,7 +7,7 @@ order, so the file the tool writes and the schema it checks against cannot drift
 Sources (see docs/sen2.md): DfE's SEN2 guide and technical specification are not reachable from
 here; the element names, order and codes are those of the public schemas a London data pipeline
 wrote from the DfE guide (their comments quote it) and of the 2025 sample return, as summarised in
-the project's domain notes (shared/domain/sen2.md sections 1-3). Where those notes mark a fact as
+the project's domain notes (summarised in docs/sen2.md). Where those notes mark a fact as
 inferred, so does the comment beside it here. The 2027 collection's structure is not published: a
 Year outside ``YEARS`` is refused.
 """
