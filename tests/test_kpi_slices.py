@@ -95,3 +95,37 @@ def test_the_pack_trends_and_a_team_counted_in_slices_equal_the_whole(synthetic_
         whole = K.compute_kpis(synthetic_db, book, months=months, as_of=AS_OF, filters=filters, slice_size=WHOLE)
         sliced = K.compute_kpis(synthetic_db, book, months=months, as_of=AS_OF, filters=filters, slice_size=150)
         pd.testing.assert_frame_equal(sliced, whole, obj=str(filters))
+
+
+def test_the_board_pack_in_slices_is_the_same_pack(synthetic_db, book, tmp_path, monkeypatch):  # noqa: F811
+    """Every section of the pack (trends, month, tracker, ageing, backlog, queries) from slices of
+    150 cases: the same HTML byte for byte, the same XLSX cell for cell."""
+    import openpyxl
+
+    from ehcp_tracker.clocks import slices
+    from ehcp_tracker.report import write_pack
+
+    def pack(folder):
+        folder.mkdir()
+        html = write_pack(synthetic_db, book, "2026-10", AS_OF, folder / "pack.html", "html").read_bytes()
+        workbook = openpyxl.load_workbook(write_pack(synthetic_db, book, "2026-10", AS_OF, folder / "pack.xlsx", "xlsx"))
+        cells = {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in workbook.worksheets}
+        return html, cells
+
+    whole = pack(tmp_path / "whole")
+    monkeypatch.setattr(slices, "SLICE_CASES", 150)
+    assert len(list(slices.case_slices(K.load_caseload(synthetic_db)))) > 10
+    sliced = pack(tmp_path / "sliced")
+    assert sliced[0] == whole[0]
+    assert sliced[1] == whole[1]
+
+
+def test_the_running_clocks_in_slices_are_the_listings(synthetic_db, book, caseload):  # noqa: F811
+    from ehcp_tracker.clocks.engine import OPEN_STATUSES
+    from ehcp_tracker.listings import clock_results
+    from ehcp_tracker.report.data import running_clocks
+
+    every = clock_results(synthetic_db, book, AS_OF, Filters(), caseload=caseload)
+    running = every[every["status"].isin(OPEN_STATUSES)].reset_index(drop=True)
+    assert len(running) and len(running) < len(every)
+    pd.testing.assert_frame_equal(running_clocks(synthetic_db, book, AS_OF, Filters(), caseload, 97), running)

@@ -19,10 +19,11 @@ import pandas as pd
 SLICE_CASES = 100_000
 
 
-def case_slices(caseload: dict[str, pd.DataFrame], size: int = SLICE_CASES) -> Iterator[dict[str, pd.DataFrame]]:
+def case_slices(caseload: dict[str, pd.DataFrame], size: int | None = None) -> Iterator[dict[str, pd.DataFrame]]:
     """The parts of ``caseload`` (cases by kind of case), each a caseload of one kind of about
-    ``size`` cases (a child's rows are never split); the caseload itself, unchanged, when no kind
-    holds more than ``size`` cases."""
+    ``size`` cases (default ``SLICE_CASES``; a child's rows are never split); the caseload itself,
+    unchanged, when no kind holds more than ``size`` cases."""
+    size = SLICE_CASES if size is None else size
     if size < 1:
         raise ValueError(f"a slice holds at least one case, not {size}")
     if all(len(cases) <= size for cases in caseload.values()):

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from ..clocks.engine import OUTCOME_COLUMNS, STOP_COLUMNS, empty_result, evaluate
 from ..clocks.dates import NAT
 from ..clocks.history import History
-from ..clocks.slices import SLICE_CASES, case_slices
+from ..clocks.slices import case_slices
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
 from ..listings import Filters, load_filtered, resolve_filters
@@ -675,7 +675,7 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
                  month: str | int | None = None, year: int | None = None, as_of: dt.date,
                  filters: Filters = Filters(), year_start: int | None = None,
                  months: list[str] | None = None, bases: tuple[str, ...] = BASES,
-                 caseload: dict[str, pd.DataFrame] | None = None, slice_size: int = SLICE_CASES) -> pd.DataFrame:
+                 caseload: dict[str, pd.DataFrame] | None = None, slice_size: int | None = None) -> pd.DataFrame:
     """The KPIs for one month (``month="2026-03"``), for every month of a reporting year
     (``year=2026``), for any list of months (``months=["2025-11", ..., "2026-10"]``, the board
     pack's trends: one evaluation for all of them), or for the as-of month, over the cases in the
@@ -686,7 +686,7 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     KPIs whose clock the rule book lacks are left out and listed in ``attrs["skipped"]``;
     ``attrs["warnings"]`` holds data-quality warnings. ``caseload``: the cases already read by
     :func:`load_caseload` with the same filters (the board pack reads them once for every section);
-    ``slice_size``: cases evaluated and counted at a time (:func:`case_slices`), which bounds the
+    ``slice_size``: cases evaluated and counted at a time (default ``clocks.slices.SLICE_CASES``), which bounds the
     memory of the results and their month-end snapshots. Columns: ``KPI_COLUMNS`` (``kpi, period,
     basis, numerator, denominator, value, target, complete``) then ``period_start``, ``period_end``,
     ``title``; one row per KPI, basis and month, in catalogue order.
