@@ -129,3 +129,32 @@ def test_the_running_clocks_in_slices_are_the_listings(synthetic_db, book, casel
     running = every[every["status"].isin(OPEN_STATUSES)].reset_index(drop=True)
     assert len(running) and len(running) < len(every)
     pd.testing.assert_frame_equal(running_clocks(synthetic_db, book, AS_OF, Filters(), caseload, 97), running)
+
+
+@pytest.mark.parametrize("seen", ["first run", "a later run"])
+def test_the_alerts_from_slices_are_the_alerts_of_the_whole(synthetic_db, book, monkeypatch, seen):  # noqa: F811
+    """``alerts`` reads, evaluates and narrows a slice of the caseload at a time: the same rows
+    reach ``events.detect`` in the same order, so the same alerts come out."""
+    from ehcp_tracker.alerts import events
+    from ehcp_tracker.alerts.run import _news
+    from ehcp_tracker.ingest import refresh
+    from ehcp_tracker.listings import clock_results, clock_titles
+
+    every = clock_results(synthetic_db, book, AS_OF, Filters())
+    late = every[every["status"] == "late"]
+    seen = (dict(since=None, changed={}, alerted_overdue=set()) if seen == "first run" else
+            dict(since=events.Since(AS_OF - dt.timedelta(days=40), None),
+                 changed={(k, c): {"closed_date"} for k, c in zip(late["kind"][::3], late["case_id"][::3])},
+                 alerted_overdue={(r.kind, r.case_id, r.clock, r.due.date()) for r in late[1::5].itertuples()}))
+    whole = events.news(every, **seen)
+    monkeypatch.setattr(refresh, "SLICE_CASES", 150)
+    sliced = _news(synthetic_db, book, AS_OF, **seen)
+    pd.testing.assert_frame_equal(sliced, whole.reset_index(drop=True))
+    assert 0 < len(whole) < len(every)
+    assert (whole["status"] == "late").any() == (seen["since"] is not None)  # late news only on a later run
+
+    def alerts(results):
+        return events.detect(results, clock_titles(book), {c.id: c.stop for c in book.clocks}, AS_OF,
+                             moves=pd.DataFrame(columns=["run_id", "kind", "case_id", "clock", "old_due", "new_due", "why"]),
+                             escalate_after=14, **seen)
+    assert alerts(sliced) == alerts(every)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..clocks.rules import RuleBook
@@ -42,7 +44,7 @@ def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
         changed = ledger.changed_since(conn, since)
         moves = ledger.moves_since(conn, since)
         last_import = ledger.latest_import_run(conn)
-    results = clock_results(engine, book, as_of, Filters())
+    results = _news(engine, book, as_of, since=since, changed=changed, alerted_overdue=ledger.alerted_overdue(sent))
     stop_fields = {c.id: c.stop for c in book.clocks}
     found = events.detect(results, clock_titles(book), stop_fields, as_of, since=since, changed=changed,
                           alerted_overdue=ledger.alerted_overdue(sent), moves=moves, escalate_after=escalate_after)
@@ -55,6 +57,26 @@ def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
     outcome = AlertsOutcome(digests, unknown_caseworker_cases=len(routing.unknown_caseworker_cases),
                             nobody=routing.nobody, first_run=since is None)
     return outcome, last_import
+
+
+def _news(engine: Engine, book: RuleBook, as_of: dt.date, **seen) -> pd.DataFrame:
+    """Every case's clocks on ``as_of`` that could make an alert (``events.news``), as
+    ``clock_results`` orders them, worked out a slice of the caseload at a time
+    (``ingest.refresh.slices``: read, evaluated, narrowed and let go)."""
+    from ..ingest.refresh import slices
+    from ..schema import KINDS
+    from ..store import db
+
+    frames = []
+    with engine.connect() as conn:
+        parts = [(kind, where) for kind in KINDS.values() for where in slices(conn, kind)]
+        for kind, where in parts:
+            caseload = {other.case: db.load_cases(conn, other, where if other is kind else sa.false())
+                        for other in KINDS.values()}
+            frames.append(events.news(clock_results(engine, book, as_of, Filters(), caseload=caseload), **seen))
+    kept = [f for f in frames if len(f)] or frames[:1]
+    results = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+    return results.sort_values(["due", "case_id", "clock"], kind="stable").reset_index(drop=True)
 
 
 def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, delivery, *, sender: str,
