@@ -881,5 +881,11 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, base
     _emit(frame, fmt, output, "tracker" if tracker else "kpi", **(rates if fmt == "xlsx" else {}))
 
 
+from .web.commands import COMMANDS as _WEB_COMMANDS  # noqa: E402 - serve, users, access-log (issue 25)
+
+for _command in _WEB_COMMANDS:
+    cli.add_command(_command)
+
+
 def main():  # pragma: no cover - console script entry
     cli(prog_name="ehcp")

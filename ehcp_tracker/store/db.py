@@ -478,3 +478,6 @@ def analyze(conn: sa.Connection, table: sa.Table) -> None:
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
+
+
+from . import accounts as _accounts  # noqa: E402,F401 - the web tables join ``metadata`` (migration 0013)
