@@ -9,14 +9,14 @@ it carries point at it from ``alert_ledger.message_id``. A run that dies between
 already written.
 
 Revision ID: 0012_alert_lease
-Revises: 0010_compact_clocks
+Revises: 0013_web_accounts
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_alert_lease"
-down_revision = "0010_compact_clocks"
+down_revision = "0013_web_accounts"
 branch_labels = None
 depends_on = None
 
