@@ -5,14 +5,14 @@ advice and review-procedure clocks are not judged; blank otherwise). ``local_sec
 of the hash that stands for a child with neither UPN nor ULN (made on first use, never printed).
 
 Revision ID: 0014_sen2
-Revises: 0010_compact_clocks
+Revises: 0012_alert_lease
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_sen2"
-down_revision = "0010_compact_clocks"
+down_revision = "0012_alert_lease"
 branch_labels = None
 depends_on = None
 
