@@ -50,6 +50,26 @@ class Kind:
 
 
 ADVICE_SERVICES = ("ep", "health", "social_care", "education")
+
+# Where a row came from when that source holds only some of the stage dates. An SEN2 return is an
+# annual snapshot without advice or review-procedure dates: a clock that needs one of those dates
+# is "not judged: the SEN2 does not hold this date" on such rows (clocks.engine.not_held), never a
+# breach. The lists name canonical columns (derived fields count by what they are made from).
+SOURCES = ("sen2",)
+SOURCE_TITLES = {"sen2": "the SEN2"}
+NOT_HELD = {
+    "sen2": {
+        "assessment": ("ep_advice_requested", "ep_advice_received", "health_advice_requested",
+                       "health_advice_received", "social_care_advice_requested", "social_care_advice_received",
+                       "education_advice_requested", "education_advice_received", "draft_plan_issued",
+                       "tribunal_order_date", "exception_from", "exception_to"),
+        "review": ("meeting_notice_sent", "advice_circulated", "review_report_sent", "amended_plan_issued",
+                   "transferred_in", "transfer_date", "tribunal_order_date", "tribunal_amended_plan_issued"),
+    },
+}
+_source_column = Column("source", "choice", choices=SOURCES,
+                        doc="where the row came from when that source lacks some dates (sen2: imported from an "
+                            "SEN2 return; its advice and review-procedure clocks are not judged); blank otherwise")
 FLAGS = ("looked_after", "youth_justice", "camhs", "placed_out_of_area")
 COHORTS = FLAGS
 
@@ -99,6 +119,7 @@ ASSESSMENTS = Kind(
         Column("tribunal_order", "choice", choices=("assess", "make_plan"),
                doc="a First-tier Tribunal order on this request: to assess (or re-assess), or to make a plan (reg 44(2)(b)-(c))"),
         Column("tribunal_order_date", "date", doc="the date the tribunal's order was made (reg 44)"),
+        _source_column,
     ),
     exception_columns=("exception_reason", "decision_exception",
                        *(f"{s}_advice_exception" for s in ADVICE_SERVICES)),
@@ -149,6 +170,7 @@ REVIEWS = Kind(
         Column("tribunal_order_date", "date", doc="the date the tribunal's order to amend was made (reg 44)"),
         Column("tribunal_amended_plan_issued", "date",
                doc="the date the amended plan the order requires was issued"),
+        _source_column,
     ),
     exception_columns=("exception_reason",),
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ehcp_tracker"
-WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts", "web")
+WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts", "web", "sen2")
 SHARED = ("schema", "errors", "files", "output", "progress", "listings", "workbook")
 
 
@@ -99,6 +99,7 @@ def test_store_knows_tables_not_rules():
     ("demo", ("alerts", "cli")),
     ("alerts", ("ingest", "measures", "report", "demo", "cli")),
     ("web", ("ingest", "demo", "cli")),
+    ("sen2", ("measures", "report", "demo", "alerts", "web", "cli")),
 ])
 def test_data_flows_one_way(wing, forbidden):
     assert _breaches((wing,), forbidden) == []
