@@ -551,8 +551,6 @@ def queries(obj: Context, code, fmt, output, **filters):
 @click.option("--smtp-user", metavar="USER", help="Log in to the SMTP server as USER (password from EHCP_SMTP_PASSWORD).")
 @click.option("--base-url", envvar="EHCP_BASE_URL", metavar="URL",
               help="The work tray's address (ehcp serve; env EHCP_BASE_URL): digests link to each case and list.")
-@click.option("--base-url", envvar="EHCP_BASE_URL", metavar="URL",
-              help="The work tray's address (ehcp serve; env EHCP_BASE_URL): digests link to each case and list.")
 @click.option("--force-takeover", is_flag=True, help="Take over an alerts run still marked running even though its "
               "lease has not run out (only when you know its process is dead: a live one could then send twice).")
 @click.pass_obj
