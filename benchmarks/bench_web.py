@@ -74,6 +74,7 @@ def build(work: Path, requests: int, reviews: int) -> tuple[str, dict]:
         ehcp(url, "import", extracts / "assessments.csv", extracts / "reviews.csv")
         ehcp(url, "evaluate")
         print(f"built {requests + reviews:,} cases in {time.perf_counter() - started:.0f} s", flush=True)
+    ehcp(url, "init")  # a kept database made by an older revision is upgraded first
     engine = db.connect(url)
     with engine.connect() as conn:
         busiest = conn.execute(sa.text(
@@ -272,7 +273,9 @@ def main() -> None:
     server = subprocess.Popen([*EHCP, "--db", url, "--as-of", AS_OF.isoformat(), "serve", "--port", str(port),
                                "--threads", "8"], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(300):
+        for _ in range(600):
+            if server.poll() is not None:
+                raise SystemExit(f"ehcp serve stopped: {server.stderr.read().decode()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break

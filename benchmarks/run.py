@@ -469,6 +469,9 @@ def render(results: dict, sizes: list[int], databases: list[str], info: dict, no
     return "\n".join(lines) + "\n"
 
 
+KEPT_MARKER = "<!-- kept by run.py: sections of other benchmarks below -->"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -525,7 +528,10 @@ def main(argv: list[str] | None = None) -> int:
                    args.note)
     print(table)
     if not args.no_write:
-        args.output.write_text(table, encoding="utf-8")
+        # the sections other benchmarks keep below KEPT_MARKER (bench_web.py's) survive a new run
+        old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        kept = old[old.index(KEPT_MARKER):] if KEPT_MARKER in old else ""
+        args.output.write_text(table.rstrip("\n") + ("\n\n" + kept if kept else "\n"), encoding="utf-8")
         print(f"written to {args.output}", file=sys.stderr)
     return 0
 
