@@ -177,12 +177,7 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
         if kind == "post16_move":
             date = r.get("transfer_date")
         else:
-            # the first 1 September after the meeting, else on or after the review's due date
-            if r.get("review_meeting") is not None:
-                date = dt.date(academic_year(r["review_meeting"]) + 1, 9, 1)
-            else:
-                due = r["review_period_end"]
-                date = dt.date(due.year if (due.month, due.day) <= (9, 1) else due.year + 1, 9, 1)
+            date = _recorded_transfer_date(r)
         if date is None:
             continue
         if date not in recorded or _rank(r) >= recorded[date][0]:
@@ -216,6 +211,22 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
                              + ("its review meeting falls in the 12 months before the transfer"
                                 if covered else "no review meeting in the 12 months before the transfer: "
                                                 "listed under the child's latest review")}
+
+
+def _recorded_transfer_date(row: dict) -> dt.date:
+    """The 1 September transfer a recorded school / post16 / none is about (cf.
+    engine.recorded_transfer_years): the first after the row's meeting; without a meeting, the one
+    ending the academic year of the row's year group (reg 18(1): the child's transfer, whatever the
+    cycle's dates); with neither, the first on or after the review's due date."""
+    if row.get("review_meeting") is not None:
+        return dt.date(academic_year(row["review_meeting"]) + 1, 9, 1)
+    end = row["review_period_end"]
+    if row.get("ncy") is not None:
+        year = row.get("ncy_academic_year")
+        year = int(year) if year is not None else academic_year(end)
+        return dt.date(year + 1, 9, 1)
+    due = end - dt.timedelta(days=1)
+    return dt.date(academic_year(due) + 1, 9, 1)
 
 
 def _matches(conditions: dict, record: dict) -> list[str]:
