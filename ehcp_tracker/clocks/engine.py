@@ -410,7 +410,7 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
             if clock.case == "assessment" and hit.any():  # what the row shows must support the claim (exemptions.py)
                 claimed = np.flatnonzero(hit)
                 bad, _ = unsupported(reason.code, start[claimed], due[claimed], columns, rows[claimed],
-                                     book.term_dates)
+                                     book.term_dates, clock.exception_scope)
                 hit[claimed[bad]] = False
             if reason.due_from is not None:
                 hit &= window_mask(due, reason)

@@ -290,7 +290,7 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
             say(f"exception {code!r} recorded but not applied ("
                 + "; ".join(_matches(barred.when, record)) + f"): {barred.reference}")
         elif clock.case == "assessment" and (why := why_unsupported(code, work.started, work.due, record,
-                                                                      book.term_dates)) is not None:
+                                                                      book.term_dates, clock.exception_scope)) is not None:
             say(f"exception {code!r} recorded but not supported, so not applied: {why}")
         elif reason.due_from is not None and not (reason.due_from <= work.due <= reason.due_until):
             say(f"exception {code!r} recorded but the due date is outside {reason.due_from}..{reason.due_until}: ignored")
