@@ -373,10 +373,26 @@ def explain_case(record: dict, case: str, book: RuleBook, as_of: dt.date,
     else:
         periods = {w.clock.id: (w.started, w.due) for w in working if w.applies}
         notes = assessment_record_queries(prepared, book, periods)
+    notes += _untimed_orders(prepared)
     flags = {f: bool(prepared.get(f)) for f in FLAGS}
     if ignored:
         notes.append("dates after the as-of date are treated as not yet happened: " + ", ".join(ignored))
     return CaseWorking(str(record[kind.key]), case, prepared, as_of, working, flags, notes)
+
+
+# Orders recorded with no clock, and why (rules/england/send-regs-2014.toml, tribunal section).
+UNTIMED_ORDERS = {
+    "reconsider": ("the tribunal referred the case back to the LA to reconsider (SEND Regulations 2014 reg 43(2)(d)): "
+                   "the time limit reg 44 sets for a remitted case is unverified (not found in the stored text), "
+                   "so no clock is kept; check the order's own directions"),
+    "continue": ("the tribunal ordered the LA to continue to maintain the plan: with immediate effect (HMCTS SEND18; "
+                 "reg 44 text unverified), so there is no period to count; the plan must not cease"),
+}
+
+
+def _untimed_orders(record: dict) -> list[str]:
+    said = UNTIMED_ORDERS.get(record.get("tribunal_order"))
+    return [f"tribunal order {record['tribunal_order']}: {said}"] if said else []
 
 
 def _review_notes(record: dict, book: RuleBook) -> list[str]:

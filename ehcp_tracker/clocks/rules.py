@@ -27,7 +27,7 @@ LIMIT_KEYS = ("weeks", "days", "months", "months_before", "weeks_before", "worki
 # sets: kpi/ is the KPI catalogue and targets (measures/catalogue.py; `ehcp rules check` checks both).
 OTHER_DATA_FOLDERS = ("kpi",)
 
-SCOPES = ("la", "advice", "review", "all")
+SCOPES = ("la", "advice", "review", "tribunal", "all")
 
 # What a clock's limit is in law (design.md section 6): "yes" a duty in law, "guidance" the Code of
 # Practice's expectation, "no" a local target. A rule set's `statutory = true` makes its clocks "yes"
