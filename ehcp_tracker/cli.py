@@ -307,7 +307,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     columns = {c for k in KINDS.values() for c in k.names}
     if set(keep) - columns - {"all"}:
         raise click.UsageError(f"--keep-absent: no column {', '.join(map(repr, sorted(set(keep) - columns - {'all'})))} "
-                               "in the canonical extract (see README, Import; or 'all')")
+                               "in the canonical extract (see docs/reference/columns.md; or 'all')")
     batch = new_batch()
     summaries, failed = [], False
     for path in files:

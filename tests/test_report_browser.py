@@ -151,8 +151,8 @@ def test_board_pack_in_chromium(browser_page, sample_db, book, tmp_path):  # noq
     assert page.problems == []
 
 
-def test_readme_shows_the_board_pack_screenshot():
-    """docs/board-pack.png is a PNG the README shows (regenerate: python docs/board_pack_screenshot.py)."""
+def test_team_lead_guide_shows_the_board_pack_screenshot():
+    """docs/board-pack.png is a PNG the team lead's guide shows (regenerate: python docs/board_pack_screenshot.py)."""
     root = Path(__file__).resolve().parent.parent
     assert (root / "docs" / "board-pack.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "](docs/board-pack.png)" in (root / "README.md").read_text(encoding="utf-8")
+    assert "](board-pack.png)" in (root / "docs" / "team-lead.md").read_text(encoding="utf-8")

@@ -299,7 +299,7 @@ class _Reader:
         if kind is None:
             return
         if name not in kind.names and name not in DERIVED_FIELDS.get(case, ()):
-            self.fail(where, f"{name!r} is not a field of a {case} (see design.md section 3)")
+            self.fail(where, f"{name!r} is not a field of a {case} (see docs/reference/columns.md)")
 
     def field_list(self, where: str, value, case: str) -> list[str]:
         """A list of the case's date fields (``closed_by``, ``needs``); [] after reporting a bad one."""

@@ -8,7 +8,7 @@ The generator is vectorised with numpy so a national-scale extract (1,000,000 re
 reviews) takes seconds, and it is deterministic: the same ``(n, seed, end, years)`` always gives the
 same rows (on the same numpy version: numpy does not promise identical random streams forever).
 
-Shape of the data (figures from ``shared/domain/statutory-rules.md`` section 5, DfE 2025 release):
+Shape of the data (figures from ``docs/law/statutory-rules.md`` section 5, DfE 2025 release):
 
 * request volumes follow the school year (low in August and December, peaks in the autumn and
   summer terms), fewer at weekends, and grow about 8% a year;

@@ -139,7 +139,7 @@ def _profile_problems(data: dict):
         columns = {}
     for source, canonical in columns.items():
         if not isinstance(canonical, str) or canonical not in known_columns:
-            yield f"columns.{shown_header(source)}", "maps to no canonical column (see design.md section 3)"
+            yield f"columns.{shown_header(source)}", "maps to no canonical column (see docs/reference/columns.md)"
         elif not source.strip() or CONTROL.search(source) or len(source) > 200:
             yield f"columns.{shown_header(source)}", "a header must be 1 to 200 printable characters"
     values = data.get("values", {})
@@ -574,7 +574,7 @@ def _detect_profile(file: str, header: list, kind: str | None, candidates: list[
     known = ", ".join(p.name for p in candidates) or "none"
     raise EhcpError(f"{file}: the header matches no profile and has no request_id or review_id column "
                     f"(found {found}; profiles: {known}); "
-                    "give --profile, or add a profile for this system (see README, Nightly import)")
+                    "give --profile, or add a profile for this system (see docs/profiles.md)")
 
 
 def _cell_dtype(column) -> object:
