@@ -231,6 +231,19 @@ def test_explain_cites_each_new_clock_and_says_what_is_unverified(book, case, cl
     assert ("unverified" in limit) is not verified
 
 
+@pytest.mark.parametrize("transferred_in, applies", [
+    ("2025-03-02", False),  # the day before the cycle began (last review 3 Mar 2025): an earlier cycle's transfer
+    ("2025-03-03", True),   # the cycle's first day
+])
+def test_the_transfer_notice_belongs_to_the_cycle_of_the_transfer(book, transferred_in, applies):
+    row = review(plan_issued="2023-01-09", last_review="2025-03-03", transferred_in=transferred_in)
+    got = review_paths([row], book, D("2026-01-05"))
+    assert (("AR1", "transfer_in_notice") in got) is applies
+    if not applies:
+        steps = steps_of(row, "review", book, D("2026-01-05"), "transfer_in_notice")
+        assert any("is before this review period began" in s for s in steps)
+
+
 def test_a_concession_runs_the_reg_45_clocks_not_the_reg_44_ones(book):
     got = assessment_paths([request(**REFUSED, **UNOPPOSED)], book, D("2026-04-01"))
     assert {clock for _, clock in got} >= {"unopposed_assess_notice", "unopposed_final_plan"}

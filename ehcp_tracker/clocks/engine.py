@@ -362,6 +362,9 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
         return None
     for name in clock.needs:
         live &= ~np.isnat(columns[name])
+    if clock.not_before is not None:
+        earliest = columns[clock.not_before]
+        live &= ~np.isnat(earliest) & (start >= earliest)
     live &= condition_mask(clock.applies_when, columns, n, any_of=False)
     if clock.applies_unless:
         live &= ~condition_mask(clock.applies_unless, columns, n, any_of=True)

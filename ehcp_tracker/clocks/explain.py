@@ -245,6 +245,9 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
                if record.get(name) not in values]
     missing += [f"{name} is blank (this clock is judged only where the extract holds it)"
                 for name in clock.needs if record.get(name) is None]
+    if clock.not_before is not None and (record.get(clock.not_before) is None or start < record[clock.not_before]):
+        missing.append(f"{clock.start} {start:%d %b %Y} is before this review period began ({clock.not_before} "
+                       f"{record.get(clock.not_before) or 'blank'}): an earlier cycle's event")
     if missing:
         say("does not apply: " + "; ".join(missing))
         return work
