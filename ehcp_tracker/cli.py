@@ -24,6 +24,7 @@ from .errors import BadOptionDate, EhcpError, ImportRejected, environment_fault
 from .files import atomic_write, check_folder, check_writable
 from .output import FORMATS
 from .schema import COHORTS, KINDS
+from .sen2.commands import sen2 as _sen2
 
 if TYPE_CHECKING:
     from .listings import Filters
@@ -294,7 +295,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     Example: ehcp import assessments.csv reviews.xlsx --profile example-system
     """
     from .ingest.extract import load_profile
-    from .ingest.importer import import_extract, new_batch, rejects_path_for
+    from .ingest.importer import import_file, new_batch, rejects_path_for
     from .progress import import_progress
 
     if skip_bad_rows and not rejects:
@@ -313,11 +314,11 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     for path in files:
         try:
             with import_progress(path, quiet=obj.quiet) as progress:
-                summary = import_extract(engine, path, book, obj.as_of, kind=kind, profile=chosen,
-                                         skip_bad_rows=skip_bad_rows, progress=progress,
-                                         rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
-                                         max_missing=max_missing, keep_absent=keep, batch=batch,
-                                         wait=wait, on_wait=_waiting(obj, path))
+                results = import_file(engine, path, book, obj.as_of, kind=kind, profile=chosen,
+                                      skip_bad_rows=skip_bad_rows, progress=progress,
+                                      rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
+                                      max_missing=max_missing, keep_absent=keep, batch=batch,
+                                      wait=wait, on_wait=_waiting(obj, path))
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
@@ -331,22 +332,8 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             summaries.append({"file": str(path), "status": "failed", "message": str(error)})
             failed = True
             continue
-        for note in summary.notes:
-            obj.say(f"note: {note}")
-        for warning in summary.warnings:
-            obj.say(f"warning: {warning}")
-        for warning in summary.mass_changes:  # even under --quiet: a cron job must mail this
-            click.echo(f"warning: {warning}", err=True)
-        for problem in summary.problems:
-            click.echo(f"rejected: {problem}", err=True)
-        obj.say(summary.describe())
-        for line in describe_moves(summary.deadline_changes, summary.run_id):
-            obj.say(line)
-        for line in describe_statuses(summary.status_changes, summary.run_id):
-            obj.say(line)
-        obj.say(f"{summary.file}: {describe_new_queries(summary.new_queries, summary.new_queries_by_code)}")
-        summaries.append(summary.as_dict())
-        failed |= summary.rejected > 0
+        for summary in results:  # one per kind: an SEN2 return holds requests and plans
+            failed |= _say_imported(obj, summary, summaries)
     if summary_json:
         try:
             atomic_write(summary_json, json.dumps(summaries, indent=1, default=str))
@@ -355,6 +342,26 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             click.echo(f"warning: the summary could not be written ({exc}); the imports above stand", err=True)
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _say_imported(obj: Context, summary, summaries: list) -> bool:
+    """One file's (or one kind's of a return) summary on stderr; True when rows were rejected."""
+    for note in summary.notes:
+        obj.say(f"note: {note}")
+    for warning in summary.warnings:
+        obj.say(f"warning: {warning}")
+    for warning in summary.mass_changes:  # even under --quiet: a cron job must mail this
+        click.echo(f"warning: {warning}", err=True)
+    for problem in summary.problems:
+        click.echo(f"rejected: {problem}", err=True)
+    obj.say(summary.describe())
+    for line in describe_moves(summary.deadline_changes, summary.run_id):
+        obj.say(line)
+    for line in describe_statuses(summary.status_changes, summary.run_id):
+        obj.say(line)
+    obj.say(f"{summary.file}: {describe_new_queries(summary.new_queries, summary.new_queries_by_code)}")
+    summaries.append(summary.as_dict())
+    return summary.rejected > 0
 
 
 def _waiting(obj: Context, path: Path):
@@ -542,8 +549,11 @@ def queries(obj: Context, code, fmt, output, **filters):
               help="A clock still overdue this many days after its due date also goes to the team leads.")
 @click.option("--starttls", is_flag=True, help="Upgrade the SMTP connection with STARTTLS.")
 @click.option("--smtp-user", metavar="USER", help="Log in to the SMTP server as USER (password from EHCP_SMTP_PASSWORD).")
+@click.option("--force-takeover", is_flag=True, help="Take over an alerts run still marked running even though its "
+              "lease has not run out (only when you know its process is dead: a live one could then send twice).")
 @click.pass_obj
-def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user):
+def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user,
+           force_takeover):
     """Breach alerts after the nightly import: one digest per person (plain text and HTML) of the
     clocks that became overdue or due soon, stopped late or moved since the last run; each alert
     once (a ledger in the database). Escalations and cases whose caseworker is not in the people
@@ -553,10 +563,8 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     Example: ehcp alerts --people people.csv --smtp mail.council.gov.uk:25 --from send-alerts@council.gov.uk
              ehcp alerts --people people.xlsx --outbox /srv/send/outbox --dry-run
     """
-    from email.utils import parseaddr
-
     from .alerts.delivery import OutboxDelivery, SmtpDelivery
-    from .alerts.people import read_people
+    from .alerts.people import parse_sender, read_people
     from .alerts.run import send_alerts
 
     if bool(server) == bool(outbox):
@@ -565,14 +573,20 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
         raise click.UsageError("--smtp needs --from ADDRESS")
     if outbox and (starttls or smtp_user):
         raise click.UsageError("--starttls and --smtp-user go with --smtp, not --outbox")
-    sender = sender or "ehcp-tracker@localhost"
-    if parseaddr(sender)[1].count("@") != 1:
-        raise click.BadParameter(f"{sender!r} is not an email address", param_hint="--from")
+    sender = parse_sender(sender or "ehcp-tracker@localhost")
     people = read_people(people_file)
+    for problem in people.problems:
+        click.echo(f"error: skipped: {problem}", err=True)
     delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
                 else OutboxDelivery(outbox, obj.as_of))
     outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
-                          escalate_after=escalate_after)
+                          escalate_after=escalate_after, force_takeover=force_takeover)
+    for run_id, host, pid, why in outcome.taken_over:
+        obj.say(f"warning: took over alert run {run_id} (host {host}, process {pid}): {why}")
+    for recipient, how in outcome.resumed:
+        obj.say(f"warning: a digest to {recipient} that an earlier run left in doubt was {how}")
+    for recipient, reason in outcome.resume_failed:
+        click.echo(f"error: a digest to {recipient} left in doubt by an earlier run is still not delivered: {reason}", err=True)
     if outcome.unknown_caseworker_cases:
         obj.say(f"warning: {outcome.unknown_caseworker_cases} cases have a caseworker who is not in "
                 f"{people_file.name}: their alerts go to the team leads")
@@ -587,6 +601,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
             click.echo(digest.text())
         obj.say(f"alerts as of {obj.as_of:%a %d %b %Y} (dry run, nothing sent or recorded): "
                 f"{len(outcome.digests)} digests, {total} alerts")
+        _skipped_rows(people, people_file)
         return
     for person, reason in outcome.failed:
         click.echo(f"error: not delivered to {person.id} <{person.email}>: {reason}", err=True)
@@ -595,7 +610,18 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     obj.say(f"alerts as of {obj.as_of:%a %d %b %Y}{' (first run)' if outcome.first_run else ''}: "
             f"{len(outcome.delivered)} of {len(outcome.digests)} digests {where} ({sent} of {total} alerts); "
             f"alert run {outcome.run_id}")
-    if outcome.failed:
+    _skipped_rows(people, people_file)
+    if outcome.failed or outcome.resume_failed:
+        raise click.exceptions.Exit(1)
+
+
+def _skipped_rows(people, people_file: Path) -> None:
+    """Bad rows of the people file: everyone else was alerted, but the run still fails (exit 1) so
+    the rows get fixed."""
+    rows = len({p.row for p in people.problems})
+    if rows:
+        click.echo(f"error: {rows} {'row' if rows == 1 else 'rows'} of {people_file.name} skipped (listed above); "
+                   "their cases' alerts went to the team leads; everyone else was alerted", err=True)
         raise click.exceptions.Exit(1)
 
 
@@ -862,5 +888,13 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, base
     _emit(frame, fmt, output, "tracker" if tracker else "kpi", **(rates if fmt == "xlsx" else {}))
 
 
+from .web.commands import COMMANDS as _WEB_COMMANDS  # noqa: E402 - serve, users, access-log (issue 25)
+
+for _command in _WEB_COMMANDS:
+    cli.add_command(_command)
+cli.add_command(_sen2)  # `ehcp sen2 export|check|reconcile` (issue 26): its own module
+
+
 def main():  # pragma: no cover - console script entry
     cli(prog_name="ehcp")
+

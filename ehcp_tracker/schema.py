@@ -50,6 +50,27 @@ class Kind:
 
 
 ADVICE_SERVICES = ("ep", "health", "social_care", "education")
+
+# Where a row came from when that source holds only some of the stage dates. An SEN2 return is an
+# annual snapshot without advice or review-procedure dates: a clock that needs one of those dates
+# is "not judged: the SEN2 does not hold this date" on such rows (clocks.engine.not_held), never a
+# breach. The lists name canonical columns (derived fields count by what they are made from).
+SOURCES = ("sen2",)
+SOURCE_TITLES = {"sen2": "the SEN2"}
+NOT_HELD = {
+    "sen2": {
+        "assessment": ("ep_advice_requested", "ep_advice_received", "health_advice_requested",
+                       "health_advice_received", "social_care_advice_requested", "social_care_advice_received",
+                       "education_advice_requested", "education_advice_received", "draft_plan_issued",
+                       "tribunal_order_date", "tribunal_notice_sent", "exception_from", "exception_to"),
+        "review": ("meeting_notice_sent", "advice_circulated", "review_report_sent", "amended_plan_issued",
+                   "transferred_in", "transfer_notice_sent", "transfer_date", "tribunal_order_date",
+                   "tribunal_amended_plan_issued"),
+    },
+}
+_source_column = Column("source", "choice", choices=SOURCES,
+                        doc="where the row came from when that source lacks some dates (sen2: imported from an "
+                            "SEN2 return; its advice and review-procedure clocks are not judged); blank otherwise")
 FLAGS = ("looked_after", "youth_justice", "camhs", "placed_out_of_area")
 COHORTS = FLAGS
 
@@ -114,6 +135,7 @@ ASSESSMENTS = Kind(
         Column("tribunal_order_date", "date",
                doc="the date the tribunal's order was made (reg 44); with tribunal_route unopposed, the date the "
                    "LA notified the tribunal that it would not oppose the appeal (reg 45(1))"),
+        _source_column,
         *_tribunal_columns,
         Column("tribunal_notice_sent", "date",
                doc="date the LA notified the parent or young person that it will make the assessment or "
@@ -175,6 +197,7 @@ REVIEWS = Kind(
                    "LA notified the tribunal that it would not oppose the appeal (reg 45(1))"),
         Column("tribunal_amended_plan_issued", "date",
                doc="the date the amended plan the order requires was issued"),
+        _source_column,
         *_tribunal_columns,
     ),
     exception_columns=("exception_reason", "tribunal_exception"),

@@ -80,16 +80,7 @@ def detect(results: pd.DataFrame, titles: dict[str, str], stop_fields: dict[str,
     """
     unexempt = results[results["exception"].isna()]
     status = unexempt["status"]
-    late = unexempt[status == "late"]
-    if len(late):  # narrowed in bulk first: most late clocks are history, not news
-        cases = pd.Series(list(zip(late["kind"], late["case_id"])), index=late.index, dtype=object)
-        clocks = pd.Series(list(zip(late["kind"], late["case_id"], late["clock"], late["due"].dt.date)),
-                           index=late.index, dtype=object)
-        # a stop after the last run's as-of date is news whether or not the change log saw it: an
-        # annual review's stop (review_completed) is derived from other columns, never logged
-        stopped_since = late["stopped"].dt.date > since.as_of if since is not None else False
-        late = late[cases.isin(set(changed) if since is not None else set()) | clocks.isin(alerted_overdue)
-                    | stopped_since]
+    late = _late_news(unexempt[status == "late"], since, changed, alerted_overdue)
     alerts: list[Alert] = []
     for row in pd.concat([unexempt[status.isin(["overdue", "due_soon"])], late]).itertuples(index=False):
         due = row.due.date()
@@ -111,6 +102,36 @@ def detect(results: pd.DataFrame, titles: dict[str, str], stop_fields: dict[str,
                 alerts.append(Alert(event="stopped_late", stopped=row.stopped.date(), **base))
     alerts += _moved(unexempt, moves, titles, as_of) if since is not None else []
     return alerts
+
+
+def news(results: pd.DataFrame, *, since: Since | None, changed: dict[tuple[str, str], set[str]],
+         alerted_overdue: set[tuple]) -> pd.DataFrame:
+    """The rows of ``results`` :func:`detect` can make an alert of (the same arguments), in their
+    order: unexempt clocks still running, and the late ones that are news. A run narrows each slice
+    of the caseload's results to these as it goes (``run.plan``), so the million clocks met or late
+    long ago never sit in memory together; :func:`detect` over the rows kept gives what it gives
+    over them all."""
+    unexempt = results[results["exception"].isna()]
+    status = unexempt["status"]
+    late = _late_news(unexempt[status == "late"], since, changed, alerted_overdue)
+    return unexempt[status.isin(["open", "due_soon", "overdue"]).to_numpy()
+                    | unexempt.index.isin(late.index)]
+
+
+def _late_news(late: pd.DataFrame, since: Since | None, changed: dict[tuple[str, str], set[str]],
+               alerted_overdue: set[tuple]) -> pd.DataFrame:
+    """The late clocks that may be news, narrowed in bulk (most late clocks are history): their
+    case changed since the last run, they were reported overdue, or they stopped since then."""
+    if not len(late):
+        return late
+    cases = pd.Series(list(zip(late["kind"], late["case_id"])), index=late.index, dtype=object)
+    clocks = pd.Series(list(zip(late["kind"], late["case_id"], late["clock"], late["due"].dt.date)),
+                       index=late.index, dtype=object)
+    # a stop after the last run's as-of date is news whether or not the change log saw it: an
+    # annual review's stop (review_completed) is derived from other columns, never logged
+    stopped_since = late["stopped"].dt.date > since.as_of if since is not None else False
+    return late[cases.isin(set(changed) if since is not None else set()) | clocks.isin(alerted_overdue)
+                | stopped_since]
 
 
 def _moved(results: pd.DataFrame, moves: pd.DataFrame, titles: dict[str, str], as_of: dt.date) -> list[Alert]:
@@ -159,7 +180,10 @@ def route(alerts: list[Alert], people: People) -> Routing:
                 give(person, alert)
                 continue
             routing.unknown_caseworker_cases.add((alert.kind, alert.case_id))
-            alert = replace(alert, note=f"caseworker {alert.caseworker or '(none recorded)'} is not in the people file")
+            row = people.skipped.get(alert.caseworker.strip().casefold()) if isinstance(alert.caseworker, str) else None
+            alert = replace(alert, note=f"caseworker {alert.caseworker} is on row {row} of the people file, which was "
+                                        "skipped (see the run's output)" if row else
+                            f"caseworker {alert.caseworker or '(none recorded)'} is not in the people file")
         else:
             alert = replace(alert, note=f"escalated: still overdue after {alert.days_overdue} days; "
                                         f"caseworker {alert.caseworker or '(none recorded)'}")

@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from ..schema import BY_CASE, FLAGS
+from ..schema import BY_CASE, FLAGS, NOT_HELD
 from .dates import NAT, Counting, add_months, period_ends, to_day_array
 from .exemptions import unsupported
 from .rules import DEFAULT_TRANSFERS, Clock, ExceptionReason, RuleBook
@@ -365,6 +365,9 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
     if clock.not_before is not None:
         earliest = columns[clock.not_before]
         live &= ~np.isnat(earliest) & (start >= earliest)
+    lacking = not_held(clock, columns)
+    if lacking is not None:
+        live &= ~lacking
     live &= condition_mask(clock.applies_when, columns, n, any_of=False)
     if clock.applies_unless:
         live &= ~condition_mask(clock.applies_unless, columns, n, any_of=True)
@@ -428,6 +431,25 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
         "stop_event": event, "closure": closure, "overtaken": overtaken,
         WARNING_COLUMN: np.full(len(rows), clock.warning_days, dtype=np.int64),
     }
+
+
+def lacking_source(clock: Clock, source) -> str | None:
+    """The source (``schema.NOT_HELD``) of a row whose dates cannot judge ``clock``, or None.
+
+    Why: an SEN2 return holds no advice or review-procedure dates; a clock that starts or stops on
+    one is "not judged: the SEN2 does not hold this date" on such rows, never a breach."""
+    lacking = NOT_HELD.get(source or "", {}).get(clock.case, ())
+    fields = {clock.start, clock.stop, *clock.needs}
+    return source if fields.intersection(lacking) else None
+
+
+def not_held(clock: Clock, columns) -> np.ndarray | None:
+    """Rows whose source lacks a date the clock needs (see ``lacking_source``); None when none can."""
+    source = columns.get("source")
+    if source is None:
+        return None
+    masks = [source == name for name in NOT_HELD if lacking_source(clock, name)]
+    return np.logical_or.reduce([np.asarray(m, dtype=bool) for m in masks]) if masks else None
 
 
 def judge(due: np.ndarray, event: np.ndarray, closure: np.ndarray, today, warning_days: int,

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import pendulum
 
-from ..schema import BY_CASE, FLAGS
+from ..schema import BY_CASE, FLAGS, NOT_HELD, SOURCE_TITLES
 from .dates import Counting, as_date, period_end as period_end_of
+from .engine import lacking_source
 from .exemptions import why_unsupported
 from .queries import assessment_record_queries, record_queries
 from .rules import DEFAULT_TRANSFERS, Clock, RuleBook
@@ -237,6 +238,11 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
     work = ClockWorking(clock)
     say = work.steps.append
     say(f"{clock.title} [{clock.id}, {clock.basis_words}]")
+    source = lacking_source(clock, record.get("source"))
+    if source:  # the same test as the engine's: no row, never a breach
+        held = sorted({clock.start, clock.stop, *clock.needs} & set(NOT_HELD[source][clock.case]))
+        say(f"not judged: {SOURCE_TITLES[source]} does not hold this date ({', '.join(held)})")
+        return work
     start = record.get(clock.start)
     if start is None:
         say(f"not started: {clock.start} is blank")

@@ -78,6 +78,15 @@ CEASED_EARLY = Query(
     "check ceased_date; reinstate the plan until the appeal period has passed (later still with a mediation "
     "certificate, 1 month from its issue, or an appeal, until it is determined)")
 
+# An SEN2 return's Week20 = 1: an exception whose ground the return does not hold (rule book
+# [exceptions.sen2_week20]). Applied, as DfE does, and queried so the ground gets recorded.
+SEN2_GROUND = "sen2_week20"
+SEN2_EXCEPTION_GROUND = Query(
+    "sen2_exception_ground", "final_plan",
+    "the SEN2 return says an exception to the 20-week limit applies (Week20 = 1) but not which ground "
+    "(reg 13(3): reg 10(4)(a)-(d)); it is applied to the measures excluding exceptions, as DfE does",
+    "record the ground (school_closure, early_years_closure, personal_circumstances or absence_from_area, "
+    "with exception_from/exception_to) in the case system, or clear it if none applied")
 
 EXEMPTION_NOT_SUPPORTED = Query(
     "exemption_not_supported", "",
@@ -110,6 +119,8 @@ def assessment_queries(cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> p
                                                                             why=limit.reference),
                                      clock=clock.id, case_kind="request"))
     frames += _unsupported_claims(cases, columns, book, as_of)
+    frames.append(_found(columns, kind.key, columns["exception_reason"] == SEN2_GROUND, SEN2_EXCEPTION_GROUND,
+                         columns["request_received"], SEN2_EXCEPTION_GROUND.message, case_kind="request"))
     frames.append(_found(columns, kind.key, _cut_short(columns["draft_plan_issued"], columns["final_plan_issued"]),
                          FIFTEEN_DAYS_DRAFT, columns["final_plan_issued"], FIFTEEN_DAYS_DRAFT.message,
                          case_kind="request"))
@@ -265,6 +276,9 @@ def assessment_record_queries(record: dict, book: RuleBook, periods: dict[str, t
         why = why_unsupported(code, *periods[clock.id], record, book.term_dates, clock.exception_scope)
         if why is not None:
             say(code, clock.id, why)
+    if record.get("exception_reason") == SEN2_GROUND:
+        found.append(f"query {SEN2_EXCEPTION_GROUND.code}: {SEN2_EXCEPTION_GROUND.message}; "
+                     f"{SEN2_EXCEPTION_GROUND.action}")
     draft, final = record.get("draft_plan_issued"), record.get("final_plan_issued")
     if draft is not None and final is not None and (final - draft).days < REPRESENTATION_DAYS:
         found.append(f"query {FIFTEEN_DAYS_DRAFT.code}: {FIFTEEN_DAYS_DRAFT.message} ({(final - draft).days} days); "

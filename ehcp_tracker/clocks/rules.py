@@ -25,7 +25,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # ehcp_tracker/, beside which
 LIMIT_KEYS = ("weeks", "days", "months", "months_before", "weeks_before", "working_days", "fixed_date")
 # Folders of rules/ that hold other data, each read strictly by its own loader rather than as rule
 # sets: kpi/ is the KPI catalogue and targets (measures/catalogue.py; `ehcp rules check` checks both).
-OTHER_DATA_FOLDERS = ("kpi",)
+OTHER_DATA_FOLDERS = ("kpi", "sen2")  # not rule files: the KPI catalogue, the SEN2 measures
 
 SCOPES = ("la", "advice", "review", "tribunal", "all")
 

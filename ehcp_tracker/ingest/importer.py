@@ -23,13 +23,13 @@ from sqlalchemy.engine import Engine
 
 from ..clocks.engine import evaluate
 from ..clocks.rules import RuleBook
-from ..errors import ImportRejected, Problem
+from ..errors import EhcpError, ImportRejected, Problem
 from ..files import atomic_open
 from ..output import neutralise
 from ..schema import KINDS, Kind
 from ..store import db
 from ..store.bulk import insert_columns
-from .extract import Profile, read_extract
+from .extract import Profile, RawExtract, read_extract
 from .refresh import persons_of, refresh_cases
 from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
 from .keys import member
@@ -257,19 +257,44 @@ def new_batch() -> str:
     return uuid.uuid4().hex[:16]
 
 
+def import_file(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
+                profile: Profile | None = None, **options) -> list[ImportSummary]:
+    """One file: an extract holds one kind; an SEN2 return (.xml, sen2/) holds requests and plans,
+    which are both validated before either is written (a return refused is refused whole)."""
+    path = Path(path)
+    if path.suffix.lower() != ".xml":
+        return [import_extract(engine, path, book, as_of, kind=kind, profile=profile, **options)]
+    if profile is not None:
+        raise EhcpError(f"{path.name}: an SEN2 return needs no --profile (its items are DfE's)")
+    from ..sen2.importing import KINDS_IN_A_RETURN, mapped_return, raw_extract  # the SEN2 hook
+    from ..sen2.keys import SECRET_NAME
+
+    file, mapped = mapped_return(path, lambda: db.secret(engine, SECRET_NAME))
+    raws = [raw_extract(file, mapped, k) for k in ([kind] if kind else KINDS_IN_A_RETURN)]
+    raws = [raw for raw in raws if len(raw.cells)]
+    if not raws:
+        raise EhcpError(f"{file}: the return holds no request in the period and no active plan; nothing to import")
+    problems = [p for raw in raws for p in validate(raw, book, as_of).problems]
+    if problems:  # a return is stored whole or not at all: --skip-bad-rows does not split it
+        raise ImportRejected(file, problems)
+    return [import_extract(engine, path, book, as_of, kind=raw.kind, raw=raw, **options) for raw in raws]
+
+
 def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
                    profile: Profile | None = None, skip_bad_rows: bool = False,
                    rejects_path: Path | None = None, progress: Progress | None = None,
                    max_missing: float = DEFAULT_MAX_MISSING, keep_absent=(), batch: str | None = None,
-                   wait: float | None = None, on_wait: Callable[[float], None] | None = None) -> ImportSummary:
+                   wait: float | None = None, on_wait: Callable[[float], None] | None = None,
+                   raw: RawExtract | None = None) -> ImportSummary:
     """Import one extract. The guards (``guards.py``) run before anything is written: a stored column
     absent from the file (unless in ``keep_absent``) or more than ``max_missing`` % of the present
     cases missing refuses the file. A rejected row (``skip_bad_rows``) is not a missing case: it keeps
-    its stored values and its presence. ``wait``/``on_wait``: see ``db.write_transaction``."""
+    its stored values and its presence. ``wait``/``on_wait``: see ``db.write_transaction``. ``raw``:
+    the file already read (an SEN2 return's rows of one kind, ``import_file``)."""
     path = Path(path)
     step = progress or (lambda stage, done, total: None)
     step("reading", 0, 1)
-    raw = read_extract(path, kind, profile)
+    raw = raw if raw is not None else read_extract(path, kind, profile)
     profile = raw.profile or profile
     kind_def = KINDS[raw.kind]
     step("validating", 0, len(raw.cells))

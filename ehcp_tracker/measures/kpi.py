@@ -32,7 +32,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..clocks.engine import OUTCOME_COLUMNS, STOP_COLUMNS, empty_result, evaluate
+from ..clocks.dates import NAT
 from ..clocks.history import History
+from ..clocks.slices import case_slices
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
 from ..listings import Filters, load_filtered, resolve_filters
@@ -155,7 +157,10 @@ class _Frame:
 
     def days(self, column: str) -> np.ndarray:
         if column not in self._days:
-            self._days[column] = self.frame[column].to_numpy().astype("datetime64[D]")
+            if column in self.frame:
+                self._days[column] = self.frame[column].to_numpy().astype("datetime64[D]")
+            else:  # a slice of one kind of case lacks the other kind's dates: none happened
+                self._days[column] = np.full(len(self.frame), NAT)
         return self._days[column]
 
     def bins(self, column: str) -> np.ndarray:
@@ -292,94 +297,148 @@ def kpi_table(results: pd.DataFrame, catalogue: Catalogue, months: list[int], *,
     ``period_end`` and ``title``; ``attrs["warnings"]`` lists data-quality warnings (an
     implausibly high share of plans with an exception).
     """
-    months = sorted(set(months))
-    unknown = [b for b in bases if b not in ALL_BASES]
-    if unknown:
-        raise EhcpError(f"--basis: no basis {', '.join(map(repr, unknown))} (one of {', '.join(ALL_BASES)})")
-    settings = catalogue.settings
-    year_starts = np.array([year_start_of(m, settings.year_start) for m in months])
-    lo = min(int(year_starts.min()), months[0] - 11)
-    if any(b.endswith(LAST_YEAR) for b in bases):
-        lo -= 12
-    hi = months[-1]
-    last_day = np.datetime64(min(month_end(hi), as_of), "D")
+    tally = KpiTally(catalogue, months, as_of=as_of, bases=bases, history_from=history_from)
+    tally.add(results, snapshots)
+    return tally.table()
 
-    frame = _Frame(results, lo, hi)
-    snap = None
-    if any(k.window == "snapshot" for k in catalogue.kpis):
-        if snapshots is None:
-            raise ValueError("the catalogue has snapshot KPIs: pass snapshots (see snapshot_results)")
-        snap = _Frame(snapshots, lo, hi)
 
-    blocks, warnings = [], []
-    for kpi in catalogue.kpis:
-        value = None
-        if kpi.window == "snapshot":
-            day = snap.days("snapshot")[snap.rows(kpi.clock)]
-            base = _base(kpi, snap, day, last_day, age_from=day)
-            if kpi.type == "per_caseworker":
-                den, num, value = _per_caseworker(kpi, snap, base)
+class KpiTally:
+    """The KPIs' counts by month bin, added up over parts of a caseload: :func:`compute_kpis` counts
+    a slice of cases at a time, so a national caseload's results and month-end snapshots (twenty
+    million rows for a year) never sit in memory at once. A count adds; a per-caseworker figure
+    adds its open cases per (bin, caseworker); the exception-share warning adds its plans.
+    :meth:`table` is what :func:`kpi_table` gives over all the parts together."""
+
+    def __init__(self, catalogue: Catalogue, months: list[int], *, as_of: dt.date,
+                 bases: tuple[str, ...] = BASES, history_from: dt.date | None = None):
+        months = sorted(set(months))
+        unknown = [b for b in bases if b not in ALL_BASES]
+        if unknown:
+            raise EhcpError(f"--basis: no basis {', '.join(map(repr, unknown))} (one of {', '.join(ALL_BASES)})")
+        self.catalogue, self.months, self.as_of, self.bases = catalogue, months, as_of, bases
+        self.history_from = history_from
+        self.year_starts = np.array([year_start_of(m, catalogue.settings.year_start) for m in months])
+        lo = min(int(self.year_starts.min()), months[0] - 11)
+        if any(b.endswith(LAST_YEAR) for b in bases):
+            lo -= 12
+        self.lo, self.hi = lo, months[-1]
+        self.size = self.hi - self.lo + 2  # as _Frame's bins
+        self.last_day = np.datetime64(min(month_end(self.hi), as_of), "D")
+        self.den = {k.id: np.zeros(self.size, dtype=np.int64) for k in catalogue.kpis}
+        self.num = {k.id: np.zeros(self.size, dtype=np.int64) for k in catalogue.kpis}
+        self.held: dict[str, list[pd.Series]] = {k.id: [] for k in catalogue.kpis if k.type == "per_caseworker"}
+        self.reviews = {k.id: False for k in catalogue.kpis}  # a review row among a snapshot KPI's rows
+        self.share = [0, 0]  # plans, plans with an exception (settings.exception_share_kpi)
+
+    def add(self, results: pd.DataFrame, snapshots: pd.DataFrame | None = None) -> None:
+        """Count one part of the caseload: its ``results`` and ``snapshots`` as :func:`kpi_table` takes them."""
+        settings = self.catalogue.settings
+        frame = _Frame(results, self.lo, self.hi)
+        snap = None
+        if any(k.window == "snapshot" for k in self.catalogue.kpis):
+            if snapshots is None:
+                raise ValueError("the catalogue has snapshot KPIs: pass snapshots (see snapshot_results)")
+            snap = _Frame(snapshots, self.lo, self.hi)
+        for kpi in self.catalogue.kpis:
+            if kpi.window == "snapshot":
+                day = snap.days("snapshot")[snap.rows(kpi.clock)]
+                base = _base(kpi, snap, day, self.last_day, age_from=day)
+                if kpi.type == "per_caseworker":
+                    self.held[kpi.id].append(_caseworker_cases(kpi, snap, base))
+                else:
+                    den, num = _counts(kpi, snap, "snapshot", base, age_from=day)
+                    self.den[kpi.id] += den
+                    self.num[kpi.id] += num
+                self.reviews[kpi.id] |= any(_has_reviews(kpi, f) for f in (snap, frame))
             else:
-                den, num = _counts(kpi, snap, "snapshot", base, age_from=day)
-            partial = _partial_months(kpi, (snap, frame), history_from, as_of)
-        else:
-            rows = frame.rows(kpi.clock)
-            event_day = frame.days(kpi.counts_by)[rows]
-            base = _base(kpi, frame, event_day, last_day)
-            if kpi.window == "cohort":
-                base &= frame.days("started")[rows] >= np.datetime64(settings.cohort_start, "D")
-            den, num = _counts(kpi, frame, kpi.counts_by, base)
+                rows = frame.rows(kpi.clock)
+                event_day = frame.days(kpi.counts_by)[rows]
+                base = _base(kpi, frame, event_day, self.last_day)
+                if kpi.window == "cohort":
+                    base &= frame.days("started")[rows] >= np.datetime64(settings.cohort_start, "D")
+                den, num = _counts(kpi, frame, kpi.counts_by, base)
+                self.den[kpi.id] += den
+                self.num[kpi.id] += num
+                if kpi.id == settings.exception_share_kpi:
+                    plans, with_exception = _exception_counts(kpi, frame, base, int(self.year_starts.min()))
+                    self.share[0] += plans
+                    self.share[1] += with_exception
+
+    def table(self) -> pd.DataFrame:
+        blocks, warnings = [], []
+        for kpi in self.catalogue.kpis:
+            value = None
+            den, num = self.den[kpi.id], self.num[kpi.id]
             partial = set()
-            if kpi.id == settings.exception_share_kpi:
-                warnings += _exception_share(kpi, frame, base, settings, int(year_starts.min()))
-        for basis in bases:
-            d, n, v = _figures(kpi, den, num, value, basis, months, year_starts, lo)
-            incomplete = [_window(basis, m, int(ys))[1] in partial for m, ys in zip(months, year_starts)]
-            blocks.append((kpi, basis, d, n, v, incomplete))
-    out = _assemble(blocks, months, year_starts, as_of, catalogue)
-    out.attrs["warnings"] = warnings
-    return out
+            if kpi.window == "snapshot":
+                if kpi.type == "per_caseworker":
+                    den, num, value = _per_caseworker(kpi, self.held[kpi.id], self.size)
+                if self.reviews[kpi.id]:
+                    partial = _partial_months(self.lo, self.hi, self.history_from, self.as_of)
+            elif kpi.id == self.catalogue.settings.exception_share_kpi:
+                warnings += _exception_share(*self.share, self.catalogue.settings, int(self.year_starts.min()),
+                                             self.hi)
+            for basis in self.bases:
+                d, n, v = _figures(kpi, den, num, value, basis, self.months, self.year_starts, self.lo)
+                incomplete = [_window(basis, m, int(ys))[1] in partial
+                              for m, ys in zip(self.months, self.year_starts)]
+                blocks.append((kpi, basis, d, n, v, incomplete))
+        out = _assemble(blocks, self.months, self.year_starts, self.as_of, self.catalogue)
+        out.attrs["warnings"] = warnings
+        return out
 
 
-def _per_caseworker(kpi: Kpi, snap: _Frame, base: np.ndarray):
-    """Per month bin: (caseworkers holding an open case, open cases they hold, median or max each)."""
+def _caseworker_cases(kpi: Kpi, snap: _Frame, base: np.ndarray) -> pd.Series:
+    """Open cases per (month bin, caseworker) among ``base``, by name, not by this part's codes, so
+    the parts of a caseload add up (one caseworker's cases fall in several slices)."""
     rows = snap.rows(kpi.clock)
     bins = snap.bins("snapshot")[rows]
-    codes, _ = snap.codes("caseworker")
+    codes, lookup = snap.codes("caseworker")
+    names = np.empty(len(lookup), dtype=object)
+    for name, i in lookup.items():
+        names[i] = name
     chosen = base & (codes[rows] >= 0)
-    held = pd.DataFrame({"bin": bins[chosen], "who": codes[rows][chosen]}).groupby(["bin", "who"]).size()
-    per_bin = held.groupby(level="bin")
-    den = np.zeros(snap.size, dtype=np.int64)
-    num = np.zeros(snap.size, dtype=np.int64)
-    value = np.full(snap.size, np.nan)
-    for b, counts in per_bin:
-        if b < snap.size:
+    return pd.DataFrame({"bin": bins[chosen], "who": names[codes[rows][chosen]]}).groupby(["bin", "who"]).size()
+
+
+def _per_caseworker(kpi: Kpi, held: list[pd.Series], size: int):
+    """Per month bin: (caseworkers holding an open case, open cases they hold, median or max each)."""
+    den = np.zeros(size, dtype=np.int64)
+    num = np.zeros(size, dtype=np.int64)
+    value = np.full(size, np.nan)
+    held = [h for h in held if len(h)]
+    if not held:
+        return den, num, value
+    total = held[0] if len(held) == 1 else pd.concat(held).groupby(level=["bin", "who"]).sum()
+    for b, counts in total.groupby(level="bin"):
+        if b < size:
             den[b], num[b] = len(counts), int(counts.sum())
             value[b] = float(np.median(counts)) if kpi.statistic == "median" else float(counts.max())
     return den, num, value
 
 
-def _partial_months(kpi: Kpi, frames: tuple[_Frame, ...], history_from: dt.date | None,
-                    as_of: dt.date) -> set[int]:
+def _has_reviews(kpi: Kpi, frame: _Frame) -> bool:
+    return bool((frame.frame["kind"].to_numpy()[frame.rows(kpi.clock)] == "review").any())
+
+
+def _partial_months(lo: int, hi: int, history_from: dt.date | None, as_of: dt.date) -> set[int]:
     """Months (indexes) whose review snapshot day falls before ``history_from``: a current-cycle
     extract cannot hold the cycles that were current then, so the figure is partial."""
     if history_from is None:
         return set()
-    reviews = any((f.frame["kind"].to_numpy()[f.rows(kpi.clock)] == "review").any() for f in frames)
-    if not reviews:
-        return set()
-    lo, hi = frames[0].lo, frames[0].hi
     return {m for m in range(lo, hi + 1) if min(month_end(m), as_of) < history_from}
 
 
-def _exception_share(kpi: Kpi, frame: _Frame, base: np.ndarray, settings, first: int) -> list[str]:
-    """Warn when the share of plans with an exception is implausible (DfE suppressed councils that
-    marked every plan as an exception; nationally about 6.6% of plans in 2025)."""
+def _exception_counts(kpi: Kpi, frame: _Frame, base: np.ndarray, first: int) -> tuple[int, int]:
+    """(plans issued in the run's reporting years, those of them with an exception recorded)."""
     bins = frame.bins(kpi.counts_by)[frame.rows(kpi.clock)]
     window = base & (bins >= _bin_of(first, frame.lo)) & (bins < frame.size)  # the run's reporting years
-    plans = int(window.sum())
-    with_exception = int((window & ~frame.isin("exception", ("",), kpi.clock)).sum())
-    lo, hi = first, frame.hi
+    return int(window.sum()), int((window & ~frame.isin("exception", ("",), kpi.clock)).sum())
+
+
+def _exception_share(plans: int, with_exception: int, settings, lo: int, hi: int) -> list[str]:
+    """Warn when the share of plans with an exception is implausible (DfE suppressed councils that
+    marked every plan as an exception; nationally about 6.6% of plans in 2025)."""
     if plans < max(settings.exception_share_min_plans, 1):
         return []
     share = 100 * with_exception / plans
@@ -616,7 +675,7 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
                  month: str | int | None = None, year: int | None = None, as_of: dt.date,
                  filters: Filters = Filters(), year_start: int | None = None,
                  months: list[str] | None = None, bases: tuple[str, ...] = BASES,
-                 caseload: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+                 caseload: dict[str, pd.DataFrame] | None = None, slice_size: int | None = None) -> pd.DataFrame:
     """The KPIs for one month (``month="2026-03"``), for every month of a reporting year
     (``year=2026``), for any list of months (``months=["2025-11", ..., "2026-10"]``, the board
     pack's trends: one evaluation for all of them), or for the as-of month, over the cases in the
@@ -626,7 +685,9 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     reporting-year start; ``bases`` are any of ``ALL_BASES`` (default month and year to date).
     KPIs whose clock the rule book lacks are left out and listed in ``attrs["skipped"]``;
     ``attrs["warnings"]`` holds data-quality warnings. ``caseload``: the cases already read by
-    :func:`load_caseload` with the same filters (the board pack reads them once for every section). Columns: ``KPI_COLUMNS`` (``kpi, period,
+    :func:`load_caseload` with the same filters (the board pack reads them once for every section);
+    ``slice_size``: cases evaluated and counted at a time (default ``clocks.slices.SLICE_CASES``), which bounds the
+    memory of the results and their month-end snapshots. Columns: ``KPI_COLUMNS`` (``kpi, period,
     basis, numerator, denominator, value, target, complete``) then ``period_start``, ``period_end``,
     ``title``; one row per KPI, basis and month, in catalogue order.
 
@@ -649,22 +710,25 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     caseload = load_caseload(engine, filters) if caseload is None else caseload
     period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
     snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
-    everything = evaluate_caseload(caseload, book, as_of, sorted({*period_clocks, *snapshot_clocks}),
-                                   stops=bool(snapshot_clocks), columns=_result_columns(catalogue))
-    results = while_present(everything, caseload)
-    snapshots = None
-    if snapshot_clocks:
-        # one evaluation, judged again at each month end by interval tests (clocks/history.py); a
-        # review row is left out on days before its cycle began (review history honesty)
-        needed = _snapshot_columns(catalogue)
-        history = History(caseload, everything[everything["clock"].isin(snapshot_clocks)], book, as_of,
-                          snapshot_clocks, columns=needed)
-        snapshots = snapshot_results(
-            lambda day: while_present(before_cycles_began(history.on(day), caseload, day), caseload,
-                                      snapshot_day=day)[needed],
-            snapshot_months(months, bases), as_of)
-    frame = kpi_table(results, catalogue, months, as_of=as_of, snapshots=snapshots, bases=bases,
-                      history_from=history_start(engine))
+    tally = KpiTally(catalogue, months, as_of=as_of, bases=bases, history_from=history_start(engine))
+    for part in case_slices(caseload, slice_size):
+        everything = evaluate_caseload(part, book, as_of, sorted({*period_clocks, *snapshot_clocks}),
+                                       stops=bool(snapshot_clocks), columns=_result_columns(catalogue))
+        results = while_present(everything, part)
+        snapshots = None
+        if snapshot_clocks:
+            # one evaluation, judged again at each month end by interval tests (clocks/history.py); a
+            # review row is left out on days before its cycle began (review history honesty)
+            needed = _snapshot_columns(catalogue)
+            history = History(part, everything[everything["clock"].isin(snapshot_clocks)], book, as_of,
+                              snapshot_clocks, columns=needed)
+            snapshots = snapshot_results(
+                lambda day: while_present(before_cycles_began(history.on(day), part, day), part,
+                                          snapshot_day=day)[needed],
+                snapshot_months(months, bases), as_of)
+        tally.add(results, snapshots)
+        del everything, results, snapshots
+    frame = tally.table()
     frame.attrs["skipped"] = skipped
     return frame
 

@@ -8,14 +8,14 @@ transfer in, reg 15(4)), ``tribunal_route`` and ``tribunal_exception``. All opti
 them blank.
 
 Revision ID: 0011_law_third_reading
-Revises: 0010_compact_clocks
+Revises: 0014_sen2 (chained after the head of main when it landed; the number is the one given to issue 24)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_law_third_reading"
-down_revision = "0010_compact_clocks"
+down_revision = "0014_sen2"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,72 @@
+"""``ehcp sen2 export | check | reconcile``: the click layer over sen2/ (cli.py registers ``sen2``).
+
+Only click is imported at module level, so ``ehcp --help`` stays quick (tests/test_startup.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def sen2():
+    """SEN2 returns: check one before you submit it, export one from the tracker, reconcile with DfE.
+
+    Import a return with `ehcp import return.xml` (requests and active plans, keyed so that next
+    year's return finds the same cases).
+    """
+
+
+@sen2.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def check(file):
+    """Check FILE.xml against its collection year's structure (XSD) and the cross-field rules.
+
+    One line per problem on stdout: label (DfE structure / ehcp-tracker rule), module, person position
+    (never a name), item, reason. Exit 1 when there is any error.
+
+    Example: ehcp sen2 check SEN2_2026.xml
+    """
+    from .check import check_return
+
+    ret, findings = check_return(file)
+    for finding in findings:
+        click.echo(str(finding))
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    click.echo(f"{ret.file}: SEN2 {ret.header.year} (LA {ret.header.la or '?'}), {len(ret.persons)} persons: "
+               f"{errors} error(s), {warnings} warning(s)", err=True)
+    if errors:
+        raise click.exceptions.Exit(1)
+
+
+@sen2.command("reconcile")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dfe", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.csv",
+              help="DfE's timeliness_20_week.csv as downloaded (any edition): the published column.")
+@click.option("--year", type=click.IntRange(2014, 2100), metavar="YYYY",
+              help="The calendar year (default: the one the return's collection covers, its Year - 1).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="FILE.html, FILE.xlsx or FILE.csv (default: tables on stdout).")
+@click.pass_obj
+def reconcile(obj, file, dfe, year, output):
+    """The 20-week figures side by side (the tracker, the return by DfE's method, DfE's published
+    row), then each case that differs: in one and not the other, dates differ, exception flag differs,
+    with the tracker's case ID and what to correct.
+
+    Example: ehcp sen2 reconcile SEN2_2026.xml --dfe timeliness_20_week.csv -o reconcile.html
+    """
+    from ..output import render_table
+    from .reconcile import reconcile as run, write
+
+    result = run(obj.engine, obj.book, obj.as_of, file, obj.rules_dir, dfe=dfe, year=year)
+    for note in result.notes:
+        obj.say(f"note: {note}")
+    if output:
+        write(result, output)
+        click.echo(f"reconciliation for {result.year} written to {output}", err=True)
+        return
+    click.echo(render_table(result.table, f"20-week timeliness {result.year}: LA {result.la}"))
+    click.echo(render_table(result.differences, f"cases that differ ({len(result.differences)})"))

@@ -1,0 +1,92 @@
+"""DfE's published "Education, health and care plans" files, read as they come, every edition.
+
+Why here: the reconciliation and the board pack's benchmarks read the same files. Columns are matched
+case-insensitively (the 2025 edition spelt some ``PC_...`` and ``ltYear``), a byte-order mark is
+dropped, DfE's symbols (x not available, z not applicable, c, low, u) read as blank, and the total
+row is found under each edition's name ("All EHC plans issued" in 2025, "All EHC plans" from 2026).
+Before 2025 the release's file was ``sen2_mi.csv`` with other names: ``SEN2_MI_NAMES`` maps them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+from ..errors import EhcpError
+
+TOTAL_ROWS = ("all ehc plans", "all ehc plans issued")  # 2026 edition on; 2025 edition
+NOT_AVAILABLE = {"x", "z", "c", "low", "u", ":", "", "no data"}
+MAX_BYTES = 200 * 1024 * 1024
+# sen2_mi.csv (2024 and earlier releases) -> the timeliness file's names
+SEN2_MI_NAMES = {"tot_inc_exc_ehc": "plans_issued_den", "inc_exc_20week_ehc": "plans_issued_within_20_weeks",
+                 "inc_exc_20week_rate": "pc_plans_issued_within_20_weeks", "tot_no_exc_ehc": "plans_issued_den_ex",
+                 "no_exc_20week_ehc": "plans_issued_20_weeks_ex", "no_exc_20week_rate": "pc_plans_issued_20_weeks_ex"}
+# The timeliness measures, by the words the reconciliation shows
+TIMELINESS = {
+    "plans issued": "plans_issued_den",
+    "plans issued (excl. exceptions)": "plans_issued_den_ex",
+    "within 20 weeks (incl. exceptions)": "plans_issued_within_20_weeks",
+    "within 20 weeks (excl. exceptions)": "plans_issued_20_weeks_ex",
+    "20 to 52 weeks (incl. exceptions)": "plans_issued_gt20weeks_ltyear",
+    "over a year (incl. exceptions)": "plans_issued_gt_1_year",
+    "average weeks (incl. exceptions)": "avg_weeks_issue_plan",
+    "average weeks (excl. exceptions)": "avg_weeks_issue_plan_exc",
+}
+
+
+def read_rows(path: Path, option: str) -> list[dict[str, str]]:
+    """Every row as a dict of lower-cased column -> text; one line when the file cannot be read."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise EhcpError(f"{option} {path.name}: {size:,} bytes is larger than any DfE file")
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = path.read_bytes().decode("cp1252", errors="replace")
+    except OSError as exc:
+        raise EhcpError(f"{option} {path}: cannot read the file ({exc.strerror})") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader)]
+    except StopIteration:
+        raise EhcpError(f"{option} {path.name}: the file is empty") from None
+    header = [SEN2_MI_NAMES.get(h, h) for h in header]
+    return [dict(zip(header, (c.strip() for c in row))) for row in reader if any(c.strip() for c in row)]
+
+
+def number(text: str | None) -> float:
+    text = (text or "").strip().replace(",", "")
+    if text.lower() in NOT_AVAILABLE:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def is_total(row: dict[str, str]) -> bool:
+    """The all-plans row: breakdown (or, where absent, breakdown_topic) under either edition's name."""
+    value = row.get("breakdown") or row.get("breakdown_topic") or ""
+    return value.strip().lower() in TOTAL_ROWS or ("breakdown" not in row and "breakdown_topic" not in row)
+
+
+def is_area(row: dict[str, str], code: str) -> bool:
+    code = code.strip().upper()
+    return row.get("old_la_code", "").strip() == code or row.get("new_la_code", "").strip().upper() == code
+
+
+def timeliness_row(path: Path, la: str, year: int, option: str = "--dfe") -> tuple[dict[str, float] | None, str | None]:
+    """(the council's published figures for ``year``, None) or (None, the one line saying why not)."""
+    rows = read_rows(path, option)
+    if rows and "time_period" not in rows[0]:
+        raise EhcpError(f"{option} {Path(path).name}: row 1: not DfE's timeliness_20_week.csv (no time_period column)")
+    years = sorted({r.get("time_period", "")[:4] for r in rows})
+    found = [r for r in rows if r.get("time_period", "")[:4] == str(year) and is_total(r)
+             and r.get("geographic_level", "").strip().lower() == "local authority" and is_area(r, la)]
+    if not found:
+        return None, (f"{option} {Path(path).name}: no all-plans row for LA {la} in {year} "
+                      f"(the file has years {', '.join(years) or 'none'})")
+    return {words: number(found[0].get(column)) for words, column in TIMELINESS.items()}, None

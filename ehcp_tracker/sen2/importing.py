@@ -1,0 +1,36 @@
+"""An SEN2 return as the importer's raw extracts: one per kind, from one reading of the file.
+
+Why through the importer: ``ehcp import return.xml`` stores the return's rows with the same
+validation, guards, change log and transaction as any nightly extract (ingest/importer.py calls
+``raw_extract`` from its one hook). A row's "row number" in messages is the Person's position in
+the file (1 = the first Person), never a name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from ..ingest.extract import RawExtract
+from .mapping import ASSESSMENT_MAP, REVIEW_MAP, Mapped, map_return
+from .read import read_return
+
+KINDS_IN_A_RETURN = ("assessments", "reviews")
+
+
+def mapped_return(path: Path | str, secret: Callable[[], bytes]) -> tuple[str, Mapped]:
+    ret = read_return(path)
+    return ret.file, map_return(ret, secret)
+
+
+def raw_extract(file: str, mapped: Mapped, kind: str) -> RawExtract:
+    cells = mapped.assessments if kind == "assessments" else mapped.reviews
+    items = ASSESSMENT_MAP if kind == "assessments" else REVIEW_MAP
+    numbers = pd.Series(mapped.positions[kind], dtype="int64")
+    notes = [*mapped.notes, f"{file}: an SEN2 return: {len(cells)} {kind} rows; 'row N' below is the "
+                            "Nth Person in the file"]
+    return RawExtract(file, cells.reset_index(drop=True), numbers, kind, list(mapped.warnings), "utf-8",
+                      sources={name: item for name, (item, _) in items.items() if "/" in item and " " not in item},
+                      notes=notes)

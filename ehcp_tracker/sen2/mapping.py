@@ -1,0 +1,179 @@
+"""An SEN2 return's modules mapped to the canonical rows: one assessment per request, one review per
+active plan. The map is data (``ASSESSMENT_MAP``, ``REVIEW_MAP``, ``CODES``): docs/sen2.md prints it.
+
+Why these choices (each also in docs/sen2.md):
+- ``H`` (historical: decided before the collection period) at the request or the assessment starts
+  no decision clock: such a request is not an assessment case here (its plan, if active, still
+  gives a review row).
+- ``A`` (not yet decided) is a blank outcome: the clock runs, as it does in any extract.
+- ``Week20 = 1`` is the exception ``sen2_week20`` (rule book): applied as DfE applies it, and queried.
+- The review row is the plan's open review cycle, as the import contract reads SEN2 ``LastReview``
+  (design.md section 3: ``last_review`` "i.e. the decision letter, SEN2 LastReview"): due within 12
+  months of it. ``ReviewMeeting`` and ``ReviewDraft`` belong to that open cycle only when later than
+  ``LastReview``; ``ReviewOutcome`` is the concluded review's, which the tracker does not hold as a
+  case, so it is not carried.
+- Names, postcode and ethnicity are never copied into a row; names and birth date only mint keys
+  (keys.py). The birth date is kept on review rows (``date_of_birth``: the year group, hence the
+  phase transfer, comes from it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .keys import person_key, request_key
+from .read import Node, Return
+
+SOURCE = "sen2"
+WEEK20_EXCEPTION = "sen2_week20"
+
+# SEN2 code -> canonical value ("" = blank: not yet decided). H is handled before these apply.
+CODES = {
+    "RequestOutcome": {"Y": "assess", "N": "not_assess", "W": "withdrawn", "A": ""},
+    "AssessmentOutcome": {"Y": "issue", "N": "not_issue", "A": "", "W": ""},
+    "Week20": {"1": WEEK20_EXCEPTION, "0": ""},
+}
+
+# canonical column -> (module/item, how) for docs/sen2.md and the messages (``sources``)
+ASSESSMENT_MAP = {
+    "request_id": ("Person + Requests/ReceivedDate", "minted (keys.py)"),
+    "person_id": ("Person/UPN, else UniqueLearnerNumber, else LA + names + PersonBirthDate", "minted (keys.py)"),
+    "request_received": ("Requests/ReceivedDate (2.1)", "date"),
+    "request_outcome": ("Requests/RequestOutcome (2.5)", "Y assess, N not_assess, W withdrawn, A blank, H no row"),
+    "request_outcome_date": ("Requests/RequestOutcomeDate (2.4)", "date"),
+    "assessment_outcome": ("Assessment/AssessmentOutcome (3.1)", "Y issue, N not_issue, A blank, W blank + closed, H no row"),
+    "assessment_outcome_date": ("Assessment/AssessmentOutcomeDate (3.2)", "date"),
+    "final_plan_issued": ("NamedPlan/StartDate (4.1)", "date"),
+    "exception_reason": ("Assessment/Week20 (3.7)", "1 sen2_week20, 0 blank"),
+    "closed_date": ("Assessment/AssessmentOutcomeDate when AssessmentOutcome is W", "date"),
+    "closed_reason": ("Assessment/AssessmentOutcome W", "'withdrawn (SEN2 AssessmentOutcome W)'"),
+    "source": ("(every row)", "sen2"),
+}
+REVIEW_MAP = {
+    "review_id": ("the request's key + '-P'", "minted"),
+    "person_id": ("as for assessments", "minted"),
+    "plan_issued": ("NamedPlan/StartDate (4.1)", "date"),
+    "last_review": ("ActivePlans/LastReview (5.4b)", "date"),
+    "date_of_birth": ("Person/PersonBirthDate (1.3)", "date (the year group and phase transfer)"),
+    "review_meeting": ("ActivePlans/ReviewMeeting (5.4a)", "date, when later than LastReview"),
+    "amendment_notice_sent": ("ActivePlans/ReviewDraft (5.4d)", "date, when later than LastReview"),
+    "ceased_date": ("NamedPlan/CeaseDate (4.5)", "date"),
+    "source": ("(every row)", "sen2"),
+}
+
+
+@dataclass
+class Mapped:
+    assessments: pd.DataFrame
+    reviews: pd.DataFrame
+    positions: dict[str, list[int]]  # kind -> the person position of each row
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    bases: dict[str, int] = field(default_factory=dict)  # how persons were keyed
+
+
+def _historical(request: Node) -> bool:
+    assessment = request.first("Assessment")
+    return request.get("RequestOutcome") == "H" or (assessment is not None and assessment.get("AssessmentOutcome") == "H")
+
+
+def map_return(ret: Return, secret: Callable[[], bytes]) -> Mapped:
+    """Every request and active plan as canonical cells (text; validation parses them)."""
+    key_secret = secret()
+    assessments, reviews = [], []
+    positions: dict[str, list[int]] = {"assessments": [], "reviews": []}
+    historical = undatable = 0
+    bases: dict[str, int] = {}
+    for position, person in enumerate(ret.persons, start=1):
+        person_id, basis = person_key(key_secret, ret.header.la, person.fields, position)
+        bases[basis] = bases.get(basis, 0) + 1
+        seen: dict[str, int] = {}
+        for request in person.all("Requests"):
+            received = request.get("ReceivedDate")
+            request_id = request_key(person_id, received, seen)
+            assessment = request.first("Assessment") or Node("Assessment")
+            plan = assessment.first("NamedPlan") or Node("NamedPlan")
+            if _historical(request):
+                historical += 1
+            else:
+                outcome = assessment.get("AssessmentOutcome")
+                row = {
+                    "request_id": request_id, "person_id": person_id, "request_received": received,
+                    "request_outcome": _code("RequestOutcome", request.get("RequestOutcome")),
+                    "request_outcome_date": request.get("RequestOutcomeDate"),
+                    "assessment_outcome": _code("AssessmentOutcome", outcome),
+                    "assessment_outcome_date": assessment.get("AssessmentOutcomeDate") if outcome in ("Y", "N") else "",
+                    "final_plan_issued": plan.get("StartDate"),
+                    "exception_reason": _code("Week20", assessment.get("Week20")),
+                    "closed_date": assessment.get("AssessmentOutcomeDate") if outcome == "W" else "",
+                    "closed_reason": "withdrawn (SEN2 AssessmentOutcome W)" if outcome == "W" else "",
+                    "source": SOURCE,
+                }
+                assessments.append(row)
+                positions["assessments"].append(position)
+            active = request.first("ActivePlans")
+            if active is None:
+                continue
+            last = active.get("LastReview")
+            current = (lambda day: day if day and (not last or day > last) else "")
+            row = {
+                "review_id": f"{request_id}-P", "person_id": person_id, "plan_issued": plan.get("StartDate"),
+                "last_review": last, "date_of_birth": person.get("PersonBirthDate"),
+                "review_meeting": current(active.get("ReviewMeeting")),
+                "amendment_notice_sent": current(active.get("ReviewDraft")),
+                "ceased_date": plan.get("CeaseDate"), "source": SOURCE,
+            }
+            if not row["plan_issued"] and not row["last_review"]:
+                undatable += 1
+                continue
+            reviews.append(row)
+            positions["reviews"].append(position)
+    mapped = Mapped(pd.DataFrame(assessments, columns=list(ASSESSMENT_MAP), dtype=object),
+                    pd.DataFrame(reviews, columns=list(REVIEW_MAP), dtype=object), positions, bases=bases)
+    if historical:
+        mapped.notes.append(f"{ret.file}: {historical} historical request(s) (RequestOutcome or AssessmentOutcome H) "
+                            "start no decision clock: not imported as assessments")
+    if undatable:
+        mapped.warnings.append(f"{ret.file}: {undatable} active plan(s) with neither a NamedPlan StartDate nor a "
+                               "LastReview: no review clock can start; not imported (add the dates to the return)")
+    if bases.get("position"):
+        mapped.warnings.append(f"{ret.file}: {bases['position']} person(s) with no UPN, ULN, names or birth date "
+                               "are keyed by their position in the file: next year's return will not find them")
+    return mapped
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A named plan of the return, keyed as ``map_return`` keys its request."""
+
+    position: int
+    request_id: str
+    received: str
+    start: str
+    exception: bool
+    historical: bool
+
+
+def plans(ret: Return, secret: Callable[[], bytes]) -> list[Plan]:
+    """Every request's NamedPlan with a StartDate (historical ones too), for the 20-week measures."""
+    key_secret = secret()
+    out = []
+    for position, person in enumerate(ret.persons, start=1):
+        person_id, _ = person_key(key_secret, ret.header.la, person.fields, position)
+        seen: dict[str, int] = {}
+        for request in person.all("Requests"):
+            request_id = request_key(person_id, request.get("ReceivedDate"), seen)
+            assessment = request.first("Assessment") or Node("Assessment")
+            plan = assessment.first("NamedPlan")
+            if plan is not None and plan.get("StartDate"):
+                out.append(Plan(position, request_id, request.get("ReceivedDate"), plan.get("StartDate"),
+                                assessment.get("Week20") == "1", _historical(request)))
+    return out
+
+
+def _code(item: str, value: str) -> str:
+    """The canonical value; an unknown code is passed through for validation to reject by name."""
+    return CODES[item].get(value, value)
