@@ -67,13 +67,15 @@ def build(work: Path, requests: int, reviews: int) -> tuple[str, dict]:
 
     url = f"sqlite:///{work / 'tray.db'}"
     extracts = work / "extracts"
-    if not (work / "tray.db").exists():
+    if not (work / "built").exists():  # written last: a build stopped half-way is made again
+        (work / "tray.db").unlink(missing_ok=True)
         started = time.perf_counter()
         ehcp(url, "demo", "generate", "--requests", requests, "--reviews", reviews, "--end", AS_OF, "-o", extracts)
         ehcp(url, "init")
         ehcp(url, "import", extracts / "assessments.csv", extracts / "reviews.csv")
         ehcp(url, "evaluate")
         print(f"built {requests + reviews:,} cases in {time.perf_counter() - started:.0f} s", flush=True)
+        (work / "built").write_text(f"{requests} requests, {reviews} reviews\n")
     ehcp(url, "init")  # a kept database made by an older revision is upgraded first
     engine = db.connect(url)
     with engine.connect() as conn:
