@@ -68,7 +68,8 @@ def build(work: Path, requests: int, reviews: int) -> tuple[str, dict]:
     url = f"sqlite:///{work / 'tray.db'}"
     extracts = work / "extracts"
     if not (work / "built").exists():  # written last: a build stopped half-way is made again
-        (work / "tray.db").unlink(missing_ok=True)
+        for leftover in ("tray.db", "tray.db-wal", "tray.db-shm"):
+            (work / leftover).unlink(missing_ok=True)
         started = time.perf_counter()
         ehcp(url, "demo", "generate", "--requests", requests, "--reviews", reviews, "--end", AS_OF, "-o", extracts)
         ehcp(url, "init")
