@@ -795,12 +795,22 @@ def demo(ctx):
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               callback=lambda ctx, param, value: check_folder(value, "--output"),
               help="Folder for assessments.csv and reviews.csv (created if missing).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "sen2"]), default="csv", show_default=True,
+              help="csv: the two extracts; sen2: the same caseload as an SEN2 return, sen2_YEAR.xml.")
 @click.pass_obj
-def demo_generate(obj: Context, requests, reviews, seed, end, output):
+def demo_generate(obj: Context, requests, reviews, seed, end, output, fmt):
     """Write realistic synthetic extracts (entirely invented children) for trials and benchmarks.
 
     Example: ehcp demo generate --requests 100000 --reviews 70000 --seed 1 --output extracts/
+             ehcp demo generate --format sen2 --end 2026-01-20 --output extracts/
     """
+    if fmt == "sen2":
+        from .demo.sen2_return import write_return
+
+        last = check_option_date(end, "--end") if end else obj.as_of
+        path = write_return(output, requests, reviews, seed, last, obj.book)
+        click.echo(f"wrote sen2: {path}", err=True)
+        return
     from .demo.synthetic import write_extracts
 
     paths = write_extracts(output, requests, reviews, seed, check_option_date(end, "--end") if end else obj.as_of)

