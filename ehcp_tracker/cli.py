@@ -769,6 +769,11 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
                           council=council[0] if council else None, compare_with=compare_with)
     path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt, options)
     click.echo(f"board pack for {month} written to {path}", err=True)
+    if benchmark:  # the pack's notes say it too
+        from .report.benchmark import benchmark_gaps
+
+        for gap in benchmark_gaps(benchmark, options.council):
+            click.echo(f"note: {gap}", err=True)
 
 
 @cli.group(invoke_without_command=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 from pathlib import Path
 
 import pytest
@@ -438,3 +439,62 @@ def test_demo_writes_a_clean_return_that_imports(run, tmp_path):
     assert path.read_bytes() == (run("demo", "generate", "--format", "sen2", "--requests", 200, "--reviews", 120,
                                      "--end", AS_OF, "-o", tmp_path / "again") and
                                  (tmp_path / "again" / "sen2_2026.xml").read_bytes())
+
+
+DFE_EXTRACT = ROOT.parent / "shared" / "data" / "dfe" / "timeliness_20_week_2019_extract.csv"
+
+
+def _edition_2025(tmp_path) -> Path:
+    """The real-format extract as the 2025 edition spelt it: a BOM, PC_ and ltYear, the total row
+    "All EHC plans issued", no average-weeks columns."""
+    if not DFE_EXTRACT.exists():
+        pytest.skip(f"the DfE extract is not at {DFE_EXTRACT}")
+    lines = DFE_EXTRACT.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, h in enumerate(header) if not h.startswith("avg_weeks")]
+    renamed = [h.replace("pc_plans_issued_20_weeks_ex", "PC_plans_issued_20_weeks_ex").replace("ltyear", "ltYear")
+               for h in header]
+    rows = [[renamed[i] for i in keep]] + [[c.replace("All EHC plans", "All EHC plans issued")
+                                            for i, c in enumerate(line.split(",")) if i in keep] for line in lines[1:]]
+    path = tmp_path / "timeliness_20_week.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(",".join(r) for r in rows).encode("utf-8") + b"\n")
+    return path
+
+
+def test_benchmark_reads_the_2025_edition(tmp_path):
+    from ehcp_tracker.report.benchmark import benchmark_gaps, read_dfe
+
+    path = _edition_2025(tmp_path)
+    dfe = read_dfe(path)
+    england = dfe[dfe["geographic_level"] == "National"].iloc[0]
+    assert england["plans_issued_den"] == 53327 and england["pc_plans_issued_20_weeks_ex"] == 60.4
+    assert benchmark_gaps(path, "340") == []
+    assert benchmark_gaps(path, "999") == [
+        "--benchmark timeliness_20_week.csv: no all-plans row for LA 999 in 2019 (old codes such as 340 and new ones "
+        "such as E08000011 are both matched)"]
+
+
+def test_report_benchmark_says_in_one_line_what_it_cannot_find(run, tmp_path):
+    path = _edition_2025(tmp_path)
+    result = run("--as-of", "2026-11-02", "report", "--month", "2026-10", "--benchmark", path, "--council", "999",
+                 "-o", tmp_path / "p.html")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("no all-plans row for LA 999 in 2019") == 1
+    assert "no all-plans row for LA 999" in (tmp_path / "p.html").read_text("utf-8")
+    national_only = tmp_path / "la.csv"
+    national_only.write_text("\n".join(line for line in path.read_text("utf-8-sig").splitlines()
+                                       if ",National," not in line) + "\n", encoding="utf-8")
+    result = run("--as-of", "2026-11-02", "report", "--month", "2026-10", "--benchmark", national_only,
+                 "-o", tmp_path / "q.html")
+    assert "no England (National) all-plans row in 2019" in result.output
+
+
+def test_reconcile_reads_both_editions(tmp_path):
+    from ehcp_tracker.sen2.dfe import timeliness_row
+
+    path = _edition_2025(tmp_path)
+    found, why = timeliness_row(path, "340", 2019)
+    assert why is None and found["plans issued"] == 214 and found["within 20 weeks (excl. exceptions)"] == 138
+    assert math.isnan(found["20 to 52 weeks (incl. exceptions)"])  # x: not available before 2023
+    found, _ = timeliness_row(DFE_EXTRACT, "E08000011", 2019)
+    assert found["plans issued"] == 214
