@@ -549,11 +549,13 @@ def queries(obj: Context, code, fmt, output, **filters):
               help="A clock still overdue this many days after its due date also goes to the team leads.")
 @click.option("--starttls", is_flag=True, help="Upgrade the SMTP connection with STARTTLS.")
 @click.option("--smtp-user", metavar="USER", help="Log in to the SMTP server as USER (password from EHCP_SMTP_PASSWORD).")
+@click.option("--base-url", envvar="EHCP_BASE_URL", metavar="URL",
+              help="The work tray's address (ehcp serve; env EHCP_BASE_URL): digests link to each case and list.")
 @click.option("--force-takeover", is_flag=True, help="Take over an alerts run still marked running even though its "
               "lease has not run out (only when you know its process is dead: a live one could then send twice).")
 @click.pass_obj
 def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user,
-           force_takeover):
+           force_takeover, base_url):
     """Breach alerts after the nightly import: one digest per person (plain text and HTML) of the
     clocks that became overdue or due soon, stopped late or moved since the last run; each alert
     once (a ledger in the database). Escalations and cases whose caseworker is not in the people
@@ -573,6 +575,9 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
         raise click.UsageError("--smtp needs --from ADDRESS")
     if outbox and (starttls or smtp_user):
         raise click.UsageError("--starttls and --smtp-user go with --smtp, not --outbox")
+    if base_url and not base_url.startswith(("https://", "http://")):
+        raise click.BadParameter("give the address people open, e.g. https://send-tray.council.gov.uk/",
+                                 param_hint="--base-url")
     sender = parse_sender(sender or "ehcp-tracker@localhost")
     people = read_people(people_file)
     for problem in people.problems:
@@ -580,7 +585,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
                 else OutboxDelivery(outbox, obj.as_of))
     outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
-                          escalate_after=escalate_after, force_takeover=force_takeover)
+                          escalate_after=escalate_after, force_takeover=force_takeover, base_url=base_url)
     for run_id, host, pid, why in outcome.taken_over:
         obj.say(f"warning: took over alert run {run_id} (host {host}, process {pid}): {why}")
     for recipient, how in outcome.resumed:

@@ -457,3 +457,65 @@ def requests_quote(text: str) -> str:
     from urllib.parse import quote
 
     return quote(text, safe="")
+
+
+def test_my_queries_are_ehcp_queries(app, tray):  # noqa: F811
+    url, _ = tray
+    client = signed_in(app, "cw1")
+    page = client.get("/queries")
+    assert page.status == 200
+    expected = [(r["case_id"], r["code"]) for r in csv.DictReader(io.StringIO(
+        cli_out(url, "queries", "--caseworker", "CW001", "--format", "csv")))]
+    assert re.findall(r'data-case="([^"]*)" data-code="([^"]*)"', page.text) == expected and expected
+    lead = signed_in(app, "lead.west")
+    assert lead.get("/queries?caseworker=CW001").status == 404
+    assert lead.get("/queries").status == 400, "a team lead names the caseworker"
+
+
+def test_the_kpi_page_shows_the_board_packs_headline(app, tray, book):  # noqa: F811
+    from ehcp_tracker.report.data import PackOptions, gather, value_text
+
+    url, engine = tray
+    lead = signed_in(app, "lead.north")
+    page = lead.get("/kpis?month=2026-10")
+    assert page.status == 200
+    pack = gather(engine, book, "2026-10", AS_OF, options=PackOptions(team="North"))
+    shown = dict(re.findall(r'data-kpi="([^"]+)">\s*<th scope="row" class="govuk-table__header">[^<]*</th>\s*'
+                            r'<td class="govuk-table__cell govuk-table__cell--numeric">([^<]*)</td>', page.text))
+    assert shown == {r["kpi"]: value_text(r["value"], r["unit"]) for r in pack.headline.to_dict("records")} and shown
+    assert lead.get("/kpis?month=2026-10&team=West").status == 404
+    assert lead.get("/kpis?month=10/2026").status == 400
+    download = lead.get("/kpis/pack.xlsx?month=2026-10")
+    assert download.status == 200 and download.body[:2] == b"PK"
+    assert signed_in(app, "cw1").get("/kpis").status == 404
+    admin = signed_in(app, "admin")
+    assert admin.get("/kpis?month=2026-10").status == 200
+    html_pack = admin.get("/kpis/pack.html?month=2026-10&team=West")
+    assert html_pack.status == 200 and "attachment" in html_pack.header("content-disposition")
+
+
+def test_a_page_reads_one_state_of_the_database(tray):  # noqa: F811
+    """A page reads in one transaction: an import committing while it renders is not half seen."""
+    import sqlalchemy as sa
+
+    from ehcp_tracker.store import db
+    from ehcp_tracker.web.access import snapshot
+
+    url, engine = tray
+    count = sa.select(sa.func.count()).select_from(db.assessment_table)
+    other = db.connect(url)
+    try:
+        with snapshot(engine) as snap:
+            with snap.connect() as conn:
+                before = conn.execute(count).scalar()
+            with db.write_transaction(other) as writer:  # the nightly import commits mid-page
+                writer.execute(db.assessment_table.insert().values(
+                    request_id="RSNAP1", person_id="PSNAP1", first_run_id=1, last_run_id=1))
+            with snap.connect() as conn:
+                assert conn.execute(count).scalar() == before, "the page still sees the state it began with"
+        with engine.connect() as conn:
+            assert conn.execute(count).scalar() == before + 1
+    finally:
+        with db.write_transaction(other) as writer:
+            writer.execute(db.assessment_table.delete().where(db.assessment_table.c.request_id == "RSNAP1"))
+        other.dispose()

@@ -135,6 +135,11 @@ def test_a_caseworker_by_keyboard_sees_ehcp_due_and_downloads_it(page, server):
     axe_clean(page)
     longer = list(csv.DictReader(io.StringIO(cli_csv(url, "due", "--caseworker", "CW001", "--days", "14"))))
     assert page.locator("#clocks tbody tr[data-case]").count() == len(longer)
+    page.click("a:has-text('Queries on my cases')")
+    page.wait_for_load_state("load")
+    assert page.title() == "Queries - EHC work tray"
+    axe_clean(page)
+    page.go_back()
     # a case of theirs, opened from the list by keyboard
     first = page.locator("#clocks tbody tr[data-case] a").first
     first.focus()
@@ -180,6 +185,10 @@ def test_a_team_lead_sees_their_team_and_clicks_through(page, server):
     page.click("#caseworkers a:has-text('CW001')")
     page.wait_for_load_state("load")
     assert page.title() == "Cases of CW001 - EHC work tray"
+    axe_clean(page)
+    page.click("a:has-text('KPIs')")
+    page.wait_for_load_state("load")
+    assert page.locator("#kpis tbody tr[data-kpi]").count() > 0
     axe_clean(page)
     assert page.goto("/team?team=West").status == 404
     axe_clean(page)

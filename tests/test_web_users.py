@@ -115,3 +115,35 @@ def test_serve_refuses_header_auth_without_proxy_and_header(run):
 ])
 def test_password_rules(password, ok):
     assert (passwords.problem(password, "someone") is None) == ok
+
+
+def test_digest_links_to_the_work_tray_when_a_base_url_is_given(run, tmp_path):
+    from .conftest import ROOT
+
+    for name in ("assessments.csv", "reviews.csv"):
+        assert run("--as-of", "2026-11-02", "import", ROOT / "sample_data" / name).exit_code in (0, 3)
+    people = write_csv(tmp_path / "people.csv", ["id", "name", "email", "team", "role"], [
+        ["CW001", "Jo Bloggs", "jo@council.gov.uk", "North", "caseworker"],
+        ["Lead1", "Sam Lead", "sam@council.gov.uk", "North", "team_lead"]])
+    args = ["--as-of", "2026-11-02", "alerts", "--people", people, "--outbox", tmp_path / "out", "--dry-run"]
+    plain = run(*args)
+    assert plain.exit_code == 0 and "https://" not in plain.stdout and "`ehcp due`" in plain.stdout
+    linked = run(*args, "--base-url", "https://tray.council.gov.uk/")
+    assert linked.exit_code == 0
+    assert "https://tray.council.gov.uk/case/AR0000002" in linked.stdout
+    assert "your list: https://tray.council.gov.uk/cases" in linked.stdout
+    assert "your list: https://tray.council.gov.uk/team" in linked.stdout, "a team lead's digest links to the team"
+    bad = run(*args, "--base-url", "tray.council.gov.uk")
+    assert bad.exit_code == 2 and "--base-url" in bad.output
+
+
+def test_digest_html_links_each_case():
+    import datetime as dt
+
+    from ehcp_tracker.alerts.digest import Digest
+    from ehcp_tracker.alerts.people import Person
+
+    person = Person("CW1", "Jo", "jo@council.gov.uk", "North", "caseworker")
+    digest = Digest(person, [], dt.date(2026, 11, 2), "https://tray.example/")
+    assert digest.case_link("R 1/<x>") == "https://tray.example/case/R%201%2F%3Cx%3E"
+    assert '<a href="https://tray.example/cases">' in digest.html()

@@ -39,6 +39,23 @@ class Digest:
     recipient: Person
     alerts: list[Alert]
     as_of: dt.date
+    base_url: str | None = None  # the work tray's address (`ehcp alerts --base-url`): links to cases and lists
+
+    def link(self, path: str) -> str | None:
+        return f"{self.base_url.rstrip('/')}{path}" if self.base_url else None
+
+    def case_link(self, case_id: str) -> str | None:
+        from urllib.parse import quote
+
+        return self.link("/case/" + quote(str(case_id), safe=""))
+
+    @property
+    def footer(self) -> str:
+        if not self.base_url:
+            return FOOTER
+        where = self.link("/team" if self.recipient.role == "team_lead" else "/cases")
+        return (f"Sent by ehcp-tracker after the nightly import. Each alert is sent once; your list: {where} "
+                "(each case links to its working).")
 
     def section(self, events: tuple[str, ...]) -> list[Alert]:
         chosen = [a for a in self.alerts if a.event in events]
@@ -68,21 +85,30 @@ class Digest:
                 lines.append(f"    {_when(alert)}")
                 lines += [f"    {extra}" for extra in _extras(alert)]
                 lines.append(f"    {alert.reference}")
+                if self.base_url:
+                    lines.append(f"    {self.case_link(alert.case_id)}")
             lines.append("")
-        lines.append(FOOTER)
+        lines.append(self.footer)
         return "\n".join(lines) + "\n"
 
     def html(self, template: str | None = None) -> str:
         summary = "".join(f'<li class="{events[0]}">{n} {html.escape(heading.lower())}</li>'
                           for heading, events in SECTIONS if (n := len(self.section(events))) or events[0] in
                           ("overdue", "due_soon"))
-        sections = "\n".join(_html_section(heading, self.section(events))
+        sections = "\n".join(_html_section(heading, self.section(events), self.case_link if self.base_url else None)
                              for heading, events in SECTIONS if self.section(events))
         return string.Template(template or read_template()).safe_substitute(
             title=html.escape(self.subject),
             heading=html.escape(f"EHC deadlines for {self.recipient.name} ({self.recipient.id})"),
             meta=html.escape(f"As of {self.as_of:%A %d %B %Y}; {len(self.alerts)} alerts, each sent once."),
-            summary=f'<ul class="summary">{summary}</ul>', sections=sections, footer=html.escape(FOOTER))
+            summary=f'<ul class="summary">{summary}</ul>', sections=sections, footer=self._html_footer())
+
+    def _html_footer(self) -> str:
+        if not self.base_url:
+            return html.escape(FOOTER)
+        where = self.link("/team" if self.recipient.role == "team_lead" else "/cases")
+        return (html.escape("Sent by ehcp-tracker after the nightly import. Each alert is sent once; ")
+                + f'<a href="{html.escape(where)}">your list in the work tray</a>.')
 
     def message_id(self, domain: str) -> str:
         """The same digest (day, recipient, alerts) always has the same Message-ID, so a digest sent
@@ -162,14 +188,16 @@ def _extras(alert: Alert) -> list[str]:
     return extras
 
 
-def _html_section(heading: str, alerts: list[Alert]) -> str:
+def _html_section(heading: str, alerts: list[Alert], case_link=None) -> str:
     head = "<tr><th>Case</th><th>Clock</th><th>Due</th><th>Days</th><th>Regulation</th></tr>"
     rows = []
     for a in alerts:
         days = (f"stopped {a.stopped:%d %b %Y}, {_spelt(a.days)}" if a.event == "stopped_late"
                 else _spelt(a.days))
         extras = "".join(f'<br><span class="note">{html.escape(e)}</span>' for e in _extras(a))
-        rows.append(f'<tr class="{html.escape(a.event)}"><td class="id">{html.escape(a.case_id)}</td>'
+        case = (f'<a href="{html.escape(case_link(a.case_id))}">{html.escape(a.case_id)}</a>' if case_link
+                else html.escape(a.case_id))
+        rows.append(f'<tr class="{html.escape(a.event)}"><td class="id">{case}</td>'
                     f"<td>{html.escape(a.title)}{extras}</td><td class=\"date\">{a.due:%a %d %b %Y}</td>"
                     f'<td class="days">{html.escape(days)}</td><td>{html.escape(a.reference)}</td></tr>')
     return (f"<h2>{html.escape(heading)} ({len(alerts)})</h2>\n<table><thead>{head}</thead><tbody>\n"

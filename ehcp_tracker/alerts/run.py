@@ -43,7 +43,7 @@ class AlertsOutcome:
 
 
 def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
-         escalate_after: int = DEFAULT_ESCALATE_AFTER) -> tuple[AlertsOutcome, int | None]:
+         escalate_after: int = DEFAULT_ESCALATE_AFTER, base_url: str | None = None) -> tuple[AlertsOutcome, int | None]:
     """The digests this run would send (nothing already in the ledger), and the newest import run."""
     with engine.connect() as conn:
         since = ledger.last_success(conn)
@@ -60,7 +60,7 @@ def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
     for key, (person, alerts) in sorted(routing.by_recipient.items()):
         fresh = [a for a in alerts if a.key(key) not in sent]
         if fresh:
-            digests.append(Digest(person, fresh, as_of))
+            digests.append(Digest(person, fresh, as_of, base_url))
     outcome = AlertsOutcome(digests, unknown_caseworker_cases=len(routing.unknown_caseworker_cases),
                             nobody=routing.nobody, first_run=since is None)
     return outcome, last_import
@@ -88,7 +88,7 @@ def _news(engine: Engine, book: RuleBook, as_of: dt.date, **seen) -> pd.DataFram
 
 def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, delivery, *, sender: str | Address,
                 dry_run: bool = False, escalate_after: int = DEFAULT_ESCALATE_AFTER,
-                force_takeover: bool = False) -> AlertsOutcome:
+                force_takeover: bool = False, base_url: str | None = None) -> AlertsOutcome:
     """Send tonight's digests through ``delivery``: each recorded before it is handed over and
     confirmed the moment it is accepted (``ledger``), under a lease that a later run takes over if
     this process dies.
@@ -99,7 +99,7 @@ def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, 
     records nothing, not even the run.
     """
     if dry_run:
-        return plan(engine, book, as_of, people, escalate_after=escalate_after)[0]
+        return plan(engine, book, as_of, people, escalate_after=escalate_after, base_url=base_url)[0]
     template = read_template()
     claim = ledger.start_run(engine, as_of, delivery.name, force_takeover=force_takeover)
     run_id = claim.run_id
@@ -107,7 +107,8 @@ def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, 
     try:
         with ledger.Heartbeat(engine, run_id):
             resumed, resume_failed, resumed_alerts = _resume(engine, delivery, run_id)
-            outcome, last_import = plan(engine, book, as_of, people, escalate_after=escalate_after)
+            outcome, last_import = plan(engine, book, as_of, people, escalate_after=escalate_after,
+                                        base_url=base_url)
             outcome.run_id, outcome.taken_over = run_id, claim.taken_over
             outcome.resumed, outcome.resume_failed = resumed, resume_failed
             for digest in outcome.digests:

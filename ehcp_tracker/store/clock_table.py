@@ -233,7 +233,7 @@ def read(conn: sa.Connection, kind: Kind, where=None, *, include_missing: bool =
         query = (sa.select(*selected).select_from(results.join(table, table.c[kind.key] == results.c.case_id))
                  .where(*conditions, *case_conditions))
         result = conn.execute(query)
-        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        frame = pd.DataFrame(_tuples(result), columns=list(result.keys()))
     for name in DATE_COLUMNS:
         frame[name] = _dates(frame[name])
     shared = rules.reindex(pd.to_numeric(frame["rule"]).to_numpy())
@@ -255,15 +255,22 @@ def _read_for_cases(conn: sa.Connection, table: sa.Table, kind: Kind, stored: li
     planner without statistics (SQLite before ANALYZE) walk every stored clock of the kind instead."""
     result = conn.execute(sa.select(table.c[kind.key].label("case_id"), *(table.c[n] for n in case_columns))
                           .where(*case_conditions))
-    cases = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    cases = pd.DataFrame(_tuples(result), columns=list(result.keys()))
     ids = cases["case_id"].tolist()
     parts = []
     for start in range(0, len(ids), chunk):
         found = conn.execute(sa.select(*(db.clock_result.c[n] for n in stored))
                              .where(*conditions, db.clock_result.c.case_id.in_(ids[start:start + chunk])))
-        parts.append(pd.DataFrame(found.fetchall(), columns=list(found.keys())))
+        parts.append(pd.DataFrame(_tuples(found), columns=list(found.keys())))
     clocks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=stored)
     return clocks.merge(cases, on="case_id", how="inner", sort=False)
+
+
+def _tuples(result) -> list[tuple]:
+    """A result's rows as plain tuples: pandas probes each SQLAlchemy ``Row`` for attributes when it
+    builds a frame from them (a failed key lookup per probe), which took 4 of the 7.5 s of a team
+    of 25,000 cases' stored clocks; from tuples it is a fraction of that."""
+    return [tuple(row) for row in result.fetchall()]
 
 
 def _dates(values: pd.Series) -> pd.Series:

@@ -40,6 +40,8 @@ def route(app, request, visitor, snap) -> Response:
         return sign_out(app, request, visitor)
     if request.method != "GET" and request.method != "HEAD":
         raise NotFound("")
+    if path == "/queries":
+        return query_list(app, request, visitor, snap)
     if path in ("/cases", "/cases.csv", "/cases.xlsx"):
         return case_list(app, request, visitor, snap, path.rpartition(".")[2] if "." in path else "html")
     if path.startswith("/case/"):
@@ -48,6 +50,8 @@ def route(app, request, visitor, snap) -> Response:
         return search(app, request, visitor, snap)
     if path == "/team":
         return team_page(app, request, visitor, snap)
+    if path in ("/kpis", "/kpis/pack.html", "/kpis/pack.xlsx"):
+        return kpi_page(app, request, visitor, snap, path.rpartition(".")[2] if "." in path else "page")
     if path == "/imports":
         return imports_page(app, request, visitor, snap)
     raise NotFound("")
@@ -196,15 +200,26 @@ def case_list(app, request, visitor, snap, fmt: str) -> Response:
             body, kind = buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         return Response(body, 200, kind, [("Content-Disposition", f'attachment; filename="{name}"')])
     app.record(request, visitor, "list_view", detail=describe({**given, "caseworker": whose}))
-    found = queries(snap, app.book, as_of, Filters(kind=filters.kind, caseworker=filters.caseworker,
-                                                   team=filters.team, cohort=filters.cohort))
     lines = clock_lines(frame, app.book, as_of)
     query_string = urlencode(given)
     return app.render("cases.html", visitor, whose=whose, lines=lines, start=start, end=end,
                       overdue=sum(1 for line in lines if line["overdue"]), given=given,
                       query_string=("?" + query_string) if query_string else "",
                       kinds=list(KINDS), clocks=sorted({c.id for c in app.book.clocks}), cohorts=COHORTS,
-                      titles=clock_titles(app.book), queries=found.to_dict("records"))
+                      titles=clock_titles(app.book),
+                      queries_query=("?" + urlencode({"caseworker": given["caseworker"]})) if "caseworker" in given else "")
+
+
+def query_list(app, request, visitor, snap) -> Response:
+    """The caseworker's queries (``ehcp queries --caseworker X``): a page of its own, because finding
+    them reads and checks every case of the caseworker, which the clock list need not wait for."""
+    filters, given, whose = list_filters(app, request, visitor, snap)
+    found = queries(snap, app.book, app.as_of(), Filters(kind=filters.kind, caseworker=filters.caseworker,
+                                                         team=filters.team, cohort=filters.cohort))
+    app.record(request, visitor, "list_view", detail="queries: " + describe({**given, "caseworker": whose}))
+    back = {k: v for k, v in given.items() if k == "caseworker"}
+    return app.render("queries.html", visitor, whose=whose, queries=found.to_dict("records"),
+                      back=("?" + urlencode(back)) if back else "")
 
 
 # ---------------------------------------------------------------------------------------- case
@@ -334,3 +349,57 @@ def imports_page(app, request, visitor, snap) -> Response:
 
 def handle_library_error(exc: EhcpError) -> BadRequest:
     return BadRequest(str(exc).split(":")[0])
+
+
+# ---------------------------------------------------------------------------------------- KPIs
+
+def kpi_page(app, request, visitor, snap, fmt: str) -> Response:
+    """One month's headline KPIs as the board pack shows them (``report.data.gather``: the same
+    figures, the same RAG), for the lead's team or, for an admin, the council or a team; and the
+    pack itself (HTML or XLSX) as a download."""
+    import tempfile
+    from pathlib import Path
+
+    from ..report import PackOptions, write_pack
+    from ..report.data import check_month, gather, value_text
+
+    user = visitor.user
+    if user.role == "caseworker":
+        raise NotFound("")
+    as_of = app.as_of()
+    last_month = (as_of.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    month = request.query.get("month", "") or last_month
+    if not re.fullmatch(r"\d{4}-\d{2}", month):
+        raise BadRequest("the month is written YYYY-MM")
+    try:
+        month = check_month(month, as_of)
+    except EhcpError:
+        raise BadRequest("the month is not one the tracker can report on yet") from None
+    team = request.query.get("team", "") or None
+    if user.role == "team_lead":
+        if team and team not in visitor.scope.teams:
+            raise NotFound("")
+        team = user.team
+    elif team and team not in teams_of(snap._conn):
+        raise NotFound("")
+    options = PackOptions(team=team)
+    if fmt in ("html", "xlsx"):
+        app.record(request, visitor, "download", detail=f"board pack {fmt}: month={month}" + (f", team={team}" if team else ""))
+        with tempfile.TemporaryDirectory(prefix="ehcp-pack-") as folder:
+            path = write_pack(snap, app.book, month, as_of, Path(folder) / f"pack.{fmt}", fmt, options)
+            body = Path(path).read_bytes()
+        kind = "text/html; charset=utf-8" if fmt == "html" else \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        name = f"board-pack-{month}{'-' + re.sub(r'[^A-Za-z0-9_-]', '_', team) if team else ''}.{fmt}"
+        return Response(body, 200, kind, [("Content-Disposition", f'attachment; filename="{name}"')])
+    pack = gather(snap, app.book, month, as_of, options=options)
+    rows = []
+    for row in pack.headline.to_dict("records"):
+        rows.append({"kpi": row["kpi"], "title": row["title"], "value": value_text(row["value"], row["unit"]),
+                     "previous": value_text(row["previous"], row["unit"]),
+                     "ytd": value_text(row.get("ytd_value"), row["unit"]),
+                     "target": value_text(row["target"], row["unit"]), "rag": row["rag"],
+                     "movement": row["movement"], "judgement": row["judgement"]})
+    app.record(request, visitor, "list_view", detail=f"kpis: month={month}" + (f", team={team}" if team else ""))
+    query = urlencode({k: v for k, v in {"month": month, "team": team if user.role == "admin" else None}.items() if v})
+    return app.render("kpis.html", visitor, month=month, team=team, rows=rows, notes=pack.notes, query=query)
