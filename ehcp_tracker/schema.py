@@ -62,9 +62,10 @@ NOT_HELD = {
         "assessment": ("ep_advice_requested", "ep_advice_received", "health_advice_requested",
                        "health_advice_received", "social_care_advice_requested", "social_care_advice_received",
                        "education_advice_requested", "education_advice_received", "draft_plan_issued",
-                       "tribunal_order_date", "exception_from", "exception_to"),
+                       "tribunal_order_date", "tribunal_notice_sent", "exception_from", "exception_to"),
         "review": ("meeting_notice_sent", "advice_circulated", "review_report_sent", "amended_plan_issued",
-                   "transferred_in", "transfer_date", "tribunal_order_date", "tribunal_amended_plan_issued"),
+                   "transferred_in", "transfer_notice_sent", "transfer_date", "tribunal_order_date",
+                   "tribunal_amended_plan_issued"),
     },
 }
 _source_column = Column("source", "choice", choices=SOURCES,
@@ -74,6 +75,17 @@ FLAGS = ("looked_after", "youth_justice", "camhs", "placed_out_of_area")
 COHORTS = FLAGS
 
 _flag_columns = tuple(Column(f, "flag", doc="priority cohort flag (yes/no)") for f in FLAGS)
+
+# Shared by both kinds: how the tribunal's time limits start (reg 44 order, or reg 45 concession) and
+# the exemption claimed against them (reg 44(3); reg 45's own list).
+_tribunal_columns = (
+    Column("tribunal_route", "choice", choices=("order", "unopposed"),
+           doc="order (blank): the tribunal made an order (reg 44); unopposed: the LA notified the tribunal that "
+               "it would not oppose the appeal, and the time limits run from that notification (reg 45)"),
+    Column("tribunal_exception", "choice",
+           doc="exception to the tribunal clocks: personal_circumstances, or absence_from_area of at least "
+               "2 weeks (reg 44(3); reg 45)"),
+)
 
 _advice_columns = tuple(
     col
@@ -116,13 +128,21 @@ ASSESSMENTS = Kind(
         Column("exception_to", "date", doc="last day of that circumstance (blank: it lasted to the due date)"),
         Column("assessment_type", "choice", choices=("assessment", "reassessment"),
                doc="reassessment: a request to re-assess an existing plan (regs 24-27); blank is an assessment"),
-        Column("tribunal_order", "choice", choices=("assess", "make_plan"),
-               doc="a First-tier Tribunal order on this request: to assess (or re-assess), or to make a plan (reg 44(2)(b)-(c))"),
-        Column("tribunal_order_date", "date", doc="the date the tribunal's order was made (reg 44)"),
+        Column("tribunal_order", "choice", choices=("assess", "make_plan", "reconsider"),
+               doc="a First-tier Tribunal order on this request: to assess (or re-assess), to make a plan "
+                   "(reg 44(2)(b)-(c)), or the case referred back to the LA to reconsider (reg 43(2)(d); its "
+                   "time limit unverified, no clock); with tribunal_route unopposed, what the LA conceded (reg 45)"),
+        Column("tribunal_order_date", "date",
+               doc="the date the tribunal's order was made (reg 44); with tribunal_route unopposed, the date the "
+                   "LA notified the tribunal that it would not oppose the appeal (reg 45(1))"),
         _source_column,
+        *_tribunal_columns,
+        Column("tribunal_notice_sent", "date",
+               doc="date the LA notified the parent or young person that it will make the assessment or "
+                   "re-assessment the order (or its concession) requires: within 2 weeks (reg 44(2)(b), reg 45(3))"),
     ),
     exception_columns=("exception_reason", "decision_exception",
-                       *(f"{s}_advice_exception" for s in ADVICE_SERVICES)),
+                       *(f"{s}_advice_exception" for s in ADVICE_SERVICES), "tribunal_exception"),
 )
 
 # National curriculum years as case systems write them: Reception is year 0, the two nursery years
@@ -153,6 +173,9 @@ REVIEWS = Kind(
         Column("transfer_date", "date", planned=True, doc="date of a post-16 to post-16 move (reg 18(2))"),
         Column("transferred_in", "date",
                doc="date the plan was transferred in from another council (reg 15(2)); reg 15(5) first review"),
+        Column("transfer_notice_sent", "date",
+               doc="date the new council told the parent or young person that the plan has transferred, whether it "
+                   "proposes to assess and when it will review: within 6 weeks of the transfer (reg 15(4))"),
         Column("meeting_notice_sent", "date", doc="date notice of the review meeting was given (regs 20(3), 21(3))"),
         Column("advice_circulated", "date", doc="date advice and information was circulated (regs 20(4), 21(4))"),
         Column("review_meeting", "date"),
@@ -164,15 +187,20 @@ REVIEWS = Kind(
         Column("ceased_date", "date"),
         Column("exception_reason", "choice"),
         *_flag_columns,
-        Column("tribunal_order", "choice", choices=("amend", "amend_placement"),
-               doc="a First-tier Tribunal order to amend this plan: amend (reg 44(2)(e)) or amend only the "
-                   "school or institution, or its type, in section I (amend_placement, reg 44(2)(f))"),
-        Column("tribunal_order_date", "date", doc="the date the tribunal's order to amend was made (reg 44)"),
+        Column("tribunal_order", "choice", choices=("amend", "amend_placement", "continue", "continue_amend"),
+               doc="a First-tier Tribunal order on this plan: amend (reg 44(2)(e)), amend only the school or "
+                   "institution, or its type, in section I (amend_placement, reg 44(2)(f)), continue to maintain "
+                   "it (continue: with immediate effect, no clock) or continue and amend it (continue_amend); with "
+                   "tribunal_route unopposed, what the LA conceded (reg 45)"),
+        Column("tribunal_order_date", "date",
+               doc="the date the tribunal's order was made (reg 44); with tribunal_route unopposed, the date the "
+                   "LA notified the tribunal that it would not oppose the appeal (reg 45(1))"),
         Column("tribunal_amended_plan_issued", "date",
                doc="the date the amended plan the order requires was issued"),
         _source_column,
+        *_tribunal_columns,
     ),
-    exception_columns=("exception_reason",),
+    exception_columns=("exception_reason", "tribunal_exception"),
 )
 
 KINDS = {k.name: k for k in (ASSESSMENTS, REVIEWS)}

@@ -456,7 +456,7 @@ TRIBUNAL_HEADER = ["request_id", "person_id", "request_received", "request_outco
 @pytest.mark.parametrize("cells, column, words", [
     (["assess", "2025-10-10", "assess", "2026-03-02"], "tribunal_order", "answers a refusal"),
     (["not_assess", "2025-10-10", "assess", ""], "tribunal_order_date", "tribunal_order_date is blank"),
-    (["not_assess", "2025-10-10", "", "2026-03-02"], "tribunal_order", "tribunal_order (assess, make_plan) is blank"),
+    (["not_assess", "2025-10-10", "", "2026-03-02"], "tribunal_order", "tribunal_order (assess, make_plan, reconsider) is blank"),
     (["not_assess", "2025-10-10", "assess", "2025-10-01"], "tribunal_order_date", "follows the decision appealed"),
     (["not_assess", "2025-10-10", "make_plan", "2026-03-02"], "tribunal_order", "decision not to issue"),
 ])
@@ -526,7 +526,7 @@ REVIEW_TRIBUNAL_HEADER = ["review_id", "person_id", "plan_issued", "review_meeti
 
 @pytest.mark.parametrize("cells, column, words", [
     (["amend", "", ""], "tribunal_order_date", "tribunal_order_date is blank"),
-    (["", "2026-06-01", ""], "tribunal_order", "tribunal_order (amend, amend_placement) is blank"),
+    (["", "2026-06-01", ""], "tribunal_order", "tribunal_order (amend, amend_placement, continue, continue_amend) is blank"),
     (["amend", "2026-02-20", ""], "tribunal_order_date", "follows the review decision appealed"),
     (["amend", "2026-06-01", "2026-05-29"], "tribunal_amended_plan_issued", "the order comes first"),
     (["", "", "2026-06-10"], "tribunal_amended_plan_issued", "no tribunal order"),

@@ -73,14 +73,17 @@ NEW_IN_0006 = ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "ad
 NEW_IN_0008 = ("exception_from", "exception_to", "assessment_type", "tribunal_order", "tribunal_order_date")
 NEW_IN_0009 = ("tribunal_order", "tribunal_order_date", "tribunal_amended_plan_issued")
 NEW_IN_0014 = ("source",)  # on both case tables (0014_sen2)
+# 0011_law_third_reading (issue 24, chained after 0014_sen2): reg 15(4) and regs 44-45 on both kinds
+NEW_IN_0011 = {"assessment": ("tribunal_route", "tribunal_exception", "tribunal_notice_sent"),
+               "review": ("transfer_notice_sent", "tribunal_route", "tribunal_exception")}
 
 
 def _first_review(old: sa.MetaData) -> None:
     """review as revisions before 0006_legal made it (and assessment as before 0008_assessment_law)."""
-    for name in (*NEW_IN_0006, *NEW_IN_0009, *NEW_IN_0014):
+    for name in (*NEW_IN_0006, *NEW_IN_0009, *NEW_IN_0014, *NEW_IN_0011["review"]):
         old.tables["review"]._columns.remove(old.tables["review"].c[name])
     if "assessment" in old.tables:
-        for name in (*NEW_IN_0008, *NEW_IN_0014):
+        for name in (*NEW_IN_0008, *NEW_IN_0014, *NEW_IN_0011["assessment"]):
             old.tables["assessment"]._columns.remove(old.tables["assessment"].c[name])
 
 
@@ -113,10 +116,12 @@ def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     for name, table_rows in before.items():
         if name == "import_run":  # two more columns (0002 deadlines_moved, 0003 batch), NULL for old runs
             assert [r + ("None", "None") for r in table_rows] == after[name]
-        elif name == "assessment":  # 0005 row_digest, the five of 0008 and 0014's source, NULL for old rows
-            assert [r + ("None",) * (1 + len(NEW_IN_0008) + len(NEW_IN_0014)) for r in table_rows] == after[name]
-        elif name == "review":  # 0005 row_digest, the three of 0009 and 0014's source, NULL for old rows
-            assert [r + ("None",) * (1 + len(NEW_IN_0009) + len(NEW_IN_0014)) for r in table_rows] == after[name]
+        elif name == "assessment":  # 0005 row_digest, the five of 0008, 0014's source and three of 0011, NULL for old rows
+            assert [r + ("None",) * (1 + len(NEW_IN_0008) + len(NEW_IN_0014) + len(NEW_IN_0011[name]))
+                    for r in table_rows] == after[name]
+        elif name == "review":  # 0005 row_digest, the three of 0009, 0014's source and three of 0011, NULL for old rows
+            assert [r + ("None",) * (1 + len(NEW_IN_0009) + len(NEW_IN_0014) + len(NEW_IN_0011[name]))
+                    for r in table_rows] == after[name]
         else:
             assert after[name] == table_rows, name
     # and the upgraded database imports as usual

@@ -295,9 +295,14 @@ def test_phase_transfer_is_one_public_clock(book):
     ids = [c.id for c in book.clocks_for("review")]
     assert set(ids) == {"annual_review", "review_decision", "amended_plan", "amended_plan_from_meeting",
                         "review_meeting_notice", "review_advice_circulated", "review_report", "phase_transfer",
-                        "tribunal_amended_plan", "tribunal_amended_placement"}  # reg 44(2)(e)-(f): orders to amend
+                        "tribunal_amended_plan", "tribunal_amended_placement",  # reg 44(2)(e)-(f): orders to amend
+                        "tribunal_continue_amend", "unopposed_amended_plan", "unopposed_amended_placement",
+                        "unopposed_continue_amend",  # reg 44 continue and amend; reg 45 unopposed appeals
+                        "transfer_in_notice"}  # reg 15(4)
     for clock in book.clocks_for("review"):
-        assert clock.statutory == "yes" and clock.exception_scope in ("review", None)
+        # the review clocks have no exemptions but the 2020 one; the tribunal clocks reg 44(3)'s
+        expected = "tribunal" if clock.id.startswith(("tribunal_", "unopposed_")) else "review"
+        assert clock.statutory == "yes" and clock.exception_scope in (expected, None)
         assert all(v.reference for v in clock.versions)
     # CFA 2014 s44 and regs 18, 20-22 have no exemptions: only the 2020 coronavirus relaxation
     codes = book.exception_codes_for_field("review", "exception_reason")

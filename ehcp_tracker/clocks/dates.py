@@ -44,18 +44,29 @@ class Counting:
     - ``months_before``: "at least five months before" a transfer (reg 18(2)): ``"corresponding_day"``
       (default) lets the period of five months end on the transfer day itself (1 September -> 1
       April); ``"clear_months"`` wants five whole months clear of both days (1 September -> 31 March).
+    - ``weeks_before``: "at least two weeks' notice of the date of the meeting" and advice circulated
+      "at least two weeks in advance of the meeting" (regs 20(3)-(4), 21(3)-(4)):
+      ``"corresponding_day"`` (default) excludes the day the notice is given and counts the meeting
+      day, the usual rule for "not less than" a period before an event, so notice on the meeting day
+      less 14 days is on time; ``"clear_days"`` wants 14 clear days between the two, both days
+      excluded, as "not less than 21 days' notice" was read in Re Hector Whaling Ltd [1936] Ch 208
+      (notice on the meeting day less 15 days at the latest).
+
+    Each choice is named in ``explain``'s working beside the limit it shapes, with the other reading.
     """
 
     event_day: str = "excluded"
     period_end: str = "day_before_anniversary"
     before_date: str = "day_before"
     months_before: str = "corresponding_day"
+    weeks_before: str = "corresponding_day"
 
     CHOICES = {
         "event_day": ("excluded", "included"),
         "period_end": ("day_before_anniversary", "anniversary"),
         "before_date": ("day_before", "on_the_day"),
         "months_before": ("corresponding_day", "clear_months"),
+        "weeks_before": ("corresponding_day", "clear_days"),
     }
 
     @property
@@ -73,6 +84,14 @@ class Counting:
     @property
     def months_before_offset(self) -> int:
         return -1 if self.months_before == "clear_months" else 0
+
+    @property
+    def weeks_before_offset(self) -> int:
+        return -1 if self.weeks_before == "clear_days" else 0
+
+    def other(self, name: str) -> str:
+        """The reading of ``name`` not in force (each choice has two), for explain to name."""
+        return next(c for c in self.CHOICES[name] if c != getattr(self, name))
 
 
 class DatePolicy:
@@ -213,8 +232,11 @@ class MonthsBefore(DatePolicy):
 
     def describe(self, counting):
         if counting.months_before_offset:
-            return f"at least {self.months} clear months before the start date (the day before the corresponding day)"
-        return f"at least {self.months} months before the start date (the corresponding day {self.months} months earlier)"
+            said = f"at least {self.months} clear months before the start date (the day before the corresponding day)"
+        else:
+            said = f"at least {self.months} months before the start date (the corresponding day {self.months} months earlier)"
+        return (f'{said}; [counting] months_before = "{counting.months_before}" in force '
+                f'(the other reading: "{counting.other("months_before")}")')
 
 
 @dataclass(frozen=True)
@@ -225,13 +247,21 @@ class WeeksBefore(DatePolicy):
     weeks: int
 
     def due_date(self, start, counting):
-        return _plain(pendulum.date(start.year, start.month, start.day).subtract(weeks=self.weeks))
+        before = pendulum.date(start.year, start.month, start.day).subtract(weeks=self.weeks)
+        return _plain(before.add(days=counting.weeks_before_offset))
 
     def due_dates(self, start, counting):
-        return start - np.timedelta64(7 * self.weeks, "D")
+        return start - np.timedelta64(7 * self.weeks - counting.weeks_before_offset, "D")
 
     def describe(self, counting):
-        return f"at least {self.weeks} weeks = {7 * self.weeks} days before the start date"
+        if counting.weeks_before_offset:
+            said = (f"at least {self.weeks} clear weeks before the start date: {7 * self.weeks} clear days, "
+                    f"both days excluded, so at the latest {7 * self.weeks + 1} days before")
+        else:
+            said = (f"at least {self.weeks} weeks = {7 * self.weeks} days before the start date (the day it is "
+                    "given excluded, the start day counted)")
+        return (f'{said}; [counting] weeks_before = "{counting.weeks_before}" in force '
+                f'(the other reading: "{counting.other("weeks_before")}", Re Hector Whaling Ltd [1936] Ch 208)')
 
 
 @dataclass(frozen=True)

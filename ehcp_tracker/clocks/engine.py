@@ -147,6 +147,33 @@ def review_fields(columns: dict[str, np.ndarray], transfers: dict[int, str]) -> 
     return fields
 
 
+def recorded_transfer_years(meeting: np.ndarray, period_end: np.ndarray, ncy: np.ndarray,
+                            ncy_year: np.ndarray) -> np.ndarray:
+    """The calendar year of the 1 September transfer a row's recorded ``phase_transfer`` is about.
+
+    Reg 18(1) ties the duty to the child's transfer, not to the review cycle, so a record names the
+    transfer of the child's year group: with a meeting, the first 1 September after it (the meeting
+    is held for that transfer); without one, the 1 September that ends the academic year of the
+    row's stated year group (``ncy`` in ``ncy_academic_year``; a row stored without it, the academic
+    year of its due date, as ``reception_years`` reads it). A cycle that starts after 1 September
+    then still carries the transfer it covers (a year 11 recorded ``none``, last review 20 November
+    2025: the September 2026 transfer, not September 2027). Only a row with neither a meeting nor a
+    year group falls back on the first 1 September on or after its due date.
+    """
+    due = period_end - np.timedelta64(1, "D")  # the day before the period's end: 31 August counts as before
+    on_or_after_due = np.full(len(meeting), np.nan)
+    dated = ~np.isnat(due)
+    on_or_after_due[dated] = _academic_years(due[dated]) + 1
+    given, stated = _numbers(ncy), _numbers(ncy_year)
+    fallback = np.full(len(meeting), np.nan)
+    fallback[~np.isnat(period_end)] = _academic_years(period_end[~np.isnat(period_end)])
+    year_of_group = np.where(np.isnan(stated), fallback, stated) + 1
+    after_meeting = np.full(len(meeting), np.nan)
+    met = ~np.isnat(meeting)
+    after_meeting[met] = _academic_years(meeting[met]) + 1
+    return np.where(met, after_meeting, np.where(np.isnan(given), on_or_after_due, year_of_group))
+
+
 def phase_transfers(columns: dict[str, np.ndarray], fields: dict[str, np.ndarray],
                     transfers: dict[int, str]) -> dict[str, np.ndarray]:
     """Each child's phase transfers (reg 18), each placed on the one review row that carries it.
@@ -172,16 +199,15 @@ def phase_transfers(columns: dict[str, np.ndarray], fields: dict[str, np.ndarray
     if not len(rows):
         return out
     meeting = columns["review_meeting"]
-    # the transfer a row's recorded phase_transfer is about: the first 1 September after its meeting,
-    # else the first on or after its due date (the day before the period's end counts as 31 August)
-    ref = np.where(np.isnat(meeting), fields["review_period_end"] - np.timedelta64(1, "D"), meeting)
+    ref_year = recorded_transfer_years(meeting, fields["review_period_end"], columns["ncy"],
+                                       columns["ncy_academic_year"])
     frame = pd.DataFrame({
         "row": rows, "person": pd.Series(columns["person_id"][rows], dtype=object).fillna("").astype(str).to_numpy(),
         "review_id": pd.Series(columns["review_id"][rows], dtype=object).astype(str).to_numpy(),
         "anchor": anchor[rows], "end": fields["review_period_end"][rows], "reception": fields["reception_year"][rows],
         "meeting": meeting[rows], "completed": fields["review_completed"][rows],
         "recorded": columns["phase_transfer"][rows], "move": columns["transfer_date"][rows],
-        "ref_year": _academic_years(ref[rows]) + 1})
+        "ref_year": ref_year[rows]})
     frame = frame.sort_values(["person", "anchor", "review_id"], kind="stable")
     latest = frame.groupby("person", sort=False).tail(1).set_index("person")
     child = pd.DataFrame({"earliest": frame.groupby("person", sort=False)["anchor"].min(),
@@ -336,6 +362,9 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
         return None
     for name in clock.needs:
         live &= ~np.isnat(columns[name])
+    if clock.not_before is not None:
+        earliest = columns[clock.not_before]
+        live &= ~np.isnat(earliest) & (start >= earliest)
     lacking = not_held(clock, columns)
     if lacking is not None:
         live &= ~lacking
@@ -387,7 +416,7 @@ def _evaluate_clock(clock: Clock, book: RuleBook, columns, n: int, today) -> dic
             if clock.case == "assessment" and hit.any():  # what the row shows must support the claim (exemptions.py)
                 claimed = np.flatnonzero(hit)
                 bad, _ = unsupported(reason.code, start[claimed], due[claimed], columns, rows[claimed],
-                                     book.term_dates)
+                                     book.term_dates, clock.exception_scope)
                 hit[claimed[bad]] = False
             if reason.due_from is not None:
                 hit &= window_mask(due, reason)

@@ -178,12 +178,7 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
         if kind == "post16_move":
             date = r.get("transfer_date")
         else:
-            # the first 1 September after the meeting, else on or after the review's due date
-            if r.get("review_meeting") is not None:
-                date = dt.date(academic_year(r["review_meeting"]) + 1, 9, 1)
-            else:
-                due = r["review_period_end"]
-                date = dt.date(due.year if (due.month, due.day) <= (9, 1) else due.year + 1, 9, 1)
+            date = _recorded_transfer_date(r)
         if date is None:
             continue
         if date not in recorded or _rank(r) >= recorded[date][0]:
@@ -219,6 +214,22 @@ def child_transfer(record: dict, others: list[dict], transfers: dict[int, str]) 
                                                 "listed under the child's latest review")}
 
 
+def _recorded_transfer_date(row: dict) -> dt.date:
+    """The 1 September transfer a recorded school / post16 / none is about (cf.
+    engine.recorded_transfer_years): the first after the row's meeting; without a meeting, the one
+    ending the academic year of the row's year group (reg 18(1): the child's transfer, whatever the
+    cycle's dates); with neither, the first on or after the review's due date."""
+    if row.get("review_meeting") is not None:
+        return dt.date(academic_year(row["review_meeting"]) + 1, 9, 1)
+    end = row["review_period_end"]
+    if row.get("ncy") is not None:
+        year = row.get("ncy_academic_year")
+        year = int(year) if year is not None else academic_year(end)
+        return dt.date(year + 1, 9, 1)
+    due = end - dt.timedelta(days=1)
+    return dt.date(academic_year(due) + 1, 9, 1)
+
+
 def _matches(conditions: dict, record: dict) -> list[str]:
     return [f"{name} is {record.get(name)}" for name, values in conditions.items() if record.get(name) in values]
 
@@ -240,6 +251,9 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
                if record.get(name) not in values]
     missing += [f"{name} is blank (this clock is judged only where the extract holds it)"
                 for name in clock.needs if record.get(name) is None]
+    if clock.not_before is not None and (record.get(clock.not_before) is None or start < record[clock.not_before]):
+        missing.append(f"{clock.start} {start:%d %b %Y} is before this review period began ({clock.not_before} "
+                       f"{record.get(clock.not_before) or 'blank'}): an earlier cycle's event")
     if missing:
         say("does not apply: " + "; ".join(missing))
         return work
@@ -285,7 +299,7 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
             say(f"exception {code!r} recorded but not applied ("
                 + "; ".join(_matches(barred.when, record)) + f"): {barred.reference}")
         elif clock.case == "assessment" and (why := why_unsupported(code, work.started, work.due, record,
-                                                                      book.term_dates)) is not None:
+                                                                      book.term_dates, clock.exception_scope)) is not None:
             say(f"exception {code!r} recorded but not supported, so not applied: {why}")
         elif reason.due_from is not None and not (reason.due_from <= work.due <= reason.due_until):
             say(f"exception {code!r} recorded but the due date is outside {reason.due_from}..{reason.due_until}: ignored")
@@ -368,10 +382,26 @@ def explain_case(record: dict, case: str, book: RuleBook, as_of: dt.date,
     else:
         periods = {w.clock.id: (w.started, w.due) for w in working if w.applies}
         notes = assessment_record_queries(prepared, book, periods)
+    notes += _untimed_orders(prepared)
     flags = {f: bool(prepared.get(f)) for f in FLAGS}
     if ignored:
         notes.append("dates after the as-of date are treated as not yet happened: " + ", ".join(ignored))
     return CaseWorking(str(record[kind.key]), case, prepared, as_of, working, flags, notes)
+
+
+# Orders recorded with no clock, and why (rules/england/send-regs-2014.toml, tribunal section).
+UNTIMED_ORDERS = {
+    "reconsider": ("the tribunal referred the case back to the LA to reconsider (SEND Regulations 2014 reg 43(2)(d)): "
+                   "the time limit reg 44 sets for a remitted case is unverified (not found in the stored text), "
+                   "so no clock is kept; check the order's own directions"),
+    "continue": ("the tribunal ordered the LA to continue to maintain the plan: with immediate effect (HMCTS SEND18; "
+                 "reg 44 text unverified), so there is no period to count; the plan must not cease"),
+}
+
+
+def _untimed_orders(record: dict) -> list[str]:
+    said = UNTIMED_ORDERS.get(record.get("tribunal_order"))
+    return [f"tribunal order {record['tribunal_order']}: {said}"] if said else []
 
 
 def _review_notes(record: dict, book: RuleBook) -> list[str]:

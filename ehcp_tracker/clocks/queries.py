@@ -162,7 +162,7 @@ def _unsupported_claims(cases: pd.DataFrame, columns, book: RuleBook, as_of: dt.
             claimed = (recorded == reason.code) & ~barred
             if not claimed.any():
                 continue
-            bad, why = unsupported(reason.code, start, due, columns, rows, book.term_dates)
+            bad, why = unsupported(reason.code, start, due, columns, rows, book.term_dates, clock.exception_scope)
             for text in sorted({w for w in why[claimed & bad]}):
                 hit = np.zeros(len(cases), dtype=bool)
                 hit[rows[claimed & bad & (why == text)]] = True
@@ -273,7 +273,7 @@ def assessment_record_queries(record: dict, book: RuleBook, periods: dict[str, t
             say(code, clock.id, limit.reference)
         if barred or clock.id not in periods or code not in {r.code for r in book.exceptions_for(clock)}:
             continue
-        why = why_unsupported(code, *periods[clock.id], record, book.term_dates)
+        why = why_unsupported(code, *periods[clock.id], record, book.term_dates, clock.exception_scope)
         if why is not None:
             say(code, clock.id, why)
     if record.get("exception_reason") == SEN2_GROUND:

@@ -27,7 +27,7 @@ LIMIT_KEYS = ("weeks", "days", "months", "months_before", "weeks_before", "worki
 # sets: kpi/ is the KPI catalogue and targets (measures/catalogue.py; `ehcp rules check` checks both).
 OTHER_DATA_FOLDERS = ("kpi", "sen2")  # not rule files: the KPI catalogue, the SEN2 measures
 
-SCOPES = ("la", "advice", "review", "all")
+SCOPES = ("la", "advice", "review", "tribunal", "all")
 
 # What a clock's limit is in law (design.md section 6): "yes" a duty in law, "guidance" the Code of
 # Practice's expectation, "no" a local target. A rule set's `statutory = true` makes its clocks "yes"
@@ -136,6 +136,10 @@ class Clock:
     # The clock applies only where the extract holds these dates (the review procedure clocks of
     # regs 20/21: a system that does not record the notice date must not show every meeting late).
     needs: tuple[str, ...] = ()
+    # The clock applies only where its start falls on or after this field: reg 15(4)'s notice belongs
+    # to the cycle the plan transferred in (a transferred_in carried forward onto a later review row
+    # of the child is that earlier cycle's event, as for later_of's reg 15(5)).
+    not_before: str | None = None
     later_of: LaterOf | None = None
     basis_note: str = ""  # why the clock has the basis it has (who the duty binds)
     exception_limits: tuple[ExceptionLimit, ...] = ()
@@ -359,7 +363,7 @@ DERIVED_CHOICES: dict[str, tuple[str, ...]] = {"transfer_type": TRANSFER_TYPES}
 _RULESET_KEYS = {"id", "title", "statutory", "source", "description"}
 _CLOCK_KEYS = {"id", "title", "case", "start", "stop", "versions", "warning_days", "applies_when",
                "applies_unless", "stop_when", "closed_by", "exception_field", "exception_scope", "description", "statutory",
-               "variant_field", "variants", "needs", "later_of", "basis_note", "exception_limits"}
+               "variant_field", "variants", "needs", "not_before", "later_of", "basis_note", "exception_limits"}
 _VARIANT_KEYS = {"when", "title", "start", "description", "versions"}
 _VERSION_KEYS = {"from", "until", "reference", "note", *LIMIT_KEYS}
 _EXCEPTION_KEYS = {"title", "scopes", "reference", "due_from", "due_until", "effect", "fallbacks"}
@@ -581,6 +585,9 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
     applies_unless = reader.conditions(f"{where}.applies_unless", table.get("applies_unless"), case)
     stop_when = reader.conditions(f"{where}.stop_when", table.get("stop_when"), case)
     needs = reader.field_list(f"{where}.needs", table.get("needs", []), case)
+    not_before = table.get("not_before")
+    if not_before is not None:
+        reader.field(f"{where}.not_before", not_before, case)
     later_of = _read_later_of(reader, f"{where}.later_of", table["later_of"], case) if "later_of" in table else None
     limits = _read_exception_limits(reader, f"{where}.exception_limits", table.get("exception_limits", []), case)
     basis_note = reader.text(f"{where}.basis_note", table["basis_note"]) if "basis_note" in table else ""
@@ -594,7 +601,7 @@ def _read_clock(reader, where, table, ruleset_id, statutory, counting, file_name
         exception_field=exception_field, exception_scope=scope,
         description=v["description"] or table.get("description", ""),
         variant=v["when"], variant_field=variant_field, family_title=title,
-        needs=tuple(needs), later_of=later_of, basis_note=basis_note, exception_limits=limits,
+        needs=tuple(needs), not_before=not_before if isinstance(not_before, str) else None, later_of=later_of, basis_note=basis_note, exception_limits=limits,
     ) for v in variants]
 
 

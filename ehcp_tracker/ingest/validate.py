@@ -425,7 +425,7 @@ def _check_exceptions(kind: Kind, frame: pd.DataFrame, book: RuleBook, as_of: dt
         wrong = present & ~recorded.isin(list(codes)).to_numpy()
         clocks_here = sorted({c.id for cs in codes.values() for c in cs})
         why = (": the review clocks have no exemptions in law (CFA 2014 s44, SEND Regulations 2014 regs 18, "
-               "20-22), only the 2020 coronavirus relaxation (reg 18A)") if kind.case == "review" else ""
+               "20-22), only the 2020 coronavirus relaxation (reg 18A)") if (kind.case, name) == ("review", "exception_reason") else ""
         out.mark(wrong, name, Reason.EXCEPTION,
                  lambda i: f"exception {recorded.iloc[i]!r} cannot apply to the {', '.join(clocks_here) or 'clocks of this column'} "
                            f"clock (allowed here: {', '.join(sorted(codes))}){why}")
@@ -609,17 +609,35 @@ def _check_tribunal_order(frame: pd.DataFrame, out: _Collector) -> None:
     out.mark(~_blank(frame, "tribunal_order") & _blank(frame, "tribunal_order_date"), "tribunal_order_date",
              Reason.INCONSISTENT, "tribunal_order is recorded but tribunal_order_date is blank")
     out.mark(_blank(frame, "tribunal_order") & ~_blank(frame, "tribunal_order_date"), "tribunal_order",
-             Reason.INCONSISTENT, "tribunal_order_date is recorded but tribunal_order (assess, make_plan) is blank")
+             Reason.INCONSISTENT, "tribunal_order_date is recorded but tribunal_order (assess, make_plan, reconsider) is blank")
     out.mark((order == "assess").to_numpy() & (frame["request_outcome"] != "not_assess").to_numpy(), "tribunal_order",
              Reason.INCONSISTENT, "an order to assess answers a refusal, but request_outcome is not not_assess")
-    out.mark((order == "make_plan").to_numpy() & (frame["assessment_outcome"] != "not_issue").to_numpy()
-             & (order == "make_plan").to_numpy(), "tribunal_order", Reason.INCONSISTENT,
-             "an order to make a plan answers a decision not to issue one, but assessment_outcome is not not_issue")
+    about_plan = order.isin(["make_plan", "reconsider"]).to_numpy()  # reg 43(2)(c)-(d): after a decision not to issue
+    out.mark(about_plan & (frame["assessment_outcome"] != "not_issue").to_numpy(), "tribunal_order", Reason.INCONSISTENT,
+             lambda i: f"an order to {'make a plan' if order.iloc[i] == 'make_plan' else 'reconsider'} answers a "
+                       "decision not to issue one, but assessment_outcome is not not_issue")
     out.mark(_before(frame, "tribunal_order_date", "request_outcome_date"), "tribunal_order_date", Reason.ORDER,
              "tribunal_order_date is before request_outcome_date: the order follows the decision appealed")
-    out.mark((order == "make_plan").to_numpy() & _before(frame, "tribunal_order_date", "assessment_outcome_date"),
+    out.mark(about_plan & _before(frame, "tribunal_order_date", "assessment_outcome_date"),
              "tribunal_order_date", Reason.ORDER,
              "tribunal_order_date is before assessment_outcome_date: the order follows the decision appealed")
+    _check_tribunal_route(frame, out)
+    out.mark(~_blank(frame, "tribunal_notice_sent") & (order != "assess").to_numpy(), "tribunal_notice_sent",
+             Reason.INCONSISTENT, "tribunal_notice_sent is recorded but tribunal_order is not assess (the notice "
+             "that the LA will assess, reg 44(2)(b) / reg 45(3))")
+    out.mark(_before(frame, "tribunal_notice_sent", "tribunal_order_date"), "tribunal_notice_sent", Reason.ORDER,
+             "tribunal_notice_sent is before tribunal_order_date: the notice follows the order (or the concession)")
+
+
+def _check_tribunal_route(frame: pd.DataFrame, out: _Collector) -> None:
+    """tribunal_route and tribunal_exception qualify a recorded order or concession (regs 44-45)."""
+    for name in ("tribunal_route", "tribunal_exception"):
+        out.mark(~_blank(frame, name) & _blank(frame, "tribunal_order"), name, Reason.INCONSISTENT,
+                 f"{name} is recorded but tribunal_order is blank")
+    out.mark((frame["tribunal_route"] == "unopposed").to_numpy() & frame["tribunal_order"].isin(
+        ["reconsider", "continue"]).to_numpy(), "tribunal_route", Reason.INCONSISTENT,
+        lambda i: f"tribunal_order {frame['tribunal_order'].iloc[i]} is an order the tribunal makes, not something "
+                  "the LA concedes (reg 45: unopposed)")
 
 
 def _check_review_tribunal_order(frame: pd.DataFrame, out: _Collector) -> None:
@@ -629,7 +647,13 @@ def _check_review_tribunal_order(frame: pd.DataFrame, out: _Collector) -> None:
     out.mark(~_blank(frame, "tribunal_order") & _blank(frame, "tribunal_order_date"), "tribunal_order_date",
              Reason.INCONSISTENT, "tribunal_order is recorded but tribunal_order_date is blank")
     out.mark(_blank(frame, "tribunal_order") & ~_blank(frame, "tribunal_order_date"), "tribunal_order",
-             Reason.INCONSISTENT, "tribunal_order_date is recorded but tribunal_order (amend, amend_placement) is blank")
+             Reason.INCONSISTENT,
+             "tribunal_order_date is recorded but tribunal_order (amend, amend_placement, continue, continue_amend) is blank")
+    _check_tribunal_route(frame, out)
+    out.mark(_before(frame, "transfer_notice_sent", "transferred_in"), "transfer_notice_sent", Reason.ORDER,
+             "transfer_notice_sent is before transferred_in: the new council's notice follows the transfer (reg 15(4))")
+    out.mark(~_blank(frame, "transfer_notice_sent") & _blank(frame, "transferred_in"), "transfer_notice_sent",
+             Reason.INCONSISTENT, "transfer_notice_sent is recorded but transferred_in is blank")
     out.mark(~_blank(frame, "tribunal_amended_plan_issued") & _blank(frame, "tribunal_order_date"),
              "tribunal_amended_plan_issued", Reason.INCONSISTENT,
              "tribunal_amended_plan_issued is recorded but no tribunal order (tribunal_order_date) is")
