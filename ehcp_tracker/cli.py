@@ -309,9 +309,11 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     if set(keep) - columns - {"all"}:
         raise click.UsageError(f"--keep-absent: no column {', '.join(map(repr, sorted(set(keep) - columns - {'all'})))} "
                                "in the canonical extract (see docs/reference/columns.md; or 'all')")
+    from .sen2.importing import one_per_return
+
     batch = new_batch()
     summaries, failed = [], False
-    for path in files:
+    for path in one_per_return(list(files)):  # a Blade export's module files are one return
         try:
             with import_progress(path, quiet=obj.quiet) as progress:
                 results = import_file(engine, path, book, obj.as_of, kind=kind, profile=chosen,

@@ -498,3 +498,70 @@ def test_reconcile_reads_both_editions(tmp_path):
     assert math.isnan(found["20 to 52 weeks (incl. exceptions)"])  # x: not available before 2023
     found, _ = timeliness_row(DFE_EXTRACT, "E08000011", 2019)
     assert found["plans issued"] == 214
+
+
+def _write_blade(folder: Path, persons: list, year: int = 2026, la: str = "340") -> list[Path]:
+    """The persons as a COLLECT Blade export: a CSV per module linked by table IDs, Blade's dates
+    ("2025-Jan-06 00:00:00") and true/false flags, rows of each module in reverse file order with
+    their order column saying the real one."""
+    from ehcp_tracker.sen2.blade import LAYOUT
+    from ehcp_tracker.sen2.structure import MODULES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = "Blade-Export_20-01-2026"
+    tables: dict[str, list[dict]] = {m: [] for m in LAYOUT}
+    element_of = {e: m for m, (e, _, _) in LAYOUT.items()}
+    types = {i.name: i.type for items in MODULES[year].values() for i in items}
+
+    def cell(name, value):
+        if types.get(name) == "date" and value:
+            return dt.date.fromisoformat(value).strftime("%Y-%b-%d 00:00:00")
+        if types.get(name) == "flag" and value:
+            return {"1": "true", "0": "false"}[value]
+        return value
+
+    def walk(node, parent_id, counter):
+        module = element_of[node.tag]
+        _, own, parent = LAYOUT[module]
+        counter[module] = counter.get(module, 0) + 1
+        row = {own: f"{module}-{counter[module]}", f"{module}orderseqcolumn": str(counter[module]), "NativeId": "n",
+               **({parent: parent_id} if parent else {}), **{k.lower(): cell(k, v) for k, v in node.fields.items()}}
+        tables[module].append(row)
+        for children in node.children.values():
+            for child in children:
+                walk(child, row[own], counter)
+
+    counter: dict[str, int] = {}
+    for p in persons:
+        walk(p, None, counter)
+    paths = []
+    meta = {"collection": "SEN2", "year": str(year), "referencedate": "2026-Jan-15 00:00:00", "lea": la}
+    for module, rows in [("sen2", [meta]), *tables.items()]:
+        path = folder / f"{prefix}_{module}.csv"
+        columns = sorted({c for r in rows for c in r}) or ["NativeId"]
+        with open(path, "w", newline="", encoding="utf-8-sig") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(reversed(rows))
+        paths.append(path)
+    return paths
+
+
+def test_a_blade_export_imports_as_its_xml_does(run, db_url, tmp_path):
+    run("--as-of", AS_OF, "import", write_return(tmp_path / "r.xml", small_return()))
+    from_xml = sorted(tuple(str(v) for v in r.values()) for r in _rows(db_url, "assessment"))
+    paths = _write_blade(tmp_path / "blade", small_return())
+    result = run("--as-of", AS_OF, "import", *paths)  # every module file given: one return
+    assert result.exit_code == 0, result.output
+    assert result.output.count("assessments, 3 rows: 0 new, 0 changed, 3 unchanged") == 1
+    assert result.output.count("reviews, 3 rows: 0 new, 0 changed, 3 unchanged") == 1
+    assert sorted(tuple(str(v) for v in r.values()) for r in _rows(db_url, "assessment")) == from_xml
+
+
+def test_a_blade_export_without_its_person_file_is_refused(run, db_url, tmp_path):
+    paths = _write_blade(tmp_path / "blade", small_return())
+    (tmp_path / "blade" / "Blade-Export_20-01-2026_person.csv").unlink()
+    before = snapshot(db_url)
+    result = run("--as-of", AS_OF, "import", paths[0])
+    assert result.exit_code == 1 and "needs at least its _sen2.csv and _person.csv" in result.output
+    assert snapshot(db_url) == before
