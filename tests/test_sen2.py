@@ -20,6 +20,8 @@ from ehcp_tracker.sen2.structure import YEARS, xsd, xsd_path
 from ehcp_tracker.store import db
 
 from .conftest import snapshot
+from ehcp_tracker.sen2.read import Node
+
 from .sen2_returns import person, write_return
 
 AS_OF = "2026-01-20"
@@ -303,21 +305,33 @@ def reconcile_return() -> list:
         if outcome == "H":
             del req["ReceivedDate"], req["RequestOutcomeDate"]
         return person(upn=upn, requests=[req])
-    return [
+    persons = [
         plan("B801200005001", "2025-01-06", "2025-05-26"),           # 140 days: within 20 weeks (boundary)
         plan("Q801200005002", "2025-01-06", "2025-05-27"),           # 141 days: 20 to 52 weeks
         plan("M801200005003", "2024-06-02", "2025-06-02"),           # 365 days: over a year
         plan("J801200005004", "2025-02-03", "2025-05-14", "1"),      # 100 days, Week20 = 1: within, an exception
         plan("G801200005005", "", "2025-07-01", outcome="H"),        # no ReceivedDate: counted, in no band
         plan("D801200005006", "2024-01-08", "2024-05-20"),           # started 2024: not in 2025
+        person(upn="Z801200005007", requests=[dict(ReceivedDate="2025-03-03", RequestOutcomeDate="2025-04-15",
+                                                   RequestOutcome="N")]),  # decided on day 43: over 6 weeks
     ]
+    # reviews concluded in 2025: 28 days from meeting to decision (within 4 weeks) and 29 (over)
+    persons[2].all("Requests")[0].children["ActivePlans"] = [
+        Node("ActivePlans", {"ReviewMeeting": "2025-09-01", "LastReview": "2025-09-29"})]
+    persons[5].all("Requests")[0].children["ActivePlans"] = [
+        Node("ActivePlans", {"ReviewMeeting": "2025-04-01", "LastReview": "2025-04-30"})]
+    return persons
 
 
 # Counted by hand from the dates above (not from the code): 5 plans started in 2025; within 20 weeks
 # 140 and 100 days = 2, of which 1 is an exception; 20-52 weeks 1 (141); over a year 1 (365);
 # excluding exceptions 4 plans, 1 within; average (140 + 141 + 365 + 100) / 4 / 7 = 26.64 -> 26.6
-# weeks, excluding the exception (140 + 141 + 365) / 3 / 7 = 30.76 -> 30.8.
-HAND_COUNTED = {"plans issued": 5, "plans issued (excl. exceptions)": 4, "within 20 weeks (incl. exceptions)": 2,
+# weeks, excluding the exception (140 + 141 + 365) / 3 / 7 = 30.76 -> 30.8. Decisions whether to assess
+# made in 2025: three on the day received, one on day 43 (over 6 weeks); review decisions made in
+# 2025: 28 days after the meeting and 29 (one within 4 weeks, one over).
+HAND_COUNTED = {"decisions whether to assess within 6 weeks": 3, "decisions whether to assess over 6 weeks": 1,
+                "review decisions within 4 weeks": 1, "review decisions over 4 weeks": 1,
+                "plans issued": 5, "plans issued (excl. exceptions)": 4, "within 20 weeks (incl. exceptions)": 2,
                 "within 20 weeks (excl. exceptions)": 1, "20 to 52 weeks (incl. exceptions)": 1,
                 "over a year (incl. exceptions)": 1, "average weeks (incl. exceptions)": 26.6,
                 "average weeks (excl. exceptions)": 30.8}
@@ -335,7 +349,10 @@ def test_reconciliation_hand_counted(run, tmp_path):
     # the tracker holds the return, then one plan's dates are corrected in it and one case added
     assert run("--as-of", AS_OF, "import", path).exit_code == 0
     out = tmp_path / "r.csv"
-    result = run("--as-of", AS_OF, "sen2", "reconcile", path, "--dfe", dfe, "-o", out)
+    reviews = tmp_path / "annual_reviews.csv"  # the 2025 edition's misspelt column
+    reviews.write_text("time_period,geographic_level,old_la_code,number_decsion_4weeks,number_decision_gt_4weeks\n"
+                       "2025,Local authority,340,7,3\n", encoding="utf-8")
+    result = run("--as-of", AS_OF, "sen2", "reconcile", path, "--dfe", dfe, "--dfe", reviews, "-o", out)
     assert result.exit_code == 0, result.output
     table, differences = out.read_text("utf-8").split("\n\n")
     rows = {r["measure"]: r for r in csv.DictReader(io.StringIO(table))}
@@ -343,8 +360,12 @@ def test_reconciliation_hand_counted(run, tmp_path):
     # the tracker: the historical plan (H) is no assessment case, so 4 plans; the rest as the return
     assert float(rows["plans issued"]["tracker"]) == 4
     assert float(rows["within 20 weeks (excl. exceptions)"]["tracker"]) == 1
+    # the tracker's decision_to_assess clocks agree; it holds no concluded review, so no review decision
+    assert [rows[f"decisions whether to assess {w} 6 weeks"]["tracker"] for w in ("within", "over")] == ["3", "1"]
+    assert [rows[f"review decisions {w} 4 weeks"]["tracker"] for w in ("within", "over")] == ["0", "0"]
     assert float(rows["plans issued"]["dfe"]) == 6 and float(rows["within 20 weeks (excl. exceptions)"]["dfe"]) == 2
     assert rows["20 to 52 weeks (incl. exceptions)"]["dfe"] == ""  # x: not available
+    assert (rows["review decisions within 4 weeks"]["dfe"], rows["review decisions over 4 weeks"]["dfe"]) == ("7", "3")
     listed = list(csv.DictReader(io.StringIO(differences)))
     assert [(d["person"], d["difference"]) for d in listed] == [("5", "in the return, not in the tracker")]
 
@@ -565,3 +586,26 @@ def test_a_blade_export_without_its_person_file_is_refused(run, db_url, tmp_path
     result = run("--as-of", AS_OF, "import", paths[0])
     assert result.exit_code == 1 and "needs at least its _sen2.csv and _person.csv" in result.output
     assert snapshot(db_url) == before
+
+
+def test_dfe_requests_and_annual_reviews_files_of_each_edition(tmp_path):
+    from ehcp_tracker.errors import EhcpError
+    from ehcp_tracker.sen2.dfe import kpi_row
+
+    requests = tmp_path / "requests.csv"
+    requests.write_text("time_period,geographic_level,old_la_code,new_la_code,request_outcome_six_weeks,"
+                        "request_outcome_six_weeks_pc,request_outcome_over_6_weeks\n"
+                        "2025,National,,,100,50,100\n2025,Local authority,340,E08000011,12,60,x\n", encoding="utf-8")
+    found, why = kpi_row(requests, "E08000011", 2025)
+    assert why is None and found["decisions whether to assess within 6 weeks"] == 12
+    assert math.isnan(found["decisions whether to assess over 6 weeks"])
+    reviews = tmp_path / "annual_reviews.csv"  # the 2026 edition's names
+    reviews.write_text("time_period,geographic_level,old_la_code,decision_4_weeks,decision_over_4_weeks\n"
+                       "2025,Local authority,340,9,4\n", encoding="utf-8")
+    assert kpi_row(reviews, "340", 2025)[0] == {"review decisions within 4 weeks": 9, "review decisions over 4 weeks": 4}
+    assert kpi_row(reviews, "340", 2024) == ({}, "--dfe annual_reviews.csv: no row for LA 340 in 2024 "
+                                                 "(the file has years 2025)")
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(EhcpError, match="not one of DfE's timeliness_20_week.csv, requests.csv or annual_reviews.csv"):
+        kpi_row(other, "340", 2025)

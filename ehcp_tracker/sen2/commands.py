@@ -87,8 +87,9 @@ def check(file):
 
 @sen2.command("reconcile")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--dfe", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.csv",
-              help="DfE's timeliness_20_week.csv as downloaded (any edition): the published column.")
+@click.option("--dfe", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.csv", multiple=True,
+              help="DfE's timeliness_20_week.csv, requests.csv or annual_reviews.csv as downloaded (any edition; "
+                   "repeatable): the published column.")
 @click.option("--year", type=click.IntRange(2014, 2100), metavar="YYYY",
               help="The calendar year (default: the one the return's collection covers, its Year - 1).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
