@@ -309,9 +309,11 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     if set(keep) - columns - {"all"}:
         raise click.UsageError(f"--keep-absent: no column {', '.join(map(repr, sorted(set(keep) - columns - {'all'})))} "
                                "in the canonical extract (see docs/reference/columns.md; or 'all')")
+    from .sen2.importing import one_per_return
+
     batch = new_batch()
     summaries, failed = [], False
-    for path in files:
+    for path in one_per_return(list(files)):  # a Blade export's module files are one return
         try:
             with import_progress(path, quiet=obj.quiet) as progress:
                 results = import_file(engine, path, book, obj.as_of, kind=kind, profile=chosen,
@@ -774,6 +776,11 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
                           council=council[0] if council else None, compare_with=compare_with)
     path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt, options)
     click.echo(f"board pack for {month} written to {path}", err=True)
+    if benchmark:  # the pack's notes say it too
+        from .report.benchmark import benchmark_gaps
+
+        for gap in benchmark_gaps(benchmark, options.council):
+            click.echo(f"note: {gap}", err=True)
 
 
 @cli.group(invoke_without_command=True)
@@ -800,12 +807,22 @@ def demo(ctx):
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               callback=lambda ctx, param, value: check_folder(value, "--output"),
               help="Folder for assessments.csv and reviews.csv (created if missing).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "sen2"]), default="csv", show_default=True,
+              help="csv: the two extracts; sen2: the same caseload as an SEN2 return, sen2_YEAR.xml.")
 @click.pass_obj
-def demo_generate(obj: Context, requests, reviews, seed, end, output):
+def demo_generate(obj: Context, requests, reviews, seed, end, output, fmt):
     """Write realistic synthetic extracts (entirely invented children) for trials and benchmarks.
 
     Example: ehcp demo generate --requests 100000 --reviews 70000 --seed 1 --output extracts/
+             ehcp demo generate --format sen2 --end 2026-01-20 --output extracts/
     """
+    if fmt == "sen2":
+        from .demo.sen2_return import write_return
+
+        last = check_option_date(end, "--end") if end else obj.as_of
+        path = write_return(output, requests, reviews, seed, last, obj.book)
+        click.echo(f"wrote sen2: {path}", err=True)
+        return
     from .demo.synthetic import write_extracts
 
     paths = write_extracts(output, requests, reviews, seed, check_option_date(end, "--end") if end else obj.as_of)

@@ -261,12 +261,13 @@ def import_file(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date
                 profile: Profile | None = None, **options) -> list[ImportSummary]:
     """One file: an extract holds one kind; an SEN2 return (.xml, sen2/) holds requests and plans,
     which are both validated before either is written (a return refused is refused whole)."""
+    from ..sen2.importing import KINDS_IN_A_RETURN, is_return, mapped_return, raw_extract  # the SEN2 hook
+
     path = Path(path)
-    if path.suffix.lower() != ".xml":
+    if not is_return(path):
         return [import_extract(engine, path, book, as_of, kind=kind, profile=profile, **options)]
     if profile is not None:
         raise EhcpError(f"{path.name}: an SEN2 return needs no --profile (its items are DfE's)")
-    from ..sen2.importing import KINDS_IN_A_RETURN, mapped_return, raw_extract  # the SEN2 hook
     from ..sen2.keys import SECRET_NAME
 
     file, mapped = mapped_return(path, lambda: db.secret(engine, SECRET_NAME))

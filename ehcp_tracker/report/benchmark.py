@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
+from ..sen2.dfe import TOTAL_ROWS
 from .data import read_csv_rows
 
 # The measures shown, by the DfE's column names (lower case): plans issued (incl. exceptions), % within
@@ -39,7 +40,6 @@ MEASURE_WORDS = {"plans_issued": "Final plans issued", "within_20_weeks": "% wit
                  "avg_weeks_to_final_plan": "Average weeks to final plan"}
 REQUIRED = ("time_period", "geographic_level", "plans_issued_den")
 NOT_AVAILABLE = {"x", "z", "c", "low", "u", ":", ""}
-ALL_PLANS = "all ehc plans"
 BENCHMARK_COLUMNS = ["year", "area", "role", *DFE_MEASURES.values()]
 
 
@@ -56,8 +56,12 @@ def read_dfe(path: Path) -> pd.DataFrame:
         raise EhcpError(f"--benchmark {path}: row 1: not the DfE timeliness_20_week.csv (no column "
                         f"{', '.join(missing)})")
     frame = pd.DataFrame([r + [""] * (len(header) - len(r)) for r in rows[1:]], columns=header, dtype=object)
-    if "breakdown" in frame:
-        frame = frame[frame["breakdown"].str.strip().str.lower() == ALL_PLANS]
+    totals = pd.Series(False, index=frame.index)
+    for column in ("breakdown", "breakdown_topic"):  # the total row: "All EHC plans issued" (2025 edition),
+        if column in frame:                          # "All EHC plans" (2026 on); sen2.dfe reads both
+            totals |= frame[column].str.strip().str.lower().isin(TOTAL_ROWS)
+    if "breakdown" in frame or "breakdown_topic" in frame:
+        frame = frame[totals]
     for column in DFE_MEASURES:
         if column not in frame:
             frame[column] = ""
@@ -82,6 +86,25 @@ def _is(frame: pd.DataFrame, code: str) -> pd.Series:
     old = frame["old_la_code"].str.strip() if "old_la_code" in frame else pd.Series("", index=frame.index)
     new = frame["new_la_code"].str.strip().str.upper() if "new_la_code" in frame else pd.Series("", index=frame.index)
     return (old == code) | (new == code)
+
+
+def benchmark_gaps(path: Path, council: str | None, dfe: pd.DataFrame | None = None) -> list[str]:
+    """One line for each benchmark the file cannot give (England's rows, the council's), so an empty
+    table is never left unexplained: a new user's first try with the wrong edition or code."""
+    dfe = read_dfe(path) if dfe is None else dfe
+    name = Path(path).name
+    if not len(dfe):
+        return [f"--benchmark {name}: no all-plans rows (breakdown 'All EHC plans' or 'All EHC plans issued'): "
+                "is this DfE's timeliness_20_week.csv?"]
+    level = dfe["geographic_level"].str.strip().str.lower()
+    years = ", ".join(sorted(dfe["time_period"].unique()))
+    gaps = []
+    if not (level == "national").any():
+        gaps.append(f"--benchmark {name}: no England (National) all-plans row in {years}")
+    if council and not ((level == "local authority") & _is(dfe, council)).any():
+        gaps.append(f"--benchmark {name}: no all-plans row for LA {council} in {years} "
+                    "(old codes such as 340 and new ones such as E08000011 are both matched)")
+    return gaps
 
 
 def benchmark_table(path: Path, engine: Engine, book: RuleBook, as_of: dt.date, source, options) -> pd.DataFrame:

@@ -253,9 +253,10 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     else:
         pack.needs_commentary = headline.loc[headline["rag"] == "red", "title"].tolist()
     if options.benchmark:
-        from .benchmark import benchmark_table
+        from .benchmark import benchmark_gaps, benchmark_table
 
         pack.benchmark = benchmark_table(options.benchmark, engine, book, as_of, source, options)
+        pack.notes += benchmark_gaps(options.benchmark, options.council)
     return publish(pack) if options.public else pack
 
 

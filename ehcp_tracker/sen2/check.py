@@ -71,12 +71,13 @@ def structure_findings(path: Path, year: int) -> list[Finding]:
         match = _XPATH.match(text)
         person = int(match.group(1)) if match and match.group(1) else (1 if "/Person" in text else None)
         parts = [re.sub(r"\[\d+\]", "", p) for p in (match.group(2) if match else text).split("/") if p]
-        item = parts[-1] if parts else "Message"
+        item = parts[-1] if parts else ("Person" if person else "Message")
         module = parts[-2] if len(parts) > 1 else ("Person" if person else "Message")
         element = getattr(error, "elem", None)
         if element is not None and (len(element) or item in MODULES[year]):  # a module's content: name the child
             module = item
-            named = re.search(r"[Tt]ag '?([A-Za-z0-9]+)'?", str(getattr(error, "reason", "")))
+            reason = str(getattr(error, "reason", ""))
+            named = re.search(r"Tag '?([A-Za-z0-9]+)'? expected", reason) or re.search(r"tag '?([A-Za-z0-9]+)'?", reason)
             item = named.group(1) if named else "(content)"
         out.append(Finding(DFE, module, person, item, _describe(year, module, item, error)))
     return out
@@ -152,7 +153,7 @@ def _request_rules(request: Node, say, reference: dt.date | None, period: tuple[
                 say(OURS, "NamedPlan", "StartDate", f"a named plan needs AssessmentOutcome Y (it is {result or 'blank'})")
             if start and received and start < received:
                 say(OURS, "NamedPlan", "StartDate", "before ReceivedDate")
-            if start and period[0] <= start <= period[1] and assessment.get("Week20") == "":
+            if start and period[0] <= start <= period[1] and assessment.get("Week20") == "" and result != "H":
                 say(OURS, "Assessment", "Week20", "not given for a plan started in the collection period "
                                                   f"({period[0].year}): the 20-week measure needs it")
             dates.append(("NamedPlan", "StartDate", start))

@@ -19,6 +19,49 @@ def sen2():
     """
 
 
+@sen2.command("export")
+@click.option("--year", required=True, type=click.IntRange(2014, 2100), metavar="YYYY",
+              help="The collection year (the year of the January census: 2026 covers calendar 2025).")
+@click.option("--la", required=True, metavar="CODE", help="The council's 3-digit LA code (the return's LEA).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.xml",
+              help="Where to write the return.")
+@click.pass_obj
+def export(obj, year, la, output):
+    """Write the timeliness modules of the SEN2 return (Person, Requests, Assessment, NamedPlan,
+    ActivePlans' review items) from the tracked cases, as at the year's census date, and check it.
+
+    Items the tracker does not hold are left out and listed ("not held: add to your extract"); the
+    file is not ready to submit until they are added.
+
+    Example: ehcp sen2 export --year 2026 --la 340 -o SEN2_2026.xml
+    """
+    import datetime as dt
+
+    from ..files import atomic_write
+    from .check import check_return
+    from .export import export_cases
+    from .write import header_node, return_xml
+
+    if not (la.isdigit() and len(la) == 3):
+        raise click.BadParameter("a 3-digit LA code (the return's LEA), e.g. 340", param_hint="--la")
+    result = export_cases(obj.engine, obj.book, year)
+    header = header_node(year, result.reference.isoformat(), la, dt.datetime.now().replace(microsecond=0))
+    atomic_write(output, return_xml(year, header, result.persons))
+    counts = ", ".join(f"{n} {what}" for what, n in result.counts.items())
+    click.echo(f"SEN2 {year} return (as at {result.reference}) written to {output}: {counts}", err=True)
+    for line in result.not_held:
+        click.echo(f"not held: add to your extract: {line}", err=True)
+    _, findings = check_return(output)
+    grouped: dict[str, int] = {}
+    for finding in findings:
+        text = str(finding).replace(f"person {finding.person}, ", "") if finding.person else str(finding)
+        grouped[text] = grouped.get(text, 0) + 1
+    for text, n in grouped.items():
+        click.echo(f"check: {text} ({n} person{'s' if n != 1 else ''})", err=True)
+    if not findings:
+        click.echo("check: no problems", err=True)
+
+
 @sen2.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check(file):
@@ -44,8 +87,9 @@ def check(file):
 
 @sen2.command("reconcile")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--dfe", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.csv",
-              help="DfE's timeliness_20_week.csv as downloaded (any edition): the published column.")
+@click.option("--dfe", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.csv", multiple=True,
+              help="DfE's timeliness_20_week.csv, requests.csv or annual_reviews.csv as downloaded (any edition; "
+                   "repeatable): the published column.")
 @click.option("--year", type=click.IntRange(2014, 2100), metavar="YYYY",
               help="The calendar year (default: the one the return's collection covers, its Year - 1).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",

@@ -90,3 +90,49 @@ def timeliness_row(path: Path, la: str, year: int, option: str = "--dfe") -> tup
         return None, (f"{option} {Path(path).name}: no all-plans row for LA {la} in {year} "
                       f"(the file has years {', '.join(years) or 'none'})")
     return {words: number(found[0].get(column)) for words, column in TIMELINESS.items()}, None
+
+
+# The other files of the release, by the words the reconciliation shows (each edition's spelling)
+KPI_FILES = {
+    "requests": {"decisions whether to assess within 6 weeks": ("request_outcome_six_weeks",),
+                 "decisions whether to assess over 6 weeks": ("request_outcome_over_6_weeks",)},
+    "annual_reviews": {"review decisions within 4 weeks": ("decision_4_weeks", "number_decsion_4weeks",
+                                                           "number_decision_4weeks"),
+                       "review decisions over 4 weeks": ("decision_over_4_weeks", "number_decision_gt_4weeks")},
+}
+
+
+def file_kind(columns) -> str | None:
+    """timeliness, requests or annual_reviews, from the columns the file has."""
+    columns = set(columns)
+    if "plans_issued_den" in columns:
+        return "timeliness"
+    for kind, measures in KPI_FILES.items():
+        if any(name in columns for names in measures.values() for name in names):
+            return kind
+    return None
+
+
+def kpi_row(path: Path, la: str, year: int, option: str = "--dfe") -> tuple[dict[str, float], str | None]:
+    """The council's figures from any of the release's files (timeliness, requests, annual reviews)."""
+    rows = read_rows(path, option)
+    kind = file_kind(rows[0]) if rows else None
+    if kind is None:
+        raise EhcpError(f"{option} {Path(path).name}: row 1: not one of DfE's timeliness_20_week.csv, requests.csv "
+                        "or annual_reviews.csv (none of their measure columns)")
+    if kind == "timeliness":
+        found, why = timeliness_row(path, la, year, option)
+        return found or {}, why
+    years = sorted({r.get("time_period", "")[:4] for r in rows})
+    matching = [r for r in rows if r.get("time_period", "")[:4] == str(year) and is_area(r, la)
+                and r.get("geographic_level", "local authority").strip().lower() == "local authority"]
+    totals = [r for r in matching if is_total(r) or (r.get("breakdown", "") or "").strip().lower() == "total"]
+    chosen = (totals or matching)[:1]
+    if not chosen:
+        return {}, (f"{option} {Path(path).name}: no row for LA {la} in {year} (the file has years "
+                    f"{', '.join(years) or 'none'})")
+    out = {}
+    for words, names in KPI_FILES[kind].items():
+        column = next((n for n in names if n in chosen[0]), None)
+        out[words] = number(chosen[0].get(column)) if column else math.nan
+    return out, None

@@ -15,13 +15,31 @@ import pandas as pd
 
 from ..ingest.extract import RawExtract
 from .mapping import ASSESSMENT_MAP, REVIEW_MAP, Mapped, map_return
+from .blade import blade_group, read_blade
 from .read import read_return
 
 KINDS_IN_A_RETURN = ("assessments", "reviews")
 
 
+def is_return(path: Path | str) -> bool:
+    """An SEN2 return: the XML, or one file of a Blade CSV export."""
+    return Path(path).suffix.lower() == ".xml" or blade_group(path) is not None
+
+
+def one_per_return(paths: list[Path]) -> list[Path]:
+    """The files as given, each Blade export once (its module files are read together)."""
+    seen, out = set(), []
+    for path in paths:
+        group = blade_group(path)
+        if group is None or group not in seen:
+            out.append(path)
+        if group is not None:
+            seen.add(group)
+    return out
+
+
 def mapped_return(path: Path | str, secret: Callable[[], bytes]) -> tuple[str, Mapped]:
-    ret = read_return(path)
+    ret = read_blade(path) if blade_group(path) else read_return(path)
     return ret.file, map_return(ret, secret)
 
 

@@ -9,9 +9,9 @@ Why these choices (each also in docs/sen2.md):
 - ``Week20 = 1`` is the exception ``sen2_week20`` (rule book): applied as DfE applies it, and queried.
 - The review row is the plan's open review cycle, as the import contract reads SEN2 ``LastReview``
   (design.md section 3: ``last_review`` "i.e. the decision letter, SEN2 LastReview"): due within 12
-  months of it. ``ReviewMeeting`` and ``ReviewDraft`` belong to that open cycle only when later than
-  ``LastReview``; ``ReviewOutcome`` is the concluded review's, which the tracker does not hold as a
-  case, so it is not carried.
+  months of it. ``ReviewMeeting`` belongs to that open cycle only when later than ``LastReview``;
+  ``ReviewOutcome`` and ``ReviewDraft`` are the concluded review's (or need a decision the return does
+  not date), so they are not carried. A plan with a ``CeaseDate`` is no longer reviewed: no review row.
 - Names, postcode and ethnicity are never copied into a row; names and birth date only mint keys
   (keys.py). The birth date is kept on review rows (``date_of_birth``: the year group, hence the
   phase transfer, comes from it).
@@ -28,6 +28,9 @@ from .keys import person_key, request_key
 from .read import Node, Return
 
 SOURCE = "sen2"
+# SEND Regulations 2014 reg 1: in force 1 September 2014; a plan dated before it, with no review since,
+# gives no clock the rule book can work out (validation would refuse the whole return for it)
+LAW_IN_FORCE = "2014-09-01"
 WEEK20_EXCEPTION = "sen2_week20"
 
 # SEN2 code -> canonical value ("" = blank: not yet decided). H is handled before these apply.
@@ -59,8 +62,7 @@ REVIEW_MAP = {
     "last_review": ("ActivePlans/LastReview (5.4b)", "date"),
     "date_of_birth": ("Person/PersonBirthDate (1.3)", "date (the year group and phase transfer)"),
     "review_meeting": ("ActivePlans/ReviewMeeting (5.4a)", "date, when later than LastReview"),
-    "amendment_notice_sent": ("ActivePlans/ReviewDraft (5.4d)", "date, when later than LastReview"),
-    "ceased_date": ("NamedPlan/CeaseDate (4.5)", "date"),
+    "ceased_date": ("NamedPlan/CeaseDate (4.5)", "a ceased plan gives no review row"),
     "source": ("(every row)", "sen2"),
 }
 
@@ -85,7 +87,7 @@ def map_return(ret: Return, secret: Callable[[], bytes]) -> Mapped:
     key_secret = secret()
     assessments, reviews = [], []
     positions: dict[str, list[int]] = {"assessments": [], "reviews": []}
-    historical = undatable = 0
+    historical = undatable = ceased = early = 0
     bases: dict[str, int] = {}
     for position, person in enumerate(ret.persons, start=1):
         person_id, basis = person_key(key_secret, ret.header.la, person.fields, position)
@@ -123,10 +125,15 @@ def map_return(ret: Return, secret: Callable[[], bytes]) -> Mapped:
                 "review_id": f"{request_id}-P", "person_id": person_id, "plan_issued": plan.get("StartDate"),
                 "last_review": last, "date_of_birth": person.get("PersonBirthDate"),
                 "review_meeting": current(active.get("ReviewMeeting")),
-                "amendment_notice_sent": current(active.get("ReviewDraft")),
                 "ceased_date": plan.get("CeaseDate"), "source": SOURCE,
             }
-            if not row["plan_issued"] and not row["last_review"]:
+            if row["ceased_date"]:  # a plan ceased is no longer reviewed: no review clock
+                ceased += 1
+                continue
+            if row["plan_issued"] and row["plan_issued"] < LAW_IN_FORCE:  # a statement's date, not a clock's
+                row["plan_issued"] = ""
+                early += 1
+            if not row["last_review"] and not row["plan_issued"]:
                 undatable += 1
                 continue
             reviews.append(row)
@@ -136,9 +143,16 @@ def map_return(ret: Return, secret: Callable[[], bytes]) -> Mapped:
     if historical:
         mapped.notes.append(f"{ret.file}: {historical} historical request(s) (RequestOutcome or AssessmentOutcome H) "
                             "start no decision clock: not imported as assessments")
+    if early:
+        mapped.notes.append(f"{ret.file}: {early} plan(s) with a StartDate before 1 September 2014 (SEND Regulations "
+                            "2014 reg 1): plan_issued left blank; the review is due from LastReview")
+    if ceased:
+        mapped.notes.append(f"{ret.file}: {ceased} active plan(s) with a NamedPlan CeaseDate: ceased, so no review "
+                            "clock; not imported as reviews")
     if undatable:
-        mapped.warnings.append(f"{ret.file}: {undatable} active plan(s) with neither a NamedPlan StartDate nor a "
-                               "LastReview: no review clock can start; not imported (add the dates to the return)")
+        mapped.warnings.append(f"{ret.file}: {undatable} active plan(s) with no LastReview and no NamedPlan StartDate "
+                               "on or after 1 September 2014: no review clock can start; not imported (add the dates "
+                               "to the return)")
     if bases.get("position"):
         mapped.warnings.append(f"{ret.file}: {bases['position']} person(s) with no UPN, ULN, names or birth date "
                                "are keyed by their position in the file: next year's return will not find them")

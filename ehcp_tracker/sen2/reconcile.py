@@ -26,12 +26,14 @@ from ..clocks.engine import evaluate
 from ..clocks.rules import RuleBook
 from ..schema import ASSESSMENTS
 from ..store import db
-from .dfe import TIMELINESS, timeliness_row
+from .dfe import KPI_FILES, TIMELINESS, kpi_row
 from .keys import SECRET_NAME
 from .mapping import plans
 from .read import read_return
 
-MEASURES = list(TIMELINESS)  # the rows, in words ("plans issued", "within 20 weeks (incl. exceptions)", ...)
+# the rows, in words ("plans issued", "within 20 weeks (incl. exceptions)", ...), then the 6-week and
+# 4-week decisions (DfE's requests.csv and annual_reviews.csv)
+MEASURES = [*TIMELINESS, *(words for measures in KPI_FILES.values() for words in measures)]
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,15 @@ class Convention:
     within_days: int
     year_days: int
     note: str
+    decision_days: int = 42
+    review_days: int = 28
 
 
 def load_convention(rules_dir: Path) -> Convention:
     path = Path(rules_dir) / "sen2" / "measures.toml"
     data = tomllib.loads(path.read_text("utf-8"))["measures"]
-    return Convention(int(data["within_days"]), int(data["year_days"]), str(data["convention"]))
+    return Convention(int(data["within_days"]), int(data["year_days"]), str(data["convention"]),
+                      int(data["decision_days"]), int(data["review_days"]))
 
 
 def measures(days: pd.Series, exception: pd.Series, rule: Convention) -> dict[str, float]:
@@ -84,7 +89,7 @@ DIFFERENCE_COLUMNS = ["case_id", "person", "difference", "tracker", "return", "c
 
 
 def reconcile(engine: Engine, book: RuleBook, as_of: dt.date, path: Path, rules_dir: Path, *,
-              dfe: Path | None = None, year: int | None = None) -> Reconciliation:
+              dfe=None, year: int | None = None) -> Reconciliation:
     ret = read_return(path)
     year = year or ret.header.year - 1  # the collection year covers the calendar year before it
     rule = load_convention(rules_dir)
@@ -98,17 +103,19 @@ def reconcile(engine: Engine, book: RuleBook, as_of: dt.date, path: Path, rules_
     theirs["days"] = (theirs["start"] - theirs["received"]).dt.days
     ours = tracker_plans(engine, book, as_of, first, last)
     table = pd.DataFrame({"measure": MEASURES})
-    table["tracker"] = _column(measures(ours["days"], ours["exception"], rule))
-    table["return"] = _column(measures(theirs["days"], theirs["exception"], rule))
+    table["tracker"] = _column(measures(ours["days"], ours["exception"], rule)
+                               | tracker_decisions(engine, book, as_of, first, last))
+    table["return"] = _column(measures(theirs["days"], theirs["exception"], rule) | return_decisions(ret, year, rule))
     notes = [f"the return's column: DfE's method as rules/sen2/measures.toml holds it (within 20 weeks: at most "
-             f"{rule.within_days} days; {rule.note})"]
-    if dfe is not None:
-        published, why = timeliness_row(dfe, ret.header.la, year)
-        table["dfe"] = _column(published or {})
+             f"{rule.within_days} days; 6 weeks: {rule.decision_days}; 4 weeks: {rule.review_days}; {rule.note}); "
+             "the tracker's 6- and 4-week rows are its decision_to_assess and review_decision clocks, met or late"]
+    published: dict[str, float] = {}
+    for file in ([dfe] if isinstance(dfe, (str, Path)) else list(dfe or [])):
+        found, why = kpi_row(Path(file), ret.header.la, year)
+        published |= found
         if why:
             notes.append(why)
-    else:
-        table["dfe"] = _column({})
+    table["dfe"] = _column(published)
     return Reconciliation(ret.file, ret.header.la, year, table, differences(ours, theirs), notes)
 
 
@@ -120,6 +127,50 @@ def _column(values: dict[str, float]) -> pd.Series:
         out.append(None if value is None or math.isnan(value) else int(value) if float(value).is_integer()
                    and not name.startswith("average") else value)
     return pd.Series(out, dtype=object)
+
+
+def return_decisions(ret, year: int, rule: Convention) -> dict[str, float]:
+    """The 6-week decisions whether to assess (Y or N decided in the year) and the 4-week review
+    decisions (LastReview in the year, after its ReviewMeeting), by DfE's method, from the file."""
+    from .check import _date
+
+    decided, reviewed = [], []
+    for person in ret.persons:
+        for request in person.all("Requests"):
+            made, received = _date(request.get("RequestOutcomeDate")), _date(request.get("ReceivedDate"))
+            if request.get("RequestOutcome") in ("Y", "N") and made and received and made.year == year:
+                decided.append((made - received).days)
+            active = request.first("ActivePlans")
+            if active is not None:
+                meeting, last = _date(active.get("ReviewMeeting")), _date(active.get("LastReview"))
+                if meeting and last and last.year == year and last >= meeting:
+                    reviewed.append((last - meeting).days)
+    return {"decisions whether to assess within 6 weeks": float(sum(d <= rule.decision_days for d in decided)),
+            "decisions whether to assess over 6 weeks": float(sum(d > rule.decision_days for d in decided)),
+            "review decisions within 4 weeks": float(sum(d <= rule.review_days for d in reviewed)),
+            "review decisions over 4 weeks": float(sum(d > rule.review_days for d in reviewed))}
+
+
+def tracker_decisions(engine: Engine, book: RuleBook, as_of: dt.date, first: dt.date, last: dt.date) -> dict[str, float]:
+    """The tracker's decisions made in the period, met or late by its own clocks (the law's counting)."""
+    from ..schema import REVIEWS
+
+    out = {}
+    for kind, clock, words in ((ASSESSMENTS, "decision_to_assess", "decisions whether to assess"),
+                               (REVIEWS, "review_decision", "review decisions")):
+        with engine.connect() as conn:
+            cases = db.load_cases(conn, kind)
+        results = evaluate(cases, book, as_of, case=kind.case, clocks=[clock]) if len(cases) else None
+        if results is None or not len(results):
+            made = results
+            met = late = 0
+        else:
+            made = results[(results["stop_reason"] == "event") & (results["stopped"] >= pd.Timestamp(first))
+                           & (results["stopped"] <= pd.Timestamp(last))]
+            met, late = int((made["status"] == "met").sum()), int((made["status"] == "late").sum())
+        weeks = "6 weeks" if clock == "decision_to_assess" else "4 weeks"
+        out[f"{words} within {weeks}"], out[f"{words} over {weeks}"] = float(met), float(late)
+    return out
 
 
 def tracker_plans(engine: Engine, book: RuleBook, as_of: dt.date, first: dt.date, last: dt.date) -> pd.DataFrame:
