@@ -37,6 +37,7 @@ class Context:
         self._db_url, self._rules_dir = db_url, rules_dir
         self._as_of = check_option_date(as_of, "--as-of") if as_of else None  # today() is always in range
         self.quiet = quiet
+        self.creating = False  # only `ehcp init` may create the SQLite file (db.connect)
 
     @functools.cached_property
     def db_url(self) -> str:
@@ -79,7 +80,7 @@ class Context:
     def raw_engine(self):
         from .store import db
 
-        return db.connect(self.db_url)
+        return db.connect(self.db_url, create=self.creating)
 
     @functools.cached_property
     def engine(self):
@@ -213,6 +214,7 @@ def init(obj: Context):
     """
     from .store import db
 
+    obj.creating = True  # the one command that may create an SQLite file
     before, after = db.init_db(obj.raw_engine)
     change = ("created" if before is None else "up to date" if before == after
               else f"upgraded from {before}")
@@ -584,9 +586,10 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     people = read_people(people_file)
     for problem in people.problems:
         click.echo(f"error: skipped: {problem}", err=True)
+    engine = obj.engine  # a missing or refused database stops the run before the outbox is made
     delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
                 else OutboxDelivery(outbox, obj.as_of))
-    outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
+    outcome = send_alerts(engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
                           escalate_after=escalate_after, force_takeover=force_takeover, base_url=base_url)
     for run_id, host, pid, why in outcome.taken_over:
         obj.say(f"warning: took over alert run {run_id} (host {host}, process {pid}): {why}")

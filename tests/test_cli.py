@@ -117,6 +117,10 @@ def test_usage_errors_exit_2_and_bad_input_exit_1(loaded, tmp_path):
 def test_commands_refuse_a_database_without_schema(tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["--db", f"sqlite:///{tmp_path / 'empty.db'}", "due"])
+    assert result.exit_code == 1 and "does not exist: run `ehcp init` to create it" in result.stderr
+    assert not (tmp_path / "empty.db").exists()  # nothing left behind (issue 28 point 6)
+    (tmp_path / "empty.db").touch()
+    result = runner.invoke(cli, ["--db", f"sqlite:///{tmp_path / 'empty.db'}", "due"])
     assert result.exit_code == 1 and "run `ehcp init` first" in result.stderr
 
 

@@ -176,8 +176,8 @@ def test_disk_full_during_an_import_is_one_line_without_personal_data(tmp_path, 
     assert _ehcp("--db", url, "init").exit_code == 0
     real_connect = db.connect
 
-    def small_disk(url=None):
-        engine = real_connect(url)
+    def small_disk(url=None, **options):
+        engine = real_connect(url, **options)
 
         @sa.event.listens_for(engine, "connect")
         def _limit(dbapi_connection, _record):

@@ -109,13 +109,22 @@ class SmtpDelivery:
 
 
 class OutboxDelivery:
-    """One ``.eml`` file per message in a folder, for a relay reached another way."""
+    """One ``.eml`` file per message in a folder, for a relay reached another way.
+
+    A symbolic link given as the folder is refused (a link planted where cron points would send
+    the digests, which name staff and cases, elsewhere); a link at a file's own name is replaced,
+    never followed (``files.atomic_open``)."""
 
     name = "outbox"
 
     def __init__(self, folder: Path | str, as_of: dt.date):
         self.folder = Path(folder)
         self.as_of = as_of
+        if self.folder.is_symlink():  # dangling or not: refused before anything is made
+            raise EhcpError(f"--outbox: {self.folder} is a symbolic link (to {os.readlink(self.folder)}): refused, "
+                            "and nothing was created; give the folder's real path (links are never followed)")
+        if self.folder.exists() and not self.folder.is_dir():
+            raise EhcpError(f"--outbox: {self.folder} is not a folder")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -245,12 +245,29 @@ FIRST_TABLES = {"assessment", "review", "import_run", "change_log"}
 ADVISORY_LOCK_KEY = 7251001
 
 
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside a database
+
+
+def refuse_links(path: Path) -> None:
+    """Refuse a symbolic link at an SQLite database's path or at one of its companion files."""
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        if candidate.is_symlink():
+            raise EhcpError(f"--db: {candidate} is a symbolic link (to {os.readlink(candidate)}): refused, and nothing "
+                            "was created; give the database's real path (links at the database are never followed)")
+
+
 def resolve_url(url: str | None) -> str:
     return url or os.environ.get("EHCP_DB") or DEFAULT_URL
 
 
-def connect(url: str | None = None) -> Engine:
-    """An engine for ``url``; a new SQLite file is created readable by its owner only."""
+def connect(url: str | None = None, *, create: bool = True) -> Engine:
+    """An engine for ``url``; a new SQLite file is created readable by its owner only.
+
+    ``create`` false (every command but ``ehcp init``): a missing SQLite file is an error and no
+    file is left behind. A symbolic link at the SQLite path (or at its -wal, -shm or -journal file)
+    is refused, dangling or not, and nothing is created: the database holds children's records, and
+    a link planted where cron points would send them elsewhere. Give the real path instead.
+    """
     url = resolve_url(url)
     try:
         parsed = make_url(url)
@@ -260,13 +277,20 @@ def connect(url: str | None = None) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             path = Path(database)
+            refuse_links(path)
             if not path.parent.exists():
                 raise EhcpError(f"--db: folder {path.parent} does not exist")
             if path.is_dir():
                 raise NotADatabase(f"--db: {path} is a folder, not a database file")
             if not path.exists():
-                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-                os.close(fd)
+                if not create:
+                    raise EhcpError(f"--db: {path} does not exist: run `ehcp init` to create it (nothing was created)")
+                try:  # O_EXCL: a link put there since the check above is not followed, and fails
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
+                except FileExistsError:
+                    refuse_links(path)
+                else:
+                    os.close(fd)
         # hide_parameters: an error's text never carries the statement's values (person IDs, dates
         # of birth), on every engine
         engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
