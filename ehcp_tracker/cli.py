@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .errors import BadOptionDate, EhcpError, ImportRejected, environment_fault
+from .errors import BadOptionDate, EhcpError, ImportRejected, environment_fault, grouped_problems
 from .files import atomic_write, check_folder, check_writable
 from .output import FORMATS
 from .schema import COHORTS, KINDS
@@ -103,6 +103,10 @@ class EhcpGroup(click.Group):
             click.echo(f"error: {error}", err=True)
             ctx.exit(error.exit_code)
 
+
+# `ehcp import`'s exit code when every file was imported but some rows were rejected (--skip-bad-rows):
+# not 1, so that a nightly `import; [ $? -eq 0 -o $? -eq 3 ] && alerts` still sends the alerts.
+IMPORTED_WITH_REJECTS = 3
 
 # Dates the tool can count with: a clock due 104 weeks after 2199 is still a date pandas can hold.
 OPTION_DATES = (dt.date(1990, 1, 1), dt.date(2199, 12, 31))
@@ -287,9 +291,15 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             wait):
     """Import tonight's extract(s): validate, then update the database in one transaction per file.
 
-    Every problem in a file is reported at once (file, row, column, reason) and, unless
-    --skip-bad-rows is given, nothing from that file is stored. Re-importing the same file changes
-    nothing; cases missing from the extract are kept and marked; every changed field is logged.
+    Every problem in a file is reported at once (file, row, column, reason; many of one kind in a
+    column as one group with its count and first rows) and, unless --skip-bad-rows is given, nothing
+    from that file is stored. Re-importing the same file changes nothing; cases missing from the
+    extract are kept and marked; every changed field is logged. Title lines above the header and
+    totals or notes below the data are skipped, and said once.
+
+    Exit codes: 0 every file imported; 3 imported, with bad rows rejected (--skip-bad-rows: see the
+    rejects file); 1 a file was refused (nothing from it stored); 2 the command was called wrongly.
+    A nightly job runs the alerts after 0 or 3.
 
     Example: ehcp import assessments.csv reviews.xlsx --profile example-system
     """
@@ -309,7 +319,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
         raise click.UsageError(f"--keep-absent: no column {', '.join(map(repr, sorted(set(keep) - columns - {'all'})))} "
                                "in the canonical extract (see docs/reference/columns.md; or 'all')")
     batch = new_batch()
-    summaries, failed = [], False
+    summaries, failed, partial = [], False, False
     for path in files:
         try:
             with import_progress(path, quiet=obj.quiet) as progress:
@@ -337,8 +347,8 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             obj.say(f"warning: {warning}")
         for warning in summary.mass_changes:  # even under --quiet: a cron job must mail this
             click.echo(f"warning: {warning}", err=True)
-        for problem in summary.problems:
-            click.echo(f"rejected: {problem}", err=True)
+        for line in grouped_problems(summary.problems):
+            click.echo(f"rejected: {line}", err=True)
         obj.say(summary.describe())
         for line in describe_moves(summary.deadline_changes, summary.run_id):
             obj.say(line)
@@ -346,15 +356,15 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             obj.say(line)
         obj.say(f"{summary.file}: {describe_new_queries(summary.new_queries, summary.new_queries_by_code)}")
         summaries.append(summary.as_dict())
-        failed |= summary.rejected > 0
+        partial |= summary.rejected > 0
     if summary_json:
         try:
             atomic_write(summary_json, json.dumps(summaries, indent=1, default=str))
         except EhcpError as exc:
             # the imports are committed: the exit code says how they went, not how the summary did
             click.echo(f"warning: the summary could not be written ({exc}); the imports above stand", err=True)
-    if failed:
-        raise click.exceptions.Exit(1)
+    if failed or partial:  # 1 refused (nothing stored from that file); 3 imported, with rows rejected
+        raise click.exceptions.Exit(1 if failed else IMPORTED_WITH_REJECTS)
 
 
 def _waiting(obj: Context, path: Path):
