@@ -563,10 +563,8 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     Example: ehcp alerts --people people.csv --smtp mail.council.gov.uk:25 --from send-alerts@council.gov.uk
              ehcp alerts --people people.xlsx --outbox /srv/send/outbox --dry-run
     """
-    from email.utils import parseaddr
-
     from .alerts.delivery import OutboxDelivery, SmtpDelivery
-    from .alerts.people import read_people
+    from .alerts.people import parse_sender, read_people
     from .alerts.run import send_alerts
 
     if bool(server) == bool(outbox):
@@ -575,10 +573,10 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
         raise click.UsageError("--smtp needs --from ADDRESS")
     if outbox and (starttls or smtp_user):
         raise click.UsageError("--starttls and --smtp-user go with --smtp, not --outbox")
-    sender = sender or "ehcp-tracker@localhost"
-    if parseaddr(sender)[1].count("@") != 1:
-        raise click.BadParameter(f"{sender!r} is not an email address", param_hint="--from")
+    sender = parse_sender(sender or "ehcp-tracker@localhost")
     people = read_people(people_file)
+    for problem in people.problems:
+        click.echo(f"error: skipped: {problem}", err=True)
     delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
                 else OutboxDelivery(outbox, obj.as_of))
     outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
@@ -597,6 +595,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
             click.echo(digest.text())
         obj.say(f"alerts as of {obj.as_of:%a %d %b %Y} (dry run, nothing sent or recorded): "
                 f"{len(outcome.digests)} digests, {total} alerts")
+        _skipped_rows(people, people_file)
         return
     for person, reason in outcome.failed:
         click.echo(f"error: not delivered to {person.id} <{person.email}>: {reason}", err=True)
@@ -605,7 +604,18 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     obj.say(f"alerts as of {obj.as_of:%a %d %b %Y}{' (first run)' if outcome.first_run else ''}: "
             f"{len(outcome.delivered)} of {len(outcome.digests)} digests {where} ({sent} of {total} alerts); "
             f"alert run {outcome.run_id}")
+    _skipped_rows(people, people_file)
     if outcome.failed:
+        raise click.exceptions.Exit(1)
+
+
+def _skipped_rows(people, people_file: Path) -> None:
+    """Bad rows of the people file: everyone else was alerted, but the run still fails (exit 1) so
+    the rows get fixed."""
+    rows = len({p.row for p in people.problems})
+    if rows:
+        click.echo(f"error: {rows} {'row' if rows == 1 else 'rows'} of {people_file.name} skipped (listed above); "
+                   "their cases' alerts went to the team leads; everyone else was alerted", err=True)
         raise click.exceptions.Exit(1)
 
 

@@ -113,8 +113,69 @@ def hostile_workbooks() -> dict[str, bytes]:
         "zip with its directory damaged": base[:-10] + b"\xff" * 10,
         "a zip of nothing": _empty_zip(),
         "too many parts": workbook(extra={f"xl/media/p{i}.bin": b"" for i in range(10_001)}),
+        "shared strings inflated past the cells": inflated_shared_strings(),
+        "shared strings inflated behind padded rows": inflated_shared_strings(padding_rows=120_000),
+        "an inline string longer than Excel allows": workbook(sheet(
+            HEADER_ROW + '<row r="2">' + inline("A2", "R" * 40_000) + "</row>")),
+        "zip version field bit-flipped": flipped(base, b"PK\x01\x02", 6, 0xFF),
+        "unknown compression method": flipped(base, b"PK\x01\x02", 10, 0x63),
+        "encrypted member": flipped(base, b"PK\x01\x02", 8, 0x01),
     }
     return cases
+
+
+SST_TYPE = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml")
+
+
+def inflated_shared_strings(count: int = 200_000, padding_rows: int = 0) -> bytes:
+    """A workbook whose shared-string table holds ``count`` unique strings behind two real rows (the
+    45 MB workbook of issue 28 held 6 million behind 49); ``padding_rows`` empty rows make the sheet
+    large enough to pass the directory's size check, so the strings must be counted."""
+    strings = ["request_id", "person_id", "request_received"] + [f"S{i:07d}" for i in range(count)]
+    table = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+             f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{len(strings)}" '
+             f'uniqueCount="{len(strings)}">' + "".join(f"<si><t>{s}</t></si>" for s in strings) + "</sst>")
+    header = '<row r="1">' + "".join(f'<c r="{c}1" t="s"><v>{i}</v></c>' for i, c in enumerate("ABC")) + "</row>"
+    padding = "".join(f'<row r="{n}" spans="1:3" ht="{n % 97}"/>' for n in range(3, 3 + padding_rows))
+    return _with_shared_strings(sheet(header + DATA_ROW + padding), table)
+
+
+def shared_string_extract(rows: int, unused: int = 0) -> bytes:
+    """An honest workbook as Excel writes it: every text in the shared-string table, each row's
+    request and person IDs unique (so the table is as large as the sheet allows); ``unused`` more
+    strings that no cell refers to make it a dishonest one."""
+    strings = ["request_id", "person_id", "request_received", "2024-03-01"]
+    cells = ['<row r="1">' + "".join(f'<c r="{c}1" t="s"><v>{i}</v></c>' for i, c in enumerate("ABC")) + "</row>"]
+    for n in range(2, rows + 2):
+        strings += [f"R{n:07d}", f"P{n:07d}"]
+        cells.append(f'<row r="{n}"><c r="A{n}" t="s"><v>{len(strings) - 2}</v></c>'
+                     f'<c r="B{n}" t="s"><v>{len(strings) - 1}</v></c><c r="C{n}" t="s"><v>3</v></c></row>')
+    strings += [f"U{n:07d}" for n in range(unused)]
+    table = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+             f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{len(strings)}" '
+             f'uniqueCount="{len(strings)}">' + "".join(f"<si><t>{s}</t></si>" for s in strings) + "</sst>")
+    return _with_shared_strings(sheet("".join(cells)), table)
+
+
+def _with_shared_strings(sheet_xml: str, table: str) -> bytes:
+    return workbook(sheet_xml, replace={
+        "[Content_Types].xml": CONTENT_TYPES.replace(
+            "</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SST_TYPE}"/></Types>'),
+        "xl/_rels/workbook.xml.rels": WORKBOOK_RELS.replace("</Relationships>", (
+            '<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+            'sharedStrings" Target="sharedStrings.xml"/></Relationships>')),
+        "xl/sharedStrings.xml": table})
+
+
+def flipped(data: bytes, signature: bytes, offset: int, value: int) -> bytes:
+    """``data`` with one byte of every ``signature`` record (a zip header) set to ``value``: the
+    bit flips of a damaged copy, where the zip library raises its own errors."""
+    out = bytearray(data)
+    start = out.find(signature)
+    while start != -1:
+        out[start + offset] = value
+        start = out.find(signature, start + 4)
+    return bytes(out)
 
 
 def _empty_zip() -> bytes:

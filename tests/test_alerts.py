@@ -288,7 +288,7 @@ def test_outbox_writes_eml_files_and_dry_run_records_nothing(night, tmp_path, db
     (["--smtp", "localhost:25"], "--smtp needs --from ADDRESS"),
     (["--smtp", "localhost", "--from", "a@b.org"], "is not HOST:PORT"),
     (["--outbox", "x", "--starttls"], "--starttls and --smtp-user go with --smtp"),
-    (["--smtp", "localhost:25", "--from", "nobody"], "is not an email address"),
+    (["--smtp", "localhost:25", "--from", "nobody"], "--from: not an email address"),
 ])
 def test_usage_errors(night, args, message):
     result = night("alerts", "--people", night.people, *args)
@@ -315,7 +315,7 @@ def test_login_needs_the_password_from_the_environment(night, smtp, monkeypatch)
 def test_people_file_is_validated_like_an_extract(tmp_path, rows, problem):
     path = write_csv(tmp_path / "people.csv", ["ID", "Name", "Email", "Team", "Role"], rows)
     with pytest.raises(ImportRejected) as caught:
-        read_people(path)
+        read_people(path, strict=True)
     assert problem in str(caught.value)
 
 

@@ -15,6 +15,7 @@ import tracemalloc
 
 import pytest
 
+from ehcp_tracker import workbook as bounds
 from ehcp_tracker.errors import EhcpError
 from ehcp_tracker.ingest import extract
 from ehcp_tracker.ingest.extract import read_extract
@@ -128,7 +129,7 @@ def test_a_hostile_workbook_is_refused_quickly_in_bounded_memory(tmp_path, monke
     path = tmp_path / "hostile.xlsx"
     path.write_bytes(hostile_workbooks()[name])
     # the row bound at 10,000 instead of Excel's 1,048,576: the same code path, traced 100 times faster
-    monkeypatch.setattr(extract, "XLSX_MAX_ROWS", 10_000)
+    monkeypatch.setattr(bounds, "XLSX_MAX_ROWS", 10_000)
     tracemalloc.start()
     started = time.monotonic()
     try:
@@ -141,6 +142,62 @@ def test_a_hostile_workbook_is_refused_quickly_in_bounded_memory(tmp_path, monke
     assert "\n" not in message and message.startswith("hostile.xlsx")
     assert peak < 200 << 20, f"{name}: {peak >> 20} MB"
     assert time.monotonic() - started < 30  # a hang guard, not a timing: these take well under a second
+
+
+@pytest.mark.parametrize("name", sorted(hostile_workbooks()))
+def test_a_hostile_people_workbook_is_refused_in_one_line_in_bounded_memory(tmp_path, monkeypatch, name):
+    """The people file is a workbook too (issue 28, point 2): the extract's bounds apply to it."""
+    from ehcp_tracker.alerts.people import read_people
+
+    path = tmp_path / "people.xlsx"
+    path.write_bytes(hostile_workbooks()[name])
+    monkeypatch.setattr(bounds, "XLSX_MAX_ROWS", 10_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(EhcpError) as caught:
+            read_people(path)
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    # one line, or (a sheet read but not a people file) the listing of missing columns
+    assert all(line.strip().startswith("people.xlsx") for line in str(caught.value).splitlines())
+    assert peak < 200 << 20, f"{name}: {peak >> 20} MB"
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("shared strings inflated past the cells", "shared strings (4,800,251 bytes) are out of proportion to its cells"),
+    ("shared strings inflated behind padded rows", "has 200,003 shared strings (4,800,251 bytes) but its sheets only 6 cells"),
+    ("an inline string longer than Excel allows", "row 2, column 1: a cell of 40,000 characters"),
+    ("zip version field bit-flipped", "damaged or truncated (cut short in copying?): NotImplementedError"),
+    ("unknown compression method", "NotImplementedError"),
+    ("encrypted member", "RuntimeError"),
+])
+def test_strings_and_zip_errors_are_refused_for_what_they_are(tmp_path, name, reason):
+    path = tmp_path / "hostile.xlsx"
+    path.write_bytes(hostile_workbooks()[name])
+    with pytest.raises(EhcpError) as caught:
+        read_extract(path)
+    assert reason in str(caught.value)
+
+
+def test_a_real_workbook_with_many_unique_shared_strings_is_read(tmp_path, monkeypatch):
+    """The shared-string bound is relative to the cells: rows of unique IDs (a table past the size
+    that is never scanned, here lowered to 64 KiB so the test stays fast) are an ordinary extract,
+    counted and read."""
+    import zipfile
+
+    from .hostile import shared_string_extract
+
+    monkeypatch.setattr(bounds, "SST_FREE_BYTES", 64 << 10)
+    path = tmp_path / "many.xlsx"
+    path.write_bytes(shared_string_extract(4_000))
+    assert zipfile.ZipFile(path).getinfo("xl/sharedStrings.xml").file_size > bounds.SST_FREE_BYTES
+    raw = read_extract(path)
+    assert len(raw.cells) == 4_000 and raw.cells["request_id"].iloc[-1] == "R0004001"
+    # the same rows with 12,000 more strings than the sheets have cells: refused before openpyxl
+    path.write_bytes(shared_string_extract(4_000, unused=12_000 + 1_000))
+    with pytest.raises(EhcpError, match="shared strings .* but its sheets only 12,003 cells"):
+        read_extract(path)
 
 
 def test_a_declared_dimension_is_ignored(tmp_path, monkeypatch):
@@ -158,11 +215,11 @@ def test_a_declared_dimension_is_ignored(tmp_path, monkeypatch):
 def test_member_size_and_cell_count_are_capped(tmp_path, monkeypatch):
     path = tmp_path / "big.xlsx"
     path.write_bytes(workbook())
-    monkeypatch.setattr(extract, "XLSX_MAX_MEMBER_BYTES", 100)
+    monkeypatch.setattr(bounds, "XLSX_MAX_MEMBER_BYTES", 100)
     with pytest.raises(EhcpError, match="unpacks to more than"):
         read_extract(path)
-    monkeypatch.setattr(extract, "XLSX_MAX_MEMBER_BYTES", 1 << 30)
-    monkeypatch.setattr(extract, "XLSX_MAX_CELLS", 3)
+    monkeypatch.setattr(bounds, "XLSX_MAX_MEMBER_BYTES", 1 << 30)
+    monkeypatch.setattr(bounds, "XLSX_MAX_CELLS", 3)
     with pytest.raises(EhcpError, match="more than 3 cells"):
         read_extract(path)
 

@@ -14,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ehcp_tracker"
 WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts")
-SHARED = ("schema", "errors", "files", "output", "progress", "listings")
+SHARED = ("schema", "errors", "files", "output", "progress", "listings", "workbook")
 
 
 def _module_name(path: Path) -> str:

@@ -9,20 +9,22 @@ dates, days and regulations: no names of children (none are held), no dates of b
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import io
 import os
 import string
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.headerregistry import Address
+from email.utils import formatdate
 from pathlib import Path
 
 import pandas as pd
 
 from ..output import to_xlsx
 from .events import Alert
-from .people import Person
+from .people import Person, mailbox, parse_sender
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "digest.html"
 # (section heading, the events it holds): the digest's order
@@ -82,13 +84,25 @@ class Digest:
             meta=html.escape(f"As of {self.as_of:%A %d %B %Y}; {len(self.alerts)} alerts, each sent once."),
             summary=f'<ul class="summary">{summary}</ul>', sections=sections, footer=html.escape(FOOTER))
 
-    def message(self, sender: str, template: str | None = None) -> EmailMessage:
+    def message_id(self, domain: str) -> str:
+        """The same digest (day, recipient, alerts) always has the same Message-ID, so a digest sent
+        again after a crash (see ``run``) is recognisable as the same message, by a person or by a
+        mail system that drops repeats."""
+        keys = sorted(repr(a.key(self.recipient.key)) for a in self.alerts)
+        digest = hashlib.sha256("\n".join([self.as_of.isoformat(), self.recipient.key, *keys]).encode()).hexdigest()
+        return f"<ehcp-alerts.{self.as_of:%Y%m%d}.{digest[:32]}@{domain or 'localhost'}>"
+
+    def message(self, sender: str | Address, template: str | None = None) -> EmailMessage:
+        """The digest as a message; headers from structured addresses (``people.mailbox``), never
+        from pasted strings, so no name can add a recipient or a header."""
+        if not isinstance(sender, Address):
+            sender = parse_sender(sender)
         message = EmailMessage()
         message["Subject"] = self.subject
         message["From"] = sender
-        message["To"] = formataddr((self.recipient.name, self.recipient.email))
+        message["To"] = mailbox(self.recipient.name, self.recipient.email)
         message["Date"] = formatdate(localtime=True)
-        message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+        message["Message-ID"] = self.message_id(sender.domain)
         message.set_content(self.text())
         message.add_alternative(self.html(template), subtype="html")
         if len(self.alerts) > ATTACH_OVER:

@@ -159,7 +159,10 @@ def route(alerts: list[Alert], people: People) -> Routing:
                 give(person, alert)
                 continue
             routing.unknown_caseworker_cases.add((alert.kind, alert.case_id))
-            alert = replace(alert, note=f"caseworker {alert.caseworker or '(none recorded)'} is not in the people file")
+            row = people.skipped.get(alert.caseworker.strip().casefold()) if isinstance(alert.caseworker, str) else None
+            alert = replace(alert, note=f"caseworker {alert.caseworker} is on row {row} of the people file, which was "
+                                        "skipped (see the run's output)" if row else
+                            f"caseworker {alert.caseworker or '(none recorded)'} is not in the people file")
         else:
             alert = replace(alert, note=f"escalated: still overdue after {alert.days_overdue} days; "
                                         f"caseworker {alert.caseworker or '(none recorded)'}")

@@ -19,6 +19,7 @@ import pandas as pd
 from ..errors import EhcpError
 from ..output import CONTROL
 from ..schema import KINDS
+from ..workbook import open_workbook, sheet_rows, why
 from .edges import FOOTER_MAX_ROWS, HEADER_SEARCH_ROWS, Skipped, footer_count, header_index
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
@@ -349,85 +350,15 @@ def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[s
     return header, columns, numbers, skipped
 
 
-# Bounds on a workbook, checked before openpyxl parses anything (a 2 MB zip can inflate to 2 GB of
-# whitespace; a 2 KB sheet can declare A1:XFD1048576). Excel's own limits bound rows and columns;
-# a real extract compresses 5-20 times, so 100 is generous for any member worth checking.
-XLSX_MAX_MEMBERS = 10_000
-XLSX_MAX_MEMBER_BYTES = 1 << 30  # 1 GiB uncompressed: some 2 million rows of a wide extract
-XLSX_MAX_TOTAL_BYTES = 2 << 30
-XLSX_MAX_RATIO = 100
-XLSX_RATIO_FROM = 1 << 20  # smaller members may compress as well as they like
-XLSX_MAX_ROWS = 1_048_576  # Excel's limit
-XLSX_MAX_CELLS = 100_000_000  # cells walked (row widths summed): 2.8x a million-row, 35-column extract
-
-
-def check_zip_bounds(path: Path, file: str) -> None:
-    """Refuse a workbook whose members are too many, too large or compressed suspiciously well.
-
-    The sizes are the zip directory's; a member that claims less than it holds is cut off at its
-    claim by ``zipfile`` (and then fails its CRC check), so the claim is a real bound.
-    """
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx), damaged or truncated "
-                        f"(cut short in copying?): {type(exc).__name__}") from None
-    if len(members) > XLSX_MAX_MEMBERS:
-        raise EhcpError(f"{file}: the workbook has {len(members)} parts (at most {XLSX_MAX_MEMBERS}): not an extract")
-    total = 0
-    for member in members:
-        total += member.file_size
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > XLSX_MAX_MEMBER_BYTES or total > XLSX_MAX_TOTAL_BYTES:
-            raise EhcpError(f"{file}: the workbook unpacks to more than {XLSX_MAX_MEMBER_BYTES >> 30} GiB: "
-                            "too large to be an extract (or a zip bomb); export it as CSV")
-        if member.file_size > XLSX_RATIO_FROM and ratio > XLSX_MAX_RATIO:
-            raise EhcpError(f"{file}: a part of the workbook is compressed {ratio:.0f} times "
-                            f"(at most {XLSX_MAX_RATIO}): refused as a possible zip bomb")
-
-
-def _xlsx_rows(sheet, file: str):
-    """(row number, values) of every row up to Excel's last, ignoring the sheet's ``<dimension>``.
-
-    Without ``reset_dimensions`` openpyxl pads every row to the declared width and height (a sheet
-    declaring A1:XFD1048576 is 17 billion cells); with it a row is as wide as its last cell. The
-    cells walked are counted, so rows of stray far-right cells cannot make it unbounded either.
-    """
-    sheet.reset_dimensions()
-    walked = 0
-    for number, values in enumerate(sheet.iter_rows(max_row=XLSX_MAX_ROWS, values_only=True), start=1):
-        walked += len(values) + 1
-        if walked > XLSX_MAX_CELLS:
-            raise EhcpError(f"{file}: more than {XLSX_MAX_CELLS:,} cells in the first sheet (up to row {number}): "
-                            "too large to be an extract; export it as CSV")
-        yield number, list(values)
-
-
 def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str, Skipped]:
-    from openpyxl import load_workbook
-
+    """The first sheet of a workbook, read within ``workbook``'s bounds (zip layer, shared strings,
+    cells), every refusal one line."""
     with open(path, "rb") as handle:
         start = handle.read(8)
-    if not start:
-        raise EhcpError(f"{file}: the file is empty (0 bytes)")
-    if not start.startswith(b"PK\x03\x04"):
-        what = next((w for m, w in _MAGIC if start.startswith(m)), None)
-        raise EhcpError(f"{file}: not an Excel .xlsx workbook: " + (f"this is {what}" if what else
-                        "it does not start like one (is it a CSV file with an .xlsx name?)"))
-    check_zip_bounds(path, file)
-    # openpyxl parses with defusedxml (a dependency): entities, external references and DTDs are
-    # refused. Whatever a hostile or damaged workbook makes openpyxl raise is a damaged workbook:
-    # the broad catches below are around the third-party parser only, never our own checks.
-    with open(path, "rb") as source:  # ours to close, whatever openpyxl leaves open on a damaged file
-        try:
-            workbook = load_workbook(source, read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - see above
-            raise EhcpError(f"{file}: not a readable Excel workbook (.xlsx), damaged or truncated "
-                            f"(cut short in copying?): {_why(exc)}") from None
-        return _read_sheet(workbook, file, known_headers)
+    what = next((w for m, w in _MAGIC if start.startswith(m)), None)
+    with open_workbook(path, file, f"this is {what}" if what else
+                       "it does not start like one (is it a CSV file with an .xlsx name?)") as book:
+        return _read_sheet(book, file, known_headers)
 
 
 def _read_sheet(workbook, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str, Skipped]:
@@ -436,7 +367,7 @@ def _read_sheet(workbook, file: str, known_headers: set[str]) -> tuple[list[str]
             raise EhcpError(f"{file}: the workbook has no worksheet")
         sheet = workbook.worksheets[0]
         header, rows, numbers, above = None, [], [], []
-        for number, values in _xlsx_rows(sheet, file):
+        for number, values in sheet_rows(sheet, file):
             if header is None:
                 names = {str(v).strip().lower() for v in values if v is not None and str(v).strip()}
                 # the header is the first row naming at least two known columns (title rows above it are skipped)
@@ -460,18 +391,8 @@ def _read_sheet(workbook, file: str, known_headers: set[str]) -> tuple[list[str]
         return header, _columns(rows, len(header)), numbers, "xlsx", skipped
     except EhcpError:
         raise
-    except Exception as exc:  # noqa: BLE001 - see above
-        raise EhcpError(f"{file}: the Excel workbook is damaged or truncated: {_why(exc)}") from None
-    finally:
-        workbook.close()
-
-
-def _why(exc: Exception) -> str:
-    """What went wrong in a workbook, without its content: the error's kind, and its message when
-    that is short and quotes nothing (a quoted part may be a cell's value)."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    quiet = not text or len(text) > 80 or CONTROL.search(text) or any(q in text for q in "'\"<")
-    return type(exc).__name__ + ("" if quiet else f" ({text})")
+    except Exception as exc:  # noqa: BLE001 - around openpyxl's row parser (see workbook.open_workbook)
+        raise EhcpError(f"{file}: the Excel workbook is damaged or truncated: {why(exc)}") from None
 
 
 def _looks_like_data(text: str) -> bool:

@@ -23,6 +23,7 @@ from ..clocks.rules import RuleBook
 from ..errors import Problem
 from ..output import CONTROL
 from ..schema import ADVICE_SERVICES, ASSESSMENTS, KINDS, Kind
+from .describe import describe
 from .extract import RawExtract, shown_header
 
 
@@ -180,18 +181,12 @@ def _distinct_strings(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes, pd.Series(texts, dtype=object)
 
 
-# A cell is echoed in a message only when it is a short code: never a value spanning lines (an
-# unclosed quote swallows the rows after it), never one that could be an ID or a date of birth.
-SHORT_CODE = 24
-_DATA_LIKE = re.compile(r"\d{4}|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
-
-
-def shown(value) -> str:
-    """A cell as a message may show it: quoted if a short code, else only how long it is."""
-    text = _cell_text(value)
-    if len(text) <= SHORT_CODE and not CONTROL.search(text) and not _DATA_LIKE.search(text):
-        return repr(text)
-    return f"a value of {len(text)} characters (not shown)"
+def shown(value, col=None, known=()) -> str:
+    """A cell as a message may show it (``describe``: quoted if a code or shaped like the column's
+    codes, else its length and kinds of character)."""
+    if col is None:
+        return describe(value, known=known)
+    return describe(value, known=known, column_type=col.type, personal=col.personal)
 
 
 def _case_id(value) -> str:
@@ -266,14 +261,14 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             valid = allowed[col.name]
             bad = (lowered != "") & ~lowered.isin(valid)
             out.mark(each(bad), col.name, Reason.BAD_VALUE,
-                     lambda i, t=text, c=codes: f"{shown(t.iloc[c[i]])} is not one of: {', '.join(valid)}")
+                     lambda i, t=text, c=codes, k=col, v=valid: f"{shown(t.iloc[c[i]], k, v)} is not one of: {', '.join(v)}")
             invalid[col.name] = each(bad)
             frame[col.name] = each(lowered.where((lowered != "") & ~bad, None))
         elif col.type == "flag":
             lowered = text.str.lower()
             bad = ~lowered.isin(YES | NO)
             out.mark(each(bad), col.name, Reason.BAD_FLAG,
-                     lambda i, t=text, c=codes: f"{shown(t.iloc[c[i]])} is not yes or no")
+                     lambda i, t=text, c=codes, k=col: f"{shown(t.iloc[c[i]], k, YES | NO)} is not yes or no")
             frame[col.name] = each(lowered.isin(YES).astype(object).where(lowered != "", None))
         elif col.type == "int":
             spelled = text
@@ -286,14 +281,14 @@ def validate(raw: RawExtract, book: RuleBook, as_of: dt.date) -> Validated:
             numbers = pd.to_numeric(spelled.where(spelled != "", None), errors="coerce")
             bad = (text != "") & (numbers.isna() | (numbers % 1 != 0))
             out.mark(each(bad), col.name, Reason.BAD_NUMBER,
-                     lambda i, t=text, c=col, k=codes: f"{shown(t.iloc[k[i]])} is not a whole number"
+                     lambda i, t=text, c=col, k=codes: f"{shown(t.iloc[k[i]], c, [w for w, _ in c.aliases])} is not a whole number"
                      + (" or one of: " + ", ".join(sorted({w.upper() if len(w) < 3 else w.title() for w, _ in c.aliases}))
                         if c.aliases else ""))
             if col.bounds:
                 low, high = col.bounds
                 outside = ~bad & numbers.notna() & ((numbers < low) | (numbers > high))
                 out.mark(each(outside.to_numpy(dtype=bool)), col.name, Reason.OUT_OF_RANGE,
-                         lambda i, t=text, k=codes: f"{shown(t.iloc[k[i]])} is outside {low}..{high}")
+                         lambda i, t=text, k=codes, c=col: f"{shown(t.iloc[k[i]], c)} is outside {low}..{high}")
                 bad |= outside
             frame[col.name] = numbers.where(~bad).astype("Int64").array.take(codes)  # code -1: the blank entry
 
@@ -369,7 +364,7 @@ def _check_dates(col, values: pd.Series, floor: dt.date, as_of: dt.date, out: _C
     month_first = orders == 2
     hide = col.personal  # a personal value (a date of birth) is never echoed back
     out.mark(unreadable, col.name, Reason.BAD_DATE,
-             lambda i: "not a date" + ("" if hide else f": {shown(values.iloc[i])}")
+             lambda i: "not a date" + ("" if hide else f": {shown(values.iloc[i], col)}")
              + " (expected YYYY-MM-DD or DD/MM/YYYY)")
     ambiguous = np.zeros(len(values), dtype=bool)
     if month_first.any():
