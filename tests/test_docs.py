@@ -184,6 +184,8 @@ def test_sample_data_readme_commands_exist():
         assert callable(getattr(importlib.import_module(name), "main", None)), f"python -m {name} does not run"
     from ehcp_tracker.cli import cli
 
-    for line in re.findall(r"(?m)^ehcp (.+)$", text):
-        words = line.split()
+    lines = re.findall(r"(?m)^ehcp (.+)$", text)
+    assert lines
+    for line in lines:
+        words = [w for w in line.split() if not w.startswith("-") and not re.fullmatch(r"[\d-]+", w)]
         assert words[0] in cli.commands, line
