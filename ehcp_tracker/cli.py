@@ -22,7 +22,7 @@ import click
 from . import __version__
 from .errors import BadOptionDate, EhcpError, ImportRejected, environment_fault, grouped_problems
 from .files import atomic_write, check_folder, check_writable
-from .output import FORMATS
+from .output import FORMATS, counted
 from .schema import COHORTS, KINDS
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def _emit(frame, fmt, output, title, **xlsx):
         frame = table_view(frame, ctx.obj.book, ctx.obj.as_of, wide=ctx.meta.get("ehcp.wide", False))
     emit(frame, fmt, output, title, **xlsx)
     if output:
-        ctx.obj.say(f"{len(frame)} rows written to {output}")
+        ctx.obj.say(f"{counted(len(frame), 'row')} written to {output}")
 
 
 @cli.command()
@@ -427,12 +427,12 @@ def changes(obj: Context, run_id, all_runs, fields, fmt, output):
                               f"{', '.join(map(str, runs)) or '(none yet)'}")
     if fields:
         frame, runs = field_changes(obj.engine, run_id=run_id, all_runs=all_runs)
-        obj.say(f"{runs_text(runs)}: {len(frame)} field changes")
+        obj.say(f"{runs_text(runs)}: {counted(len(frame), 'field change')}")
         _emit(frame, fmt, output, "fields")
         return
     frame, runs = deadline_changes(obj.engine, run_id=run_id, all_runs=all_runs)
     moved = int((frame["change"] == "moved").sum())
-    obj.say(f"{runs_text(runs)}: {moved} deadlines moved, {len(frame) - moved} clocks changed status")
+    obj.say(f"{runs_text(runs)}: {counted(moved, 'deadline')} moved, {counted(len(frame) - moved, 'clock')} changed status")
     _emit(frame, fmt, output, "changes")
 
 
@@ -470,7 +470,7 @@ def due(obj: Context, window, days, fmt, output, **filters):
     _say_if_in_memory(obj)
     frame, (start, end) = due_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), days=days)
     overdue = int((frame["status"] == "overdue").sum())
-    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame) - overdue} clocks; "
+    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {counted(len(frame) - overdue, 'clock')}; "
             f"{overdue} already overdue (listed first)")
     _emit(frame, fmt, output, "due")
 
@@ -582,11 +582,12 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
                           escalate_after=escalate_after)
     if outcome.unknown_caseworker_cases:
-        obj.say(f"warning: {outcome.unknown_caseworker_cases} cases have a caseworker who is not in "
+        obj.say(f"warning: {counted(outcome.unknown_caseworker_cases, 'case')} "
+                f"{'has' if outcome.unknown_caseworker_cases == 1 else 'have'} a caseworker who is not in "
                 f"{people_file.name}: their alerts go to the team leads")
     if outcome.nobody:
         teams = sorted({a.team or "(no team)" for a in outcome.nobody})
-        obj.say(f"warning: {len(outcome.nobody)} alerts have nobody to go to (no team lead in "
+        obj.say(f"warning: {counted(len(outcome.nobody), 'alert')} {'has' if len(outcome.nobody) == 1 else 'have'} nobody to go to (no team lead in "
                 f"{people_file.name} for {', '.join(teams)})")
     total = sum(len(d.alerts) for d in outcome.digests)
     if dry_run:
@@ -594,7 +595,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
             click.echo(f"To: {digest.recipient.id} <{digest.recipient.email}>\nSubject: {digest.subject}\n")
             click.echo(digest.text())
         obj.say(f"alerts as of {obj.as_of:%a %d %b %Y} (dry run, nothing sent or recorded): "
-                f"{len(outcome.digests)} digests, {total} alerts")
+                f"{counted(len(outcome.digests), 'digest')}, {counted(total, 'alert')}")
         _skipped_rows(people, people_file)
         return
     for person, reason in outcome.failed:
@@ -602,7 +603,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     sent = sum(len(d.alerts) for d in outcome.delivered)
     where = f"written to {outbox}" if outbox else f"sent through {server}"
     obj.say(f"alerts as of {obj.as_of:%a %d %b %Y}{' (first run)' if outcome.first_run else ''}: "
-            f"{len(outcome.delivered)} of {len(outcome.digests)} digests {where} ({sent} of {total} alerts); "
+            f"{len(outcome.delivered)} of {counted(len(outcome.digests), 'digest')} {where} ({sent} of {counted(total, 'alert')}); "
             f"alert run {outcome.run_id}")
     _skipped_rows(people, people_file)
     if outcome.failed:

@@ -142,7 +142,7 @@ def test_first_run_digests_parsed_back(night, smtp, db_url, engine, book):
     result = night.alerts(smtp.address)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    assert "warning: 1 cases have a caseworker who is not in people.csv" in result.stderr
+    assert "warning: 1 case has a caseworker who is not in people.csv" in result.stderr
     messages = {m["To"].addresses[0].username: m for m in smtp.messages}
     assert sorted(messages) == ["alex", "kim", "pat", "sam"]  # one digest per recipient
     alex = messages["alex"]

@@ -189,3 +189,12 @@ def test_sample_data_readme_commands_exist():
     for line in lines:
         words = [w for w in line.split() if not w.startswith("-") and not re.fullmatch(r"[\d-]+", w)]
         assert words[0] in cli.commands, line
+
+
+@pytest.mark.parametrize("n, noun, expected", [(0, "clock", "0 clocks"), (1, "clock", "1 clock"), (2, "row", "2 rows"),
+                                               (1, "query", "1 query"), (3, "query", "3 queries"), (2, "day", "2 days"),
+                                               (1, "field change", "1 field change")])
+def test_counts_are_written_as_people_write_them(n, noun, expected):
+    from ehcp_tracker.output import counted
+
+    assert counted(n, noun) == expected

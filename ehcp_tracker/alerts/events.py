@@ -168,7 +168,7 @@ def route(alerts: list[Alert], people: People) -> Routing:
                                         "skipped (see the run's output)" if row else
                             f"caseworker {alert.caseworker or '(none recorded)'} is not in the people file")
         else:
-            alert = replace(alert, note=f"escalated: still overdue after {alert.days_overdue} days; "
+            alert = replace(alert, note=f"escalated: still overdue after {alert.days_overdue} day{'' if alert.days_overdue == 1 else 's'}; "
                                         f"caseworker {alert.caseworker or '(none recorded)'}")
         leads = people.team_leads(alert.team)
         if not leads:
