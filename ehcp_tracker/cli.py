@@ -552,8 +552,11 @@ def queries(obj: Context, code, fmt, output, **filters):
               help="A clock still overdue this many days after its due date also goes to the team leads.")
 @click.option("--starttls", is_flag=True, help="Upgrade the SMTP connection with STARTTLS.")
 @click.option("--smtp-user", metavar="USER", help="Log in to the SMTP server as USER (password from EHCP_SMTP_PASSWORD).")
+@click.option("--force-takeover", is_flag=True, help="Take over an alerts run still marked running even though its "
+              "lease has not run out (only when you know its process is dead: a live one could then send twice).")
 @click.pass_obj
-def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user):
+def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_after, starttls, smtp_user,
+           force_takeover):
     """Breach alerts after the nightly import: one digest per person (plain text and HTML) of the
     clocks that became overdue or due soon, stopped late or moved since the last run; each alert
     once (a ledger in the database). Escalations and cases whose caseworker is not in the people
@@ -580,7 +583,13 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     delivery = (SmtpDelivery(server, starttls=starttls, user=smtp_user) if server
                 else OutboxDelivery(outbox, obj.as_of))
     outcome = send_alerts(obj.engine, obj.book, obj.as_of, people, delivery, sender=sender, dry_run=dry_run,
-                          escalate_after=escalate_after)
+                          escalate_after=escalate_after, force_takeover=force_takeover)
+    for run_id, host, pid, why in outcome.taken_over:
+        obj.say(f"warning: took over alert run {run_id} (host {host}, process {pid}): {why}")
+    for recipient, how in outcome.resumed:
+        obj.say(f"warning: a digest to {recipient} that an earlier run left in doubt was {how}")
+    for recipient, reason in outcome.resume_failed:
+        click.echo(f"error: a digest to {recipient} left in doubt by an earlier run is still not delivered: {reason}", err=True)
     if outcome.unknown_caseworker_cases:
         obj.say(f"warning: {counted(outcome.unknown_caseworker_cases, 'case')} "
                 f"{'has' if outcome.unknown_caseworker_cases == 1 else 'have'} a caseworker who is not in "
@@ -606,7 +615,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
             f"{len(outcome.delivered)} of {counted(len(outcome.digests), 'digest')} {where} ({sent} of {counted(total, 'alert')}); "
             f"alert run {outcome.run_id}")
     _skipped_rows(people, people_file)
-    if outcome.failed:
+    if outcome.failed or outcome.resume_failed:
         raise click.exceptions.Exit(1)
 
 
@@ -881,6 +890,12 @@ def kpi(obj: Context, month, year, year_start, tracker, list_kpis, kpi_ids, base
         ratios = {k.id for k in catalogue.kpis if k.type == "ratio"}
         rates = {"percent_rows": frame["kpi"].isin(ratios).tolist(), "percent_columns": ("value", "target")}
     _emit(frame, fmt, output, "tracker" if tracker else "kpi", **(rates if fmt == "xlsx" else {}))
+
+
+from .web.commands import COMMANDS as _WEB_COMMANDS  # noqa: E402 - serve, users, access-log (issue 25)
+
+for _command in _WEB_COMMANDS:
+    cli.add_command(_command)
 
 
 def main():  # pragma: no cover - console script entry

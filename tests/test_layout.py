@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ehcp_tracker"
-WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts")
+WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts", "web")
 SHARED = ("schema", "errors", "files", "output", "progress", "listings", "workbook")
 
 
@@ -98,13 +98,23 @@ def test_store_knows_tables_not_rules():
     ("report", ("ingest", "demo", "alerts", "cli")),
     ("demo", ("alerts", "cli")),
     ("alerts", ("ingest", "measures", "report", "demo", "cli")),
+    ("web", ("ingest", "demo", "cli")),
 ])
 def test_data_flows_one_way(wing, forbidden):
     assert _breaches((wing,), forbidden) == []
 
 
+def test_only_the_cli_imports_the_web_wing():
+    """The work tray sits on top: no library wing may depend on the web server."""
+    wings = tuple(w for w in WINGS if w != "web") + ("",)
+    assert _breaches(wings, ("web",)) == []
+    shared = sorted(source for source, targets in GRAPH.items() if _wing(source) in SHARED
+                    for target in targets if _wing(target) == "web")
+    assert shared == []
+
+
 def test_shared_modules_import_only_clocks_and_store():
-    assert _breaches(SHARED, ("ingest", "measures", "report", "demo", "alerts", "cli")) == []
+    assert _breaches(SHARED, ("ingest", "measures", "report", "demo", "alerts", "cli", "web")) == []
 
 
 def test_no_old_flat_module_is_left():

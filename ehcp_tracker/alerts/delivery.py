@@ -63,6 +63,11 @@ class SmtpDelivery:
             raise DeliveryFailed("refused by the server: " + "; ".join(
                 f"{code} {_text(reply)}" for code, reply in refused.values()))
 
+    def holds(self, message_id: str, recipient: str) -> bool:
+        """An SMTP server cannot be asked whether it accepted a message: a digest left in doubt by a
+        run that died is always sent again (at least once)."""
+        return False
+
     def _connect(self) -> smtplib.SMTP:
         if self._smtp is not None:
             return self._smtp
@@ -116,8 +121,26 @@ class OutboxDelivery:
         except OSError as exc:
             raise EhcpError(f"--outbox: cannot create {self.folder}: {exc.strerror}") from exc
 
+    def _stem(self, recipient: str) -> str:
+        return f"{self.as_of:%Y-%m-%d}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', recipient)}"
+
+    def holds(self, message_id: str, recipient: str) -> bool:
+        """Whether a file of this recipient in the outbox already carries ``message_id`` (a run
+        killed after writing it but before recording it); a file a relay has taken away is not
+        seen, and the digest is written again."""
+        from email.parser import BytesHeaderParser
+
+        for path in self.folder.glob(f"*-{re.sub(r'[^A-Za-z0-9_.-]+', '_', recipient)}*.eml"):
+            try:
+                with open(path, "rb") as handle:
+                    if BytesHeaderParser().parse(handle).get("Message-ID", "").strip() == message_id:
+                        return True
+            except OSError:
+                continue
+        return False
+
     def send(self, message: EmailMessage, recipient: str = "message") -> None:
-        stem = f"{self.as_of:%Y-%m-%d}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', recipient)}"
+        stem = self._stem(recipient)
         path, n = self.folder / f"{stem}.eml", 1
         while path.exists():
             n += 1

@@ -1,4 +1,5 @@
-"""One alerts run: detect, route, drop what was already sent, render, deliver, record.
+"""One alerts run: claim the lease, finish what a dead run left, detect, route, drop what was
+already sent, render, record the intent, deliver, confirm.
 
 ``send_alerts`` is the library behind ``ehcp alerts``; it returns what happened rather than printing,
 so the command line only renders it and tests can call it directly.
@@ -7,7 +8,10 @@ so the command line only renders it and tests can call it directly.
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 
 from sqlalchemy.engine import Engine
 
@@ -31,6 +35,9 @@ class AlertsOutcome:
     run_id: int | None = None
     status: str = "dry-run"
     first_run: bool = False
+    taken_over: list[tuple[int, str | None, int | None, str]] = field(default_factory=list)
+    resumed: list[tuple[str, str]] = field(default_factory=list)  # (recipient, how): digests a dead run left
+    resume_failed: list[tuple[str, str]] = field(default_factory=list)  # (recipient, reason): still in doubt
 
 
 def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
@@ -57,34 +64,69 @@ def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
     return outcome, last_import
 
 
-def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, delivery, *, sender: str,
-                dry_run: bool = False, escalate_after: int = DEFAULT_ESCALATE_AFTER) -> AlertsOutcome:
-    """Send tonight's digests through ``delivery`` and record each accepted one in the ledger.
+def send_alerts(engine: Engine, book: RuleBook, as_of: dt.date, people: People, delivery, *, sender: str | Address,
+                dry_run: bool = False, escalate_after: int = DEFAULT_ESCALATE_AFTER,
+                force_takeover: bool = False) -> AlertsOutcome:
+    """Send tonight's digests through ``delivery``: each recorded before it is handed over and
+    confirmed the moment it is accepted (``ledger``), under a lease that a later run takes over if
+    this process dies.
 
-    A recipient whose message is refused (or whose server cannot be reached) gets nothing recorded,
-    so the next run sends them everything again; those delivered stay recorded. ``dry_run`` renders
-    the digests and records nothing, not even the run.
+    A recipient whose message is refused (or whose server cannot be reached) has the record
+    forgotten, so the next run sends them everything again; those delivered stay recorded. A
+    digest a dead run left in doubt is resent unchanged first. ``dry_run`` renders the digests and
+    records nothing, not even the run.
     """
     if dry_run:
         return plan(engine, book, as_of, people, escalate_after=escalate_after)[0]
     template = read_template()
-    run_id = ledger.start_run(engine, as_of, delivery.name)
-    outcome, last_import, completed = AlertsOutcome([]), None, False
+    claim = ledger.start_run(engine, as_of, delivery.name, force_takeover=force_takeover)
+    run_id = claim.run_id
+    outcome, last_import, completed, resumed_alerts = AlertsOutcome([]), None, False, 0
     try:
-        outcome, last_import = plan(engine, book, as_of, people, escalate_after=escalate_after)
-        outcome.run_id = run_id
-        for digest in outcome.digests:
-            try:
-                delivery.send(digest.message(sender, template), digest.recipient.id)
-            except DeliveryFailed as exc:
-                outcome.failed.append((digest.recipient, str(exc)))
-                continue
-            ledger.record(engine, run_id, digest.recipient.key, digest.alerts)
-            outcome.delivered.append(digest)
-        completed = True
+        with ledger.Heartbeat(engine, run_id):
+            resumed, resume_failed, resumed_alerts = _resume(engine, delivery, run_id)
+            outcome, last_import = plan(engine, book, as_of, people, escalate_after=escalate_after)
+            outcome.run_id, outcome.taken_over = run_id, claim.taken_over
+            outcome.resumed, outcome.resume_failed = resumed, resume_failed
+            for digest in outcome.digests:
+                message = digest.message(sender, template)
+                message_id = message["Message-ID"]
+                ledger.intend(engine, run_id, digest.recipient, message_id, message.as_bytes(), digest.alerts)
+                try:
+                    delivery.send(message, digest.recipient.id)
+                except DeliveryFailed as exc:
+                    ledger.not_delivered(engine, message_id)
+                    outcome.failed.append((digest.recipient, str(exc)))
+                    continue
+                ledger.delivered(engine, message_id)
+                outcome.delivered.append(digest)
+            completed = True
     finally:
         delivery.close()
-        outcome.status = ledger.finish_run(engine, run_id, sent=len(outcome.delivered), failed=len(outcome.failed),
-                                           alerts=sum(len(d.alerts) for d in outcome.delivered),
-                                           last_import_run_id=last_import, completed=completed)
+        failed = len(outcome.failed) + len(outcome.resume_failed)
+        outcome.status = ledger.finish_run(
+            engine, run_id, sent=len(outcome.delivered) + len(outcome.resumed), failed=failed,
+            alerts=sum(len(d.alerts) for d in outcome.delivered) + resumed_alerts,
+            last_import_run_id=last_import, completed=completed)
     return outcome
+
+
+def _resume(engine: Engine, delivery, run_id: int) -> tuple[list, list, int]:
+    """Deliver the digests a dead run recorded but never saw accepted: found already in the
+    outbox, or resent byte for byte (the same Message-ID, so a repeat is recognisable)."""
+    resumed, failed, alerts = [], [], 0
+    for row in ledger.in_doubt(engine, run_id):
+        message = email.message_from_bytes(row.content, policy=email.policy.default)
+        if delivery.holds(row.message_id, row.recipient):
+            how = "found already delivered"
+        else:
+            try:
+                delivery.send(message, row.recipient)
+            except DeliveryFailed as exc:
+                failed.append((row.recipient, str(exc)))
+                continue
+            how = "sent again with its original Message-ID"
+        ledger.delivered(engine, row.message_id)
+        alerts += ledger.alerts_of(engine, row.message_id)
+        resumed.append((row.recipient, how))
+    return resumed, failed, alerts

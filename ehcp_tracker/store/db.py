@@ -113,12 +113,33 @@ alert_run = sa.Table(
     sa.Column("finished_at", sa.DateTime),
     sa.Column("as_of", sa.Date, nullable=False),
     sa.Column("delivery", sa.String(20), nullable=False),  # smtp | outbox
-    sa.Column("status", sa.String(20), nullable=False),  # running | sent | partial | failed
+    sa.Column("status", sa.String(20), nullable=False),  # running | sent | partial | failed | refused | abandoned
     sa.Column("messages_sent", sa.Integer, default=0),
     sa.Column("messages_failed", sa.Integer, default=0),
     sa.Column("alerts_sent", sa.Integer, default=0),
     sa.Column("last_import_run_id", sa.Integer,
               doc="the newest import run when the alerts were worked out: moves after it are the next run's news"),
+    # the lease (migration 0012): who runs it, and when it last said it was alive (alerts.ledger)
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("heartbeat_at", sa.DateTime),
+)
+
+# Each digest, recorded before it is handed over (migration 0012): ``sending`` until the server
+# accepts it, then ``sent``. Its exact bytes are kept so a run that takes over after a crash resends
+# the very message (same Message-ID) rather than a new one.
+alert_message = sa.Table(
+    "alert_message", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("alert_run.id"), nullable=False),
+    sa.Column("recipient", sa.String(200), nullable=False),
+    sa.Column("message_id", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # sending | sent
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("message_id", name="uq_alert_message_id"),
+    sa.Index("ix_alert_message_state", "state"),
 )
 
 alert_ledger = sa.Table(
@@ -132,6 +153,7 @@ alert_ledger = sa.Table(
     sa.Column("due", sa.Date, nullable=False),
     sa.Column("recipient", sa.String(200), nullable=False, doc="the people file id, lower case"),
     sa.Column("sent_at", sa.DateTime, nullable=False),
+    sa.Column("message_id", sa.String(255), doc="the alert_message carrying it (migration 0012)"),
     sa.UniqueConstraint("kind", "case_id", "clock", "event", "due", "recipient", name="uq_alert_ledger_once"),
     sa.Index("ix_alert_ledger_run", "run_id"),
 )
@@ -456,3 +478,6 @@ def analyze(conn: sa.Connection, table: sa.Table) -> None:
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
+
+
+from . import accounts as _accounts  # noqa: E402,F401 - the web tables join ``metadata`` (migration 0013)
