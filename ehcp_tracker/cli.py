@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .errors import BadOptionDate, EhcpError, ImportRejected, environment_fault
+from .errors import BadOptionDate, EhcpError, ImportRejected, environment_fault, grouped_problems
 from .files import atomic_write, check_folder, check_writable
-from .output import FORMATS
+from .output import FORMATS, counted
 from .schema import COHORTS, KINDS
 from .sen2.commands import sen2 as _sen2
 
@@ -105,6 +105,10 @@ class EhcpGroup(click.Group):
             click.echo(f"error: {error}", err=True)
             ctx.exit(error.exit_code)
 
+
+# `ehcp import`'s exit code when every file was imported but some rows were rejected (--skip-bad-rows):
+# not 1, so that a nightly `import; [ $? -eq 0 -o $? -eq 3 ] && alerts` still sends the alerts.
+IMPORTED_WITH_REJECTS = 3
 
 # Dates the tool can count with: a clock due 104 weeks after 2199 is still a date pandas can hold.
 OPTION_DATES = (dt.date(1990, 1, 1), dt.date(2199, 12, 31))
@@ -202,7 +206,7 @@ def _emit(frame, fmt, output, title, **xlsx):
         frame = table_view(frame, ctx.obj.book, ctx.obj.as_of, wide=ctx.meta.get("ehcp.wide", False))
     emit(frame, fmt, output, title, **xlsx)
     if output:
-        ctx.obj.say(f"{len(frame)} rows written to {output}")
+        ctx.obj.say(f"{counted(len(frame), 'row')} written to {output}")
 
 
 @cli.command()
@@ -290,9 +294,15 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             wait):
     """Import tonight's extract(s): validate, then update the database in one transaction per file.
 
-    Every problem in a file is reported at once (file, row, column, reason) and, unless
-    --skip-bad-rows is given, nothing from that file is stored. Re-importing the same file changes
-    nothing; cases missing from the extract are kept and marked; every changed field is logged.
+    Every problem in a file is reported at once (file, row, column, reason; many of one kind in a
+    column as one group with its count and first rows) and, unless --skip-bad-rows is given, nothing
+    from that file is stored. Re-importing the same file changes nothing; cases missing from the
+    extract are kept and marked; every changed field is logged. Title lines above the header and
+    totals or notes below the data are skipped, and said once.
+
+    Exit codes: 0 every file imported; 3 imported, with bad rows rejected (--skip-bad-rows: see the
+    rejects file); 1 a file was refused (nothing from it stored); 2 the command was called wrongly.
+    A nightly job runs the alerts after 0 or 3.
 
     Example: ehcp import assessments.csv reviews.xlsx --profile example-system
     """
@@ -314,7 +324,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
     from .sen2.importing import one_per_return
 
     batch = new_batch()
-    summaries, failed = [], False
+    summaries, failed, partial = [], False, False
     for path in one_per_return(list(files)):  # a Blade export's module files are one return
         try:
             with import_progress(path, quiet=obj.quiet) as progress:
@@ -337,15 +347,15 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
             failed = True
             continue
         for summary in results:  # one per kind: an SEN2 return holds requests and plans
-            failed |= _say_imported(obj, summary, summaries)
+            partial |= _say_imported(obj, summary, summaries)
     if summary_json:
         try:
             atomic_write(summary_json, json.dumps(summaries, indent=1, default=str))
         except EhcpError as exc:
             # the imports are committed: the exit code says how they went, not how the summary did
             click.echo(f"warning: the summary could not be written ({exc}); the imports above stand", err=True)
-    if failed:
-        raise click.exceptions.Exit(1)
+    if failed or partial:  # 1 refused (nothing stored from that file); 3 imported, with rows rejected
+        raise click.exceptions.Exit(1 if failed else IMPORTED_WITH_REJECTS)
 
 
 def _say_imported(obj: Context, summary, summaries: list) -> bool:
@@ -356,8 +366,8 @@ def _say_imported(obj: Context, summary, summaries: list) -> bool:
         obj.say(f"warning: {warning}")
     for warning in summary.mass_changes:  # even under --quiet: a cron job must mail this
         click.echo(f"warning: {warning}", err=True)
-    for problem in summary.problems:
-        click.echo(f"rejected: {problem}", err=True)
+    for line in grouped_problems(summary.problems):
+        click.echo(f"rejected: {line}", err=True)
     obj.say(summary.describe())
     for line in describe_moves(summary.deadline_changes, summary.run_id):
         obj.say(line)
@@ -428,12 +438,12 @@ def changes(obj: Context, run_id, all_runs, fields, fmt, output):
                               f"{', '.join(map(str, runs)) or '(none yet)'}")
     if fields:
         frame, runs = field_changes(obj.engine, run_id=run_id, all_runs=all_runs)
-        obj.say(f"{runs_text(runs)}: {len(frame)} field changes")
+        obj.say(f"{runs_text(runs)}: {counted(len(frame), 'field change')}")
         _emit(frame, fmt, output, "fields")
         return
     frame, runs = deadline_changes(obj.engine, run_id=run_id, all_runs=all_runs)
     moved = int((frame["change"] == "moved").sum())
-    obj.say(f"{runs_text(runs)}: {moved} deadlines moved, {len(frame) - moved} clocks changed status")
+    obj.say(f"{runs_text(runs)}: {counted(moved, 'deadline')} moved, {counted(len(frame) - moved, 'clock')} changed status")
     _emit(frame, fmt, output, "changes")
 
 
@@ -471,7 +481,7 @@ def due(obj: Context, window, days, fmt, output, **filters):
     _say_if_in_memory(obj)
     frame, (start, end) = due_listing(obj.engine, obj.book, obj.as_of, _filters(**filters), days=days)
     overdue = int((frame["status"] == "overdue").sum())
-    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {len(frame) - overdue} clocks; "
+    obj.say(f"due {start:%a %d %b %Y} to {end:%a %d %b %Y}: {counted(len(frame) - overdue, 'clock')}; "
             f"{overdue} already overdue (listed first)")
     _emit(frame, fmt, output, "due")
 
@@ -598,11 +608,12 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     for recipient, reason in outcome.resume_failed:
         click.echo(f"error: a digest to {recipient} left in doubt by an earlier run is still not delivered: {reason}", err=True)
     if outcome.unknown_caseworker_cases:
-        obj.say(f"warning: {outcome.unknown_caseworker_cases} cases have a caseworker who is not in "
+        obj.say(f"warning: {counted(outcome.unknown_caseworker_cases, 'case')} "
+                f"{'has' if outcome.unknown_caseworker_cases == 1 else 'have'} a caseworker who is not in "
                 f"{people_file.name}: their alerts go to the team leads")
     if outcome.nobody:
         teams = sorted({a.team or "(no team)" for a in outcome.nobody})
-        obj.say(f"warning: {len(outcome.nobody)} alerts have nobody to go to (no team lead in "
+        obj.say(f"warning: {counted(len(outcome.nobody), 'alert')} {'has' if len(outcome.nobody) == 1 else 'have'} nobody to go to (no team lead in "
                 f"{people_file.name} for {', '.join(teams)})")
     total = sum(len(d.alerts) for d in outcome.digests)
     if dry_run:
@@ -610,7 +621,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
             click.echo(f"To: {digest.recipient.id} <{digest.recipient.email}>\nSubject: {digest.subject}\n")
             click.echo(digest.text())
         obj.say(f"alerts as of {obj.as_of:%a %d %b %Y} (dry run, nothing sent or recorded): "
-                f"{len(outcome.digests)} digests, {total} alerts")
+                f"{counted(len(outcome.digests), 'digest')}, {counted(total, 'alert')}")
         _skipped_rows(people, people_file)
         return
     for person, reason in outcome.failed:
@@ -618,7 +629,7 @@ def alerts(obj: Context, people_file, server, sender, outbox, dry_run, escalate_
     sent = sum(len(d.alerts) for d in outcome.delivered)
     where = f"written to {outbox}" if outbox else f"sent through {server}"
     obj.say(f"alerts as of {obj.as_of:%a %d %b %Y}{' (first run)' if outcome.first_run else ''}: "
-            f"{len(outcome.delivered)} of {len(outcome.digests)} digests {where} ({sent} of {total} alerts); "
+            f"{len(outcome.delivered)} of {counted(len(outcome.digests), 'digest')} {where} ({sent} of {counted(total, 'alert')}); "
             f"alert run {outcome.run_id}")
     _skipped_rows(people, people_file)
     if outcome.failed or outcome.resume_failed:

@@ -56,6 +56,36 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+# A column's problem of one kind on many rows is one group: its count, its first rows and the first
+# few problems in full; every one of them is still in the rejects file and the summary JSON.
+GROUP_SHOWN = 3
+GROUP_ROWS_NAMED = 10
+
+
+def grouped_problems(problems: list[Problem], shown: int = GROUP_SHOWN) -> list[str]:
+    """The problems as lines for people, grouped by column and reason in the order their first rows
+    come: a group of up to ``shown`` problems is listed whole; a larger one gets a line with its
+    count and first rows, then its first ``shown`` problems."""
+    groups: dict[tuple, list[Problem]] = {}
+    for problem in problems:
+        key = (problem.column, problem.code) if problem.row is not None else (id(problem),)
+        groups.setdefault(key, []).append(problem)
+    lines = []
+    for members in sorted(groups.values(), key=lambda g: min((p.row or 0) for p in g)):
+        members = sorted(members, key=lambda p: p.row or 0)
+        if len(members) > shown:
+            first = members[0]
+            column = f"{first.header!r} ({first.column})" if first.header else first.column or "(no column)"
+            rows = [str(p.row) for p in members[:GROUP_ROWS_NAMED]]
+            more = len(members) - len(rows)
+            named = ", ".join(rows) + (f" and {more} more" if more else "")
+            lines.append(f"column {column}, {first.code.replace('_', ' ')}: {len(members)} rows ({named}); the first {shown}:")
+            lines += [f"  {p}" for p in members[:shown]]
+        else:
+            lines += [str(p) for p in members]
+    return lines
+
+
 class ImportRejected(EhcpError):
     """A file failed validation; nothing from it was stored."""
 
@@ -63,8 +93,10 @@ class ImportRejected(EhcpError):
         self.file = file
         self.problems = problems
         noun = "problem" if len(problems) == 1 else "problems"
-        lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"{file}: {len(problems)} {noun}; nothing was imported from this file:\n{lines}")
+        rows = len({p.row for p in problems if p.row is not None})
+        where = f" in {rows} {'row' if rows == 1 else 'rows'}" if rows > 1 else ""
+        lines = "\n".join(f"  {line}" for line in grouped_problems(problems))
+        super().__init__(f"{file}: {len(problems)} {noun}{where}; nothing was imported from this file:\n{lines}")
 
 
 # --- Faults of the machine rather than of the input --------------------------------------------------

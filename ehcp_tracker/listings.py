@@ -7,6 +7,7 @@ only parses options and renders, and tests can call these directly.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import difflib
 from dataclasses import dataclass, replace
 
@@ -237,6 +238,16 @@ def week_window(as_of: dt.date) -> tuple[dt.date, dt.date]:
     return monday, monday + dt.timedelta(days=6)
 
 
+def due_parts(results: pd.DataFrame, start: dt.date, end: dt.date) -> tuple[pd.Series, pd.Series]:
+    """The two parts of the caseworker's list, as masks over clock ``results``: running and already
+    overdue; running, not overdue, and due from ``start`` to ``end``. ``due`` and the alert digests
+    (``alerts/events.py``) both choose their rows here, so "due this week" is one set of clocks."""
+    due_day = results["due"].dt.date
+    running = results["status"].isin(OPEN_STATUSES)
+    overdue = running & (results["status"] == "overdue")
+    return overdue, running & ~overdue & (due_day >= start) & (due_day <= end)
+
+
 def due(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(), *,
         days: int | None = None) -> tuple[pd.DataFrame, tuple[dt.date, dt.date]]:
     """A caseworker's list: clocks still running that are already overdue, then those due in the
@@ -247,10 +258,8 @@ def due(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filte
     """
     start, end = week_window(as_of) if days is None else (as_of, as_of + dt.timedelta(days=days))
     results = clock_results(engine, book, as_of, filters, running_due_by=end)
-    due_day = results["due"].dt.date
-    running = results["status"].isin(OPEN_STATUSES)
-    overdue = running & (results["status"] == "overdue")
-    chosen = results[overdue | (running & (due_day >= start) & (due_day <= end))].copy()
+    overdue, in_window = due_parts(results, start, end)
+    chosen = results[overdue | in_window].copy()
     chosen["_later"] = chosen["status"] != "overdue"
     chosen = chosen.sort_values(["_later", "due", "case_id", "clock"], kind="stable").drop(columns="_later")
     return chosen.reset_index(drop=True), (start, end)
@@ -283,6 +292,16 @@ def clock_titles(book: RuleBook) -> dict[str, str]:
     for clock in book.clocks:
         titles.setdefault(clock.id, clock.family_title or clock.title)
     return titles
+
+
+_UNVERIFIED = re.compile(r"\s*\([^()]*unverified[^()]*\)|;[^;]*unverified[^;]*(?=;|$)"
+                         r"|:\s[^;:]*could not be (read|checked|verified)[^;]*")
+
+
+def reference_for_caseworkers(reference: str) -> str:
+    """A clock's reference without the notes on what could not be checked ("(paragraph number
+    unverified)"): those are for ``explain`` and the rule book, not a caseworker's morning list."""
+    return _UNVERIFIED.sub("", reference or "").strip()
 
 
 def days_text(status: str, days_overdue: int, due: dt.date | None, as_of: dt.date) -> str:

@@ -33,6 +33,17 @@ _DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+# Nouns whose plural is not the noun + "s" (the words messages count).
+_PLURALS = {"day": "days", "query": "queries", "summary": "summaries", "child": "children", "was": "were"}
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 clock", "2 clocks", "1 query", "0 queries": a count with its noun, as people write it."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {plural or _PLURALS.get(noun) or (noun[:-1] + 'ies' if noun.endswith('y') and noun[-2:-1] not in 'aeiou' else noun + 's')}"
+
+
 def clean(text: str) -> str:
     """``text`` with every control or bidi-override character replaced by U+FFFD."""
     return CONTROL.sub("\ufffd", text)

@@ -7,7 +7,7 @@ final plan: 20 weeks = 140 days, reg 13(2)):
 - R1 (CW1, North), received 2 Sep 2019, decided 1 Oct: the final plan was due 20 Jan 2020, 42 days
   overdue: past the 14-day escalation, so North's team lead hears too;
 - R2 (CW2, North), received 13 Jan 2020: decision due 24 Feb, 7 days overdue (not escalated);
-- R3 (CW1, North), received 27 Jan 2020: decision due 9 Mar, 7 days left: due soon;
+- R3 (CW1, North), received 24 Jan 2020: decision due Fri 6 Mar, 4 days left: due this week;
 - R4 (CW9, South): CW9 is not in the people file, so South's team lead gets the case.
 """
 
@@ -37,7 +37,7 @@ HEADER = ["request_id", "person_id", "request_received", "caseworker", "team", "
 ROWS = [
     ["R1", "P1", "2019-09-02", "CW1", "North", "assess", "2019-10-01"],
     ["R2", "P2", "2020-01-13", "CW2", "North", "", ""],
-    ["R3", "P3", "2020-01-27", "cw1", "North", "", ""],
+    ["R3", "P3", "2020-01-24", "cw1", "North", "", ""],
     ["R4", "P4", "2020-01-13", "CW9", "South", "", ""],
 ]
 PEOPLE = [
@@ -142,7 +142,7 @@ def test_first_run_digests_parsed_back(night, smtp, db_url, engine, book):
     result = night.alerts(smtp.address)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    assert "warning: 1 cases have a caseworker who is not in people.csv" in result.stderr
+    assert "warning: 1 case has a caseworker who is not in people.csv" in result.stderr
     messages = {m["To"].addresses[0].username: m for m in smtp.messages}
     assert sorted(messages) == ["alex", "kim", "pat", "sam"]  # one digest per recipient
     alex = messages["alex"]
@@ -160,7 +160,7 @@ def test_first_run_digests_parsed_back(night, smtp, db_url, engine, book):
     text = "\n".join(lines_of(alex))
     assert "R1  Final EHC plan issued\n    due Mon 20 Jan 2020: 42 days overdue\n" in text
     assert "SEND Regulations 2014 reg 13(2)" in text
-    assert "R3  Decision whether to assess notified\n    due Mon 09 Mar 2020: 7 days left" in text
+    assert "R3  Decision whether to assess notified\n    due Fri 06 Mar 2020: 4 days left" in text
     # nothing but IDs and dates: no person IDs
     assert "P1" not in alex.as_string() and "P3" not in alex.as_string()
     html = alex.get_body(("html",)).get_content()
@@ -175,7 +175,7 @@ def test_first_run_digests_parsed_back(night, smtp, db_url, engine, book):
     # the ledger holds exactly what was sent
     rows = ledger_rows(db_url)
     assert ("R1", "final_plan", "escalated", dt.date(2020, 1, 20), "tln") in rows
-    assert ("R3", "decision_to_assess", "due_soon", dt.date(2020, 3, 9), "cw1") in rows
+    assert ("R3", "decision_to_assess", "due_soon", dt.date(2020, 3, 6), "cw1") in rows
     assert len(rows) == sum(len(alerts_in(m)) for m in smtp.messages)
 
 
@@ -437,7 +437,7 @@ def test_a_review_that_stops_late_between_two_nights_is_news_once(run, smtp, tmp
         return smtp.take()
 
     title = clock_titles(book)["phase_transfer"]
-    first = night("2024-02-10", "", "r1.csv")  # the transfer review is in its warning window
+    first = night("2024-02-12", "", "r1.csv")  # Monday: the transfer deadline (14 February) is this week
     assert ("AR2", title, "Due this week") in alerts_in(first[0])
     second = night("2024-02-20", "2024-02-15", "r2.csv")  # the amended plan issued a day late
     assert len(second) == 1 and ("AR2", title, "Stopped late") in alerts_in(second[0])

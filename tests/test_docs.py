@@ -140,3 +140,61 @@ def test_docs_site_builds_strict(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:]
     assert (tmp_path / "site" / "reference" / "commands" / "index.html").is_file()
     assert (tmp_path / "site" / "board-pack.png").is_file(), "the screenshots are served with the site"
+
+
+def _block(page: str, first_line: str) -> str:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    block = next((b for b in re.findall(r"```\w*\n(.*?)```", text, re.S) if b.startswith(first_line)), None)
+    assert block, f"{page} has a code block starting {first_line!r}"
+    return block
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script")
+@pytest.mark.parametrize("import_exit, alerts_sent, job_exit", [(0, True, 0), (3, True, 3), (1, False, 1), (2, False, 2)])
+def test_the_nightly_script_sends_alerts_after_0_or_3(tmp_path, import_exit, alerts_sent, job_exit):
+    """The documented script, run as written, with an `ehcp` that exits as the import would."""
+    script = _block("nightly-run.md", "#!/bin/sh").replace("/srv/send", str(tmp_path))
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "ehcp.env").write_text("EHCP_DB=sqlite:///x.db\nEHCP_SMTP_PASSWORD=x\n")
+    ehcp = tmp_path / ".venv" / "bin" / "ehcp"
+    ehcp.write_text(f'#!/bin/sh\necho "$2" >> {tmp_path}/calls\n[ "$2" = import ] && exit {import_exit}\nexit 0\n')
+    ehcp.chmod(0o755)
+    (tmp_path / "nightly.sh").write_text(script)
+    done = subprocess.run(["sh", str(tmp_path / "nightly.sh")], capture_output=True, text=True, timeout=30)
+    calls = (tmp_path / "calls").read_text().split()
+    assert calls == (["import", "alerts"] if alerts_sent else ["import"]), done.stderr
+    assert done.returncode == job_exit
+
+
+def test_the_windows_job_sends_alerts_after_0_or_3():
+    batch = _block("nightly-run.md", "@echo off")
+    assert "if %status% EQU 0 goto alerts" in batch and "if %status% EQU 3 goto alerts" in batch
+    assert batch.index("import") < batch.index(":alerts") < batch.index(" alerts --people")
+
+
+def test_sample_data_readme_commands_exist():
+    """Every command sample_data/README.md gives runs: a module with a main, or an ehcp command."""
+    import importlib
+
+    text = (ROOT / "sample_data" / "README.md").read_text(encoding="utf-8")
+    modules = re.findall(r"(?m)^python -m ([\w.]+)", text)
+    assert modules
+    for name in modules:
+        assert callable(getattr(importlib.import_module(name), "main", None)), f"python -m {name} does not run"
+    from ehcp_tracker.cli import cli
+
+    lines = re.findall(r"(?m)^ehcp (.+)$", text)
+    assert lines
+    for line in lines:
+        words = [w for w in line.split() if not w.startswith("-") and not re.fullmatch(r"[\d-]+", w)]
+        assert words[0] in cli.commands, line
+
+
+@pytest.mark.parametrize("n, noun, expected", [(0, "clock", "0 clocks"), (1, "clock", "1 clock"), (2, "row", "2 rows"),
+                                               (1, "query", "1 query"), (3, "query", "3 queries"), (2, "day", "2 days"),
+                                               (1, "field change", "1 field change")])
+def test_counts_are_written_as_people_write_them(n, noun, expected):
+    from ehcp_tracker.output import counted
+
+    assert counted(n, noun) == expected

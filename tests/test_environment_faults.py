@@ -77,7 +77,7 @@ def test_import_outputs_are_replaced_never_followed_and_owner_only(run, tmp_path
         paths = {"--rejects": other, "--summary-json": target}
     result = run("--as-of", AS_OF, "import", extract, "--skip-bad-rows", "--rejects", paths["--rejects"],
                  "--summary-json", paths["--summary-json"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert victim.read_text() == "system file\n"
     for path in (target, other):
         assert not path.is_symlink() and oct(path.stat().st_mode & 0o777) == "0o600"

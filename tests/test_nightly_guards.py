@@ -187,8 +187,8 @@ def test_a_rejected_row_keeps_its_case_and_goes_only_to_the_rejects_file(stored,
     path = extract(tmp_path / "tonight.csv", rows)
     before = snapshot(db_url)
     result = stored("--as-of", AS_OF, "import", path, "--skip-bad-rows")
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "0 missing from the extract" in result.output and "1 rows rejected" in result.output
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    assert "0 missing from the extract" in result.output and "1 row rejected" in result.output
     no_change(before, snapshot(db_url), audit=1)  # R0004 keeps its values and its presence
     rejects = read_rejects(tmp_path / "tonight.rejects.csv")
     assert [(r["row"], r["column"], r["request_id"]) for r in rejects] == [("5", "final_plan_issued", "R0004")]
@@ -211,7 +211,7 @@ def test_several_files_each_get_their_own_rejects_file(stored, tmp_path):
     a, b = extract(tmp_path / "north.csv", first), extract(tmp_path / "south.csv", second)
     result = stored("--as-of", AS_OF, "import", a, b, "--skip-bad-rows", "--rejects", tmp_path / "bad.csv",
                     "--max-missing", "100")
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 3 and "Traceback" not in result.output
     for name, case in (("bad.north.csv", "R0001"), ("bad.south.csv", "R0031")):
         rows = read_rejects(tmp_path / name)
         assert [r["request_id"] for r in rows] == [case], name
@@ -244,7 +244,7 @@ def test_a_month_first_file_is_never_stored_with_day_and_month_swapped(stored, d
             for r in caseload()]
     before = snapshot(db_url)
     result = stored("--as-of", AS_OF, "import", extract(tmp_path / "us.csv", rows), "--skip-bad-rows")
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 3 and "Traceback" not in result.output
     line = next(x for x in result.output.splitlines() if "us.csv: column request_received looks month-first (US)" in x)
     assert "of 60 dates are impossible day-first" in line
     assert result.output.count("request_received looks month-first") == 1
@@ -260,7 +260,7 @@ def test_one_impossible_day_first_cell_makes_the_ambiguous_ones_rejected_too(sto
     rows.append({"request_id": "R0120", "person_id": "P0120", "request_received": "06/02/2024"})
     rows += caseload()  # the stored cases, unchanged
     result = stored("--as-of", AS_OF, "import", extract(tmp_path / "us-new.csv", rows), "--skip-bad-rows")
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 3 and "Traceback" not in result.output
     assert "column request_received looks month-first (US): 19 of 80 dates are impossible day-first" in result.output
     assert "row 21, column request_received: ambiguous in a month-first column" in result.output
     assert "0 new" in result.output

@@ -252,7 +252,7 @@ def test_cli_explain_review(run, caseload):
             "(ncy, for the academic year ncy_academic_year)); its review meeting falls in the 12 months before "
             "the transfer") in text
     assert "Phase transfer (school): reviewed and amended before 15 February [phase_transfer, statutory]" in text
-    assert "due Wed 14 Feb 2024" in text and "1 days late -> late" in text
+    assert "due Wed 14 Feb 2024" in text and "1 day late -> late" in text
     assert "SEND Regulations 2014 reg 18(1)(b)" in text
     assert "Children and Families Act 2014 s44(1)" in text
     none = run("--as-of", "2024-03-01", "explain", "AR4").stdout

@@ -100,7 +100,8 @@ class Digest:
         return string.Template(template or read_template()).safe_substitute(
             title=html.escape(self.subject),
             heading=html.escape(f"EHC deadlines for {self.recipient.name} ({self.recipient.id})"),
-            meta=html.escape(f"As of {self.as_of:%A %d %B %Y}; {len(self.alerts)} alerts, each sent once."),
+            meta=html.escape(f"As of {self.as_of:%A %d %B %Y}; {len(self.alerts)} "
+                             f"{'alert' if len(self.alerts) == 1 else 'alerts'}, each sent once."),
             summary=f'<ul class="summary">{summary}</ul>', sections=sections, footer=self._html_footer())
 
     def _html_footer(self) -> str:
@@ -167,7 +168,7 @@ def read_template() -> str:
 
 def _when(alert: Alert) -> str:
     if alert.event == "stopped_late":
-        return f"due {alert.due:%a %d %b %Y}, stopped {alert.stopped:%a %d %b %Y}: {alert.days_overdue} days late"
+        return f"due {alert.due:%a %d %b %Y}, stopped {alert.stopped:%a %d %b %Y}: {_spelt(f'{alert.days_overdue} late')}"
     return f"due {alert.due:%a %d %b %Y}: {_spelt(alert.days)}"
 
 

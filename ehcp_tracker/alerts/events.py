@@ -4,7 +4,8 @@ An alert is one (case, clock, event, due date). The events, for every clock, sta
 and local alike, that no exemption applies to:
 
 - ``overdue``: the clock is running past its due date;
-- ``due_soon``: the clock is running inside its warning window (the rule's ``warning_days``);
+- ``due_soon`` ("Due this week"): the clock is running, not overdue, and due this week (Monday to
+  Sunday), exactly the rows ``ehcp due`` lists after the overdue ones (``listings.due_parts``);
 - ``stopped_late``: the clock stopped after its due date, and either its stop date is after the last
   run's as-of date, or the stop arrived since the last run (the case's stop date, closure or the
   case itself came in an import since then), or the clock was reported overdue before. The stop
@@ -27,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from ..listings import days_text
+from ..listings import days_text, due_parts, reference_for_caseworkers, week_window
 from .people import People, Person
 
 EVENTS = ("overdue", "escalated", "due_soon", "stopped_late", "moved")
@@ -82,17 +83,20 @@ def detect(results: pd.DataFrame, titles: dict[str, str], stop_fields: dict[str,
     status = unexempt["status"]
     late = _late_news(unexempt[status == "late"], since, changed, alerted_overdue)
     alerts: list[Alert] = []
-    for row in pd.concat([unexempt[status.isin(["overdue", "due_soon"])], late]).itertuples(index=False):
+    # overdue, and due this week: the rows `ehcp due` lists (listings.due_parts), so the digest's
+    # "Due this week" is the caseworker's list, not the rules' wider warning windows
+    overdue, this_week = due_parts(unexempt, *week_window(as_of))
+    for row in pd.concat([unexempt[overdue], unexempt[this_week], late]).itertuples(index=False):
         due = row.due.date()
         base = dict(kind=row.kind, case_id=row.case_id, clock=row.clock, title=titles.get(row.clock, row.clock),
                     due=due, days=days_text(row.status, int(row.days_overdue), due, as_of),
-                    days_overdue=int(row.days_overdue), reference=row.reference or "",
+                    days_overdue=int(row.days_overdue), reference=reference_for_caseworkers(row.reference),
                     caseworker=_text(row.caseworker), team=_text(row.team))
         if row.status == "overdue":
             alerts.append(Alert(event="overdue", **base))
             if row.days_overdue >= escalate_after:
                 alerts.append(Alert(event="escalated", **base))
-        elif row.status == "due_soon":
+        elif row.status in ("due_soon", "open"):  # due this week (the event keeps its ledger name)
             alerts.append(Alert(event="due_soon", **base))
         else:
             fields = changed.get((row.kind, row.case_id), set()) if since is not None else set()
@@ -150,7 +154,7 @@ def _moved(results: pd.DataFrame, moves: pd.DataFrame, titles: dict[str, str], a
         due = row.due.date()
         out.append(Alert(kind=row.kind, case_id=row.case_id, clock=row.clock, title=titles.get(row.clock, row.clock),
                          event="moved", due=due, days=days_text(row.status, int(row.days_overdue), due, as_of),
-                         days_overdue=int(row.days_overdue), reference=row.reference or "",
+                         days_overdue=int(row.days_overdue), reference=reference_for_caseworkers(row.reference),
                          caseworker=_text(row.caseworker), team=_text(row.team), old_due=row.old_due.date(),
                          why=row.why))
     return out
@@ -185,7 +189,7 @@ def route(alerts: list[Alert], people: People) -> Routing:
                                         "skipped (see the run's output)" if row else
                             f"caseworker {alert.caseworker or '(none recorded)'} is not in the people file")
         else:
-            alert = replace(alert, note=f"escalated: still overdue after {alert.days_overdue} days; "
+            alert = replace(alert, note=f"escalated: still overdue after {alert.days_overdue} day{'' if alert.days_overdue == 1 else 's'}; "
                                         f"caseworker {alert.caseworker or '(none recorded)'}")
         leads = people.team_leads(alert.team)
         if not leads:

@@ -330,14 +330,14 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
         lateness = (event - work.due).days
         work.status = "met" if lateness <= 0 else "late"
         work.days_overdue = max(lateness, 0)
-        said = "on time" if lateness <= 0 else f"{lateness} days late"
+        said = "on time" if lateness <= 0 else f"{_days(lateness)} late"
         say(f"stopped {event:%a %d %b %Y} ({clock.stop}): {said} -> {work.status}")
     elif closure is not None:
         work.stopped, work.stop_reason = closure, "closed"
         lateness = (closure - work.due).days
         if closer == "closure_date" and lateness > 0:
             work.status, work.days_overdue = "late", lateness
-            say(f"case closed {closure:%d %b %Y} before {clock.stop}, {lateness} days after the due date: "
+            say(f"case closed {closure:%d %b %Y} before {clock.stop}, {_days(lateness)} after the due date: "
                 "still running past its due date, so a breach -> late")
         else:
             work.status = "met"
@@ -347,13 +347,13 @@ def explain_clock(clock: Clock, book: RuleBook, record: dict, as_of: dt.date) ->
         to_go = (work.due - as_of).days
         if to_go < 0:
             work.status, work.days_overdue = "overdue", -to_go
-            say(f"open on {as_of:%d %b %Y}: {-to_go} days overdue -> overdue")
+            say(f"open on {as_of:%d %b %Y}: {_days(-to_go)} overdue -> overdue")
         elif to_go <= clock.warning_days:
             work.status = "due_soon"
-            say(f"open on {as_of:%d %b %Y}: due in {to_go} days (warning window {clock.warning_days}) -> due_soon")
+            say(f"open on {as_of:%d %b %Y}: due in {_days(to_go)} (warning window {clock.warning_days}) -> due_soon")
         else:
             work.status = "open"
-            say(f"open on {as_of:%d %b %Y}: due in {to_go} days -> open")
+            say(f"open on {as_of:%d %b %Y}: due in {_days(to_go)} -> open")
     return work
 
 
@@ -415,3 +415,8 @@ def _review_notes(record: dict, book: RuleBook) -> list[str]:
                  + ", ".join(f"year {y} -> {t}" for y, t in sorted(book.transfers.items())))
     notes += record_queries(record)
     return notes
+
+
+def _days(n: int) -> str:
+    """"1 day", "3 days": explain is read by people."""
+    return f"{n} day" if n == 1 else f"{n} days"

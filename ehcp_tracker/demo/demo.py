@@ -45,7 +45,7 @@ def run_demo(obj, as_of: dt.date | None = None) -> Path:
         say(summary.describe())
 
     frame, (start, end) = due(engine, book, as_of)
-    click.echo(f"\n== Due {start:%a %d %b} to {end:%a %d %b %Y}: {len(frame)} clocks ==")
+    click.echo(f"\n== Due {start:%a %d %b} to {end:%a %d %b %Y}: {len(frame)} clock{'' if len(frame) == 1 else 's'} ==")
     click.echo(render_table(frame[["case_id", "caseworker", "clock", "due", "status", "exception"]].head(15)))
     late = breaches(engine, book, as_of)
     click.echo(f"== Breaches: {len(late)} ({(late['status'] == 'overdue').sum()} still open, "

@@ -20,6 +20,7 @@ from ..errors import EhcpError
 from ..output import CONTROL
 from ..schema import KINDS
 from ..workbook import open_workbook, sheet_rows, why
+from .edges import FOOTER_MAX_ROWS, HEADER_SEARCH_ROWS, Skipped, footer_count, header_index
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -48,6 +49,7 @@ class RawExtract:
     sources: dict[str, str] = field(default_factory=dict)  # canonical column -> the file's own header
     unknown: list[str] = field(default_factory=list)  # headers matching no column (to suggest misspellings)
     notes: list[str] = field(default_factory=list)  # information, not warnings (e.g. the profile used)
+    skipped: Skipped = field(default_factory=Skipped)  # title lines and footer rows left out (not cases)
 
 
 def profile_search_path() -> list[Path]:
@@ -185,7 +187,7 @@ _MAGIC = (
 )
 
 
-def _read_csv(path: Path, file: str) -> tuple[list[str], list, list[int], str]:
+def _read_csv(path: Path, file: str, known_headers: set[str] = frozenset()) -> tuple[list[str], list, list[int], str, Skipped]:
     raw = path.read_bytes()
     if not raw.strip(b" \t\r\n\xef\xbb\xbf,;"):
         raise EhcpError(f"{file}: the file is empty ({len(raw)} bytes, no header and no rows)")
@@ -197,9 +199,12 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list, list[int], str]:
         raise EhcpError(f"{file}: contains NUL bytes; not a text CSV file (is it a spreadsheet or a UTF-16 export?)")
     utf8 = raw[len(UTF8_BOM):] if encoding == "utf-8-sig" else raw if encoding == "utf-8" else text.encode("utf-8")
     separator = _separator(text, file)
-    fast = _read_csv_fast(utf8, text, separator)
+    head = _head_records(text, separator)
+    at = header_index(head, known_headers)
+    fast = _read_csv_fast(utf8, text, separator) if at == 0 else None
     if fast is not None:
-        return (*fast, encoding)
+        header, columns, numbers, skipped = fast
+        return header, columns, numbers, encoding, skipped
     reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=separator)
     try:
         records = list(reader)
@@ -207,23 +212,45 @@ def _read_csv(path: Path, file: str) -> tuple[list[str], list, list[int], str]:
         hint = ("; a quoted value is never closed: is the file truncated?"
                 if "end of data" in str(exc) else "; is a quote misplaced inside a value?")
         raise EhcpError(f"{file}: not a readable CSV file (line {reader.line_num}: {exc}{hint})") from exc
-    header_index = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
-    if header_index is None:
+    at = header_index(records, known_headers)
+    if at is None:
         raise EhcpError(f"{file}: the file has no header row")
-    header = records[header_index]
-    rows, numbers = [], []
-    for offset, record in enumerate(records[header_index + 1:], start=header_index + 2):
+    header = records[at]
+    skipped = Skipped(title=[i + 1 for i, r in enumerate(records[:at]) if any(c.strip() for c in r)])
+    rows, numbers, wide = [], [], []
+    for offset, record in enumerate(records[at + 1:], start=at + 2):
         if not any(c.strip() for c in record):
             continue  # blank lines, e.g. trailing ones
         if len(record) > len(header) and any(c.strip() for c in record[len(header):]):
-            raise EhcpError(f"{file}, row {offset}: {len(record)} cells but the header has {len(header)}; "
-                            "is a comma inside an unquoted value, or is the file truncated?")
+            wide.append((offset, len(record)))  # refused below, unless it is a footer line
         rows.append((record + [""] * len(header))[: len(header)])
         numbers.append(offset)
-    if rows and len(records[-1]) < len(header) and not text.endswith(("\n", "\r")):
+    footer = footer_count(rows, len(header))
+    if footer:
+        skipped.footer = numbers[len(numbers) - footer:]
+        del rows[len(rows) - footer:], numbers[len(numbers) - footer:]
+    for offset, width in wide:
+        if offset not in skipped.footer:
+            raise EhcpError(f"{file}, row {offset}: {width} cells but the header has {len(header)} (header row "
+                            f"{at + 1}): is a {SEPARATORS[separator]} inside an unquoted value, or is the file truncated?")
+    if not footer and rows and len(records[-1]) < len(header) and not text.endswith(("\n", "\r")):
         raise EhcpError(f"{file}, row {numbers[-1]}: the last row has {len(records[-1])} of {len(header)} cells "
                         "and no line end: the file looks truncated (cut off mid-row); nothing was imported")
-    return header, _columns(rows, len(header)), numbers, encoding
+    return header, _columns(rows, len(header)), numbers, encoding, skipped
+
+
+def _head_records(text: str, separator: str) -> list[list[str]]:
+    """The first records of a CSV text, for finding its header (a damaged record ends the look)."""
+    reader = csv.reader(io.StringIO(text[: 1 << 16], newline=""), delimiter=separator)
+    head = []
+    try:
+        for record in reader:
+            head.append(record)
+            if len(head) >= HEADER_SEARCH_ROWS:
+                break
+    except csv.Error:
+        pass
+    return head
 
 
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -233,11 +260,16 @@ UNREAD_SEPARATORS = {"|": "pipe (|)", "^": "caret (^)", "~": "tilde (~)"}
 
 
 def _separator(text: str, file: str = "the file") -> str:
-    """The separator of the header line: a comma, or the semicolon or tab European Excel writes
+    """The separator of the header line (the busiest of the first lines, so that title lines above
+    it do not count): a comma, or the semicolon or tab European Excel writes
     ("CSV" saved where the decimal mark is a comma). A header holding none of them but an unread
     separator (a pipe) is refused by name; one holding nothing at all is one column, read with
     commas (the required-column check then names what is missing)."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
+    lines = [line for line in text[: 1 << 16].splitlines()[:HEADER_SEARCH_ROWS * 2] if line.strip()][:HEADER_SEARCH_ROWS]
+    # the header is the line with the most separators of any kind: title lines above it have few
+    header = max(lines, key=lambda line: sum(map(line.count, SEPARATORS)), default="")
+    if not any(map(header.count, SEPARATORS)):
+        header = max(lines, key=lambda line: sum(map(line.count, UNREAD_SEPARATORS)), default="")
     counts = {sep: header.count(sep) for sep in SEPARATORS}
     best = max(counts, key=lambda sep: counts[sep])
     if not counts[best]:
@@ -257,7 +289,7 @@ def _columns(rows: list[list], width: int) -> list[list]:
 _BLANK_RECORD = (b"\n\n", b"\n\r", b"\r\r")
 
 
-def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[str], list, np.ndarray] | None:
+def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[str], list, np.ndarray, Skipped] | None:
     """The common case read by pyarrow's C++ parser, each column dictionary-encoded (a pandas
     ``Categorical``: validation then works once per distinct cell).
 
@@ -308,10 +340,17 @@ def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[s
         keep = ~blank
         columns = [c[keep] for c in columns]
         numbers = numbers[keep]
-    return header, columns, numbers
+    skipped = Skipped()
+    last = [[str(c[i]) for c in columns] for i in range(max(0, len(numbers) - FOOTER_MAX_ROWS), len(numbers))]
+    footer = footer_count(last, len(header))
+    if footer:  # a footer as wide as the header ("Total records: 3000,,,"); a narrower one took the csv path
+        skipped.footer = [int(n) for n in numbers[len(numbers) - footer:]]
+        columns = [c[: len(numbers) - footer] for c in columns]
+        numbers = numbers[: len(numbers) - footer]
+    return header, columns, numbers, skipped
 
 
-def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str]:
+def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str, Skipped]:
     """The first sheet of a workbook, read within ``workbook``'s bounds (zip layer, shared strings,
     cells), every refusal one line."""
     with open(path, "rb") as handle:
@@ -322,18 +361,20 @@ def _read_xlsx(path: Path, file: str, known_headers: set[str]) -> tuple[list[str
         return _read_sheet(book, file, known_headers)
 
 
-def _read_sheet(workbook, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str]:
+def _read_sheet(workbook, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str, Skipped]:
     try:
         if not workbook.worksheets:
             raise EhcpError(f"{file}: the workbook has no worksheet")
         sheet = workbook.worksheets[0]
-        header, rows, numbers = None, [], []
+        header, rows, numbers, above = None, [], [], []
         for number, values in sheet_rows(sheet, file):
             if header is None:
-                names = {str(v).strip().lower() for v in values if v is not None}
+                names = {str(v).strip().lower() for v in values if v is not None and str(v).strip()}
                 # the header is the first row naming at least two known columns (title rows above it are skipped)
-                if len(names & known_headers) >= 2 or (number >= 20 and names):
+                if len(names & known_headers) >= 2 or (number >= HEADER_SEARCH_ROWS and names):
                     header = ["" if v is None else str(v) for v in values]
+                elif names:
+                    above.append(number)
                 continue
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
@@ -342,7 +383,12 @@ def _read_sheet(workbook, file: str, known_headers: set[str]) -> tuple[list[str]
             numbers.append(number)
         if header is None:
             raise EhcpError(f"{file}: no header row found in the first sheet (no row names two known columns)")
-        return header, _columns(rows, len(header)), numbers, "xlsx"
+        skipped = Skipped(title=above)
+        footer = footer_count(rows, len(header))
+        if footer:
+            skipped.footer = numbers[len(numbers) - footer:]
+            del rows[len(rows) - footer:], numbers[len(numbers) - footer:]
+        return header, _columns(rows, len(header)), numbers, "xlsx", skipped
     except EhcpError:
         raise
     except Exception as exc:  # noqa: BLE001 - around openpyxl's row parser (see workbook.open_workbook)
@@ -383,13 +429,13 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
     candidates, warnings = ([profile], []) if profile else _shipped_profiles()
     known_headers = canonical_names | {h for p in candidates for h in p.columns}
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        header, columns, numbers, encoding = _read_xlsx(path, file, known_headers)
+        header, columns, numbers, encoding, skipped = _read_xlsx(path, file, known_headers)
     elif path.suffix.lower() in (".csv", ".txt"):
-        header, columns, numbers, encoding = _read_csv(path, file)
+        header, columns, numbers, encoding, skipped = _read_csv(path, file, known_headers)
     else:
         raise EhcpError(f"{file}: unsupported file type {path.suffix or '(none)'}; give a .csv or .xlsx extract")
 
-    notes: list[str] = []
+    notes: list[str] = [skipped.describe(file)] if skipped else []
     if profile is None:
         profile = _detect_profile(file, header, kind, candidates, canonical_names, notes)
     mapping = dict(profile.columns) if profile else {}
@@ -442,7 +488,7 @@ def read_extract(path: Path | str, kind: str | None = None, profile: Profile | N
         raise EhcpError(f"{file}: the extract has a header but no data rows; nothing to import "
                         "(an empty extract would mark every case as missing)")
     return RawExtract(file, cells, pd.Series(numbers, dtype="int64"), kind, warnings, encoding, profile,
-                      sources=seen, unknown=unknown, notes=notes)
+                      sources=seen, unknown=unknown, notes=notes, skipped=skipped)
 
 
 def unknown_columns_warning(file: str, unknown: list[str], shown: int = 5) -> list[str]:

@@ -25,7 +25,7 @@ from ..clocks.engine import evaluate
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError, ImportRejected, Problem
 from ..files import atomic_open
-from ..output import neutralise
+from ..output import counted, neutralise
 from ..schema import KINDS, Kind
 from ..store import db
 from ..store.bulk import insert_columns
@@ -64,20 +64,24 @@ class ImportSummary:
     new_queries: int = 0  # queries present after the import that were not before (by code and case)
     new_queries_by_code: dict[str, int] = field(default_factory=dict)
     rejects_file: str | None = None
+    skipped_rows: dict = field(default_factory=dict)  # {"title": [rows], "footer": [rows]}: not cases, left out
     status: str = "imported"
     batch: str | None = None
 
     def describe(self) -> str:
-        text = (f"{self.file}: {self.kind}, {self.rows_read} rows: {self.new} new, {self.changed} changed, "
+        text = (f"{self.file}: {self.kind}, {counted(self.rows_read, 'row')}: {self.new} new, {self.changed} changed, "
                 f"{self.unchanged} unchanged, {self.missing} missing from the extract (kept)")
         if self.rejected:
-            text += f", {self.rejected} rows rejected"
+            text += f", {counted(self.rejected, 'row')} rejected"
             if self.rejects_file:
                 text += f" (see {self.rejects_file})"
+        if self.skipped_rows:
+            text += f", {counted(len(self.skipped_rows['title']) + len(self.skipped_rows['footer']), 'row')} " \
+                    "skipped (title lines, totals: not cases)"
         if self.deadline_changes:
-            text += f"; {len(self.deadline_changes)} deadlines moved"
+            text += f"; {counted(len(self.deadline_changes), 'deadline')} moved"
         if self.status_changes:
-            text += f"; {len(self.status_changes)} clocks changed status"
+            text += f"; {counted(len(self.status_changes), 'clock')} changed status"
         return text + (f" [import run {self.run_id}]" if self.run_id else "")
 
     def as_dict(self) -> dict:
@@ -302,7 +306,7 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     checked = validate(raw, book, as_of)
     summary = ImportSummary(None, raw.file, raw.kind, rows_read=len(raw.cells), warnings=list(raw.warnings),
                             notes=list(raw.notes), problems=checked.problems, rejected=int(checked.bad_rows.sum()),
-                            batch=batch)
+                            batch=batch, skipped_rows=raw.skipped.as_dict() if raw.skipped else {})
     digest = file_digest(path)
     run_values = dict(kind=raw.kind, file_name=raw.file, file_sha256=digest, as_of=as_of,
                       profile=profile.name if profile else None, rule_book=book.fingerprint,

@@ -28,8 +28,12 @@ def chosen_runs(conn: sa.Connection, run_id: int | None = None, all_runs: bool =
     if all_runs:
         return list(conn.execute(sa.select(runs.c.id).where(runs.c.status.in_(APPLIED)).order_by(runs.c.id)).scalars())
     if run_id is not None:
-        if conn.execute(sa.select(runs.c.status).where(runs.c.id == run_id)).scalar() is None:
+        found = conn.execute(sa.select(runs.c.status, runs.c.file_name).where(runs.c.id == run_id)).first()
+        if found is None:
             raise EhcpError(f"--run: there is no import run {run_id}")
+        if found.status not in APPLIED:  # a refused file stored nothing: "0 deadlines moved" would hide that
+            raise EhcpError(f"--run: import run {run_id} ({found.file_name}) {found.status.replace('_', ' ')}: "
+                            "the file was refused and nothing from it was stored, so it changed nothing")
         return [run_id]
     latest = conn.execute(sa.select(runs.c.id, runs.c.batch).where(runs.c.status.in_(APPLIED))
                           .order_by(runs.c.id.desc()).limit(1)).first()
