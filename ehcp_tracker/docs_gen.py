@@ -47,19 +47,26 @@ def _rules_dir() -> Path:
 
 # ------------------------------------------------------------------------------------------ commands
 
-def walk_commands(group: click.Group | None = None, prefix: str = "ehcp"):
-    """Every command and subcommand, as (full name, command, click context), groups first."""
+def walk_commands(group: click.Group | None = None, prefix: str = "ehcp", parent: click.Context | None = None):
+    """Every command and subcommand, as (full name, command, click context), groups first.
+
+    The contexts are built as click builds them for a real call (the root's ``context_settings``,
+    ``-h`` among the help options, handed down to every subcommand), so the page documents the
+    options a user has, whichever command ran first in this process (click keeps the help option
+    of a command it has built once).
+    """
     if group is None:
         from .cli import cli as group
-    parent = click.Context(group, info_name=prefix)
+    if parent is None:
+        parent = click.Context(group, info_name=prefix, **group.context_settings)
     found = []
     for name in sorted(group.commands):
         command = group.commands[name]
         full = f"{prefix} {name}"
-        ctx = click.Context(command, info_name=name, parent=parent)
+        ctx = click.Context(command, info_name=name, parent=parent, **command.context_settings)
         found.append((full, command, ctx))
         if isinstance(command, click.Group):
-            found += walk_commands(command, full)
+            found += walk_commands(command, full, ctx)
     return found
 
 
@@ -101,7 +108,7 @@ def _option_row(param: click.Parameter, ctx: click.Context) -> list[object]:
 def commands_page() -> str:
     from .cli import cli
 
-    root_ctx = click.Context(cli, info_name="ehcp")
+    root_ctx = click.Context(cli, info_name="ehcp", **cli.context_settings)
     lines = [HEADER.format(command=REGENERATE, source="the click definitions in `ehcp_tracker/cli.py`"),
              "# Commands and options", "",
              "Every `ehcp` command and subcommand with every option, as `ehcp COMMAND --help` prints them.",

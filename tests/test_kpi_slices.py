@@ -18,6 +18,7 @@ import pytest
 
 from ehcp_tracker.clocks.slices import case_slices
 from ehcp_tracker.listings import Filters
+from ehcp_tracker.store import caseload as stored_caseload
 from ehcp_tracker.measures import kpi as K
 from ehcp_tracker.measures.catalogue import Catalogue, load_catalogue
 
@@ -147,7 +148,7 @@ def test_the_alerts_from_slices_are_the_alerts_of_the_whole(synthetic_db, book, 
                  changed={(k, c): {"closed_date"} for k, c in zip(late["kind"][::3], late["case_id"][::3])},
                  alerted_overdue={(r.kind, r.case_id, r.clock, r.due.date()) for r in late[1::5].itertuples()}))
     whole = events.news(every, **seen)
-    monkeypatch.setattr(refresh, "SLICE_CASES", 150)
+    monkeypatch.setattr(stored_caseload, "SLICE_CASES", 150)
     sliced = _news(synthetic_db, book, AS_OF, **seen)
     pd.testing.assert_frame_equal(sliced, whole.reset_index(drop=True))
     assert 0 < len(whole) < len(every)

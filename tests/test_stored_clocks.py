@@ -27,7 +27,7 @@ from ehcp_tracker.ingest import refresh
 from ehcp_tracker.ingest.importer import import_extract
 from ehcp_tracker.listings import Filters, clock_results, explain, stored_ok, working_rows
 from ehcp_tracker.schema import ASSESSMENTS, REVIEWS
-from ehcp_tracker.store import clock_table, db
+from ehcp_tracker.store import caseload, clock_table, db
 
 from .conftest import ROOT
 from .test_engine_vs_explain import assessment, review
@@ -160,7 +160,7 @@ def test_stored_clocks_equal_a_fresh_evaluation_after_random_imports(db_url, tmp
     # a handful of cases would otherwise always be re-evaluated whole: test the case-by-case refresh
     monkeypatch.setattr(refresh, "WHOLE_KIND_SHARE", 10.0)
     # and a whole kind (the first import, a rule book change) is worked out a few cases at a time
-    monkeypatch.setattr(refresh, "SLICE_CASES", 4)
+    monkeypatch.setattr(caseload, "SLICE_CASES", 4)
     engine = fresh_database(db_url)
     books = {False: book, True: other_book(tmp_path)}
     base = {ASSESSMENTS: _base(generate_assessments(sizes[0], generator_seed, SYNTHETIC_END)),
@@ -337,7 +337,7 @@ def test_slices_keep_every_row_of_a_child_together(engine, book, tmp_path):
     import_extract(engine, path, book, IMPORT_AS_OF, kind="reviews")
     with engine.connect() as conn:
         every = db.load_cases(conn, REVIEWS)
-        parts = [db.load_cases(conn, REVIEWS, where) for where in refresh.slices(conn, REVIEWS, size=7)]
+        parts = [db.load_cases(conn, REVIEWS, where) for where in caseload.slices(conn, REVIEWS, size=7)]
     assert len(parts) > 5
     ids = [i for p in parts for i in p["review_id"]]
     assert sorted(ids) == sorted(every["review_id"]) and len(set(ids)) == len(ids)

@@ -69,8 +69,8 @@ def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
 def _news(engine: Engine, book: RuleBook, as_of: dt.date, **seen) -> pd.DataFrame:
     """Every case's clocks on ``as_of`` that could make an alert (``events.news``), as
     ``clock_results`` orders them, worked out a slice of the caseload at a time
-    (``ingest.refresh.slices``: read, evaluated, narrowed and let go)."""
-    from ..ingest.refresh import slices
+    (``store.caseload.slices``: read, evaluated, narrowed and let go)."""
+    from ..store.caseload import slices
     from ..schema import KINDS
     from ..store import db
 

@@ -5,7 +5,7 @@ snapshots of them twenty million more: gigabytes. Counted a part at a time (``me
 memory is the part's. A part must be whole for the engine: an assessment stands alone, so the
 assessments are cut anywhere; a review's phase transfer belongs to its child (``engine.phase_transfers``
 groups the rows by ``person_id``, the rows with none as one child), so every row of a child is in
-one part. The stored clocks are worked out in slices of the same kind (``ingest.refresh.slices``).
+one part. The stored clocks are worked out in slices of the same kind (``store.caseload.slices``).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from ..clocks.history import cuttable, stable_from
 from ..clocks.rules import RuleBook
 from ..schema import BY_CASE, KINDS, Kind
 from ..store import clock_table, db
+from ..store.caseload import slices  # how many cases at a time: store.caseload.SLICE_CASES
 
 # The as-of date of the stored evaluation: the last date the tool accepts, so no stage date is cut.
 HORIZON = dt.date(2199, 12, 31)
@@ -41,8 +42,6 @@ HORIZON = dt.date(2199, 12, 31)
 # the table is cheaper than thousands of lookups by key.
 WHOLE_KIND_CASES = 50_000
 WHOLE_KIND_SHARE = 0.2
-# How many cases the engine works on at once when every clock of a kind is worked out (memory, not speed).
-SLICE_CASES = 100_000
 _CHUNK = 500
 
 
@@ -129,28 +128,6 @@ def _write_kind(conn: sa.Connection, book: RuleBook, kind: Kind) -> tuple[int, i
             rows = stored_rows(cases, book, kind.case)
             count, settled = count + len(rows), clock_table.later(settled, clock_table.write(conn, rows))
     return count, settled
-
-
-def slices(conn: sa.Connection, kind: Kind, size: int | None = None) -> list:
-    """Conditions that cut one kind's cases into slices of about ``size`` (``SLICE_CASES``), each
-    whole for the engine: an assessment stands alone, so by its key; a review's phase transfer is
-    its child's, so by ``person_id``, every row of a child in one slice (rows with none, in one of
-    their own). Ranges in the database's own order, so its comparison and its sort agree."""
-    size = size or SLICE_CASES
-    table = db.CASE_TABLES[kind.name]
-    column = table.c[kind.key] if kind.case == "assessment" else table.c.person_id
-    if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() <= size:
-        return [None]
-    groups = conn.execute(sa.select(column, sa.func.count()).where(column.is_not(None))
-                          .group_by(column).order_by(column)).all()
-    out, first, filled = [], None, 0
-    for at, (value, rows) in enumerate(groups):
-        first = value if first is None else first
-        filled += rows
-        if filled >= size or at == len(groups) - 1:
-            out.append(sa.and_(column >= first, column <= value))
-            first, filled = None, 0
-    return [*out, column.is_(None)]
 
 
 def persons_of(conn: sa.Connection, kind: Kind, case_ids) -> set:

@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..schema import Kind
+from . import db
 
 FIELD = "\x1f"  # the unit separator: a value holding one is caught by the cell count
 
@@ -166,3 +167,30 @@ def read_text_columns(conn: sa.Connection, table: sa.Table, names: list[str]) ->
         column[column == ""] = None
         out[name] = column
     return out
+
+
+# How many cases the engine works on at once when every clock of a kind is worked out, by a whole-kind
+# refresh and by the alerts (memory, not speed; clocks.slices.SLICE_CASES cuts a caseload in memory).
+SLICE_CASES = 100_000
+
+
+def slices(conn: sa.Connection, kind: Kind, size: int | None = None) -> list:
+    """Conditions that cut one kind's cases into slices of about ``size`` (``SLICE_CASES``), each
+    whole for the engine: an assessment stands alone, so by its key; a review's phase transfer is
+    its child's, so by ``person_id``, every row of a child in one slice (rows with none, in one of
+    their own). Ranges in the database's own order, so its comparison and its sort agree."""
+    size = size or SLICE_CASES
+    table = db.CASE_TABLES[kind.name]
+    column = table.c[kind.key] if kind.case == "assessment" else table.c.person_id
+    if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() <= size:
+        return [None]
+    groups = conn.execute(sa.select(column, sa.func.count()).where(column.is_not(None))
+                          .group_by(column).order_by(column)).all()
+    out, first, filled = [], None, 0
+    for at, (value, rows) in enumerate(groups):
+        first = value if first is None else first
+        filled += rows
+        if filled >= size or at == len(groups) - 1:
+            out.append(sa.and_(column >= first, column <= value))
+            first, filled = None, 0
+    return [*out, column.is_(None)]
