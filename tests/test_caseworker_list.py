@@ -64,7 +64,7 @@ def test_due_lists_overdue_first_then_the_window_by_due_date(listed):
         (r["case_id"], r["clock"]) for r in rows[:first_not_overdue]}
     window = [(r["case_id"], r["clock"], r["due"]) for r in rows[first_not_overdue:]]
     assert window == [("R0000004", "decision_to_assess", "2020-03-03")]  # R0000003 is due next week
-    assert "1 clocks; " in result.stderr and "already overdue (listed first)" in result.stderr
+    assert "1 clock; " in result.stderr and "already overdue (listed first)" in result.stderr
 
 
 def _table(run_args, columns: int):
