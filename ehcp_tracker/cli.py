@@ -764,7 +764,8 @@ def _la_codes(ctx, param, value):
 @click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="The DfE's timeliness_20_week.csv, as downloaded: England, region and comparators.")
 @click.option("--council", metavar="CODE", callback=_la_codes,
-              help="This council's LA code (old 340 or new E08000011): its region and published row.")
+              help="This council's LA code (old 340 or new E08000011): its region and published row "
+                   "(default: the LA code `ehcp setup` recorded in rules/local/council.toml).")
 @click.option("--compare-with", metavar="CODES", callback=_la_codes,
               help="Comparator councils' LA codes, comma-separated (old or new codes).")
 @click.pass_obj
@@ -786,6 +787,8 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
         raise click.UsageError("--output must end .html or .xlsx (or give --format html|xlsx)")
     if len(council) > 1:
         raise click.BadParameter("one council", param_hint="--council")
+    if not council and benchmark and obj.book.council is not None:  # the LA code `ehcp setup` recorded
+        council = (obj.book.council.la_code,)
     options = PackOptions(team=team, public=public, commentary=commentary, benchmark=benchmark,
                           council=council[0] if council else None, compare_with=compare_with)
     path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt, options)

@@ -55,6 +55,7 @@ def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
     stop_fields = {c.id: c.stop for c in book.clocks}
     found = events.detect(results, clock_titles(book), stop_fields, as_of, since=since, changed=changed,
                           alerted_overdue=ledger.alerted_overdue(sent), moves=moves, escalate_after=escalate_after)
+    found = without_example_clocks(found, book)
     routing = events.route(found, people)
     digests = []
     for key, (person, alerts) in sorted(routing.by_recipient.items()):
@@ -64,6 +65,13 @@ def plan(engine: Engine, book: RuleBook, as_of: dt.date, people: People, *,
     outcome = AlertsOutcome(digests, unknown_caseworker_cases=len(routing.unknown_caseworker_cases),
                             nobody=routing.nobody, first_run=since is None)
     return outcome, last_import
+
+
+def without_example_clocks(found: list[events.Alert], book: RuleBook) -> list[events.Alert]:
+    """The alerts of the council's own clocks only. The shipped example council's local targets
+    ("(example council service standard)") are in the book until the council runs `ehcp setup`, and
+    must never reach a real caseworker as if they were their council's standards (issue 23)."""
+    return [a for a in found if a.clock not in book.example_clocks] if book.example_clocks else found
 
 
 def _news(engine: Engine, book: RuleBook, as_of: dt.date, **seen) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import RuleBookError
 from ..schema import BY_CASE, REVIEWS, TRANSFER_TYPES
+from .council import LOCAL_FOLDER, NOT_RULE_SETS, Council, load_council
 from .term_dates import PREFIX as TERM_DATES_PREFIX, TermDates, load_term_dates
 from .dates import Counting, DatePolicy, Days, FixedDate, Months, MonthsBefore, Weeks, WeeksBefore, WorkingDays
 
@@ -183,6 +184,18 @@ class RuleBook:
     # The term dates are part of it: they decide which school-closure exemptions apply.
     content_digest: str = ""
     term_dates: "TermDates | None" = None  # the council's school closure periods (term_dates.py), if given
+    # The council's own settings (rules/local/council.toml, written by `ehcp setup`); None: not set up,
+    # and the shipped example's choices are still in the book (council.py says why that matters).
+    council: Council | None = None
+    # Clocks of a rule set marked `example = true` (the shipped example council's local targets):
+    # in the book until the council sets up, so `explain` and the demo show them, but never alerted.
+    example_clocks: frozenset[str] = frozenset()
+    directory: Path | None = None  # the rules folder the book was read from
+
+    @property
+    def set_up(self) -> bool:
+        """True once the council has run `ehcp setup` (its council.toml is in the book's folder)."""
+        return self.council is not None
 
     def clock(self, clock_id: str) -> Clock:
         for c in self.clocks:
@@ -360,7 +373,7 @@ DERIVED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 DERIVED_CHOICES: dict[str, tuple[str, ...]] = {"transfer_type": TRANSFER_TYPES}
 
-_RULESET_KEYS = {"id", "title", "statutory", "source", "description"}
+_RULESET_KEYS = {"id", "title", "statutory", "source", "description", "example"}
 _CLOCK_KEYS = {"id", "title", "case", "start", "stop", "versions", "warning_days", "applies_when",
                "applies_unless", "stop_when", "closed_by", "exception_field", "exception_scope", "description", "statutory",
                "variant_field", "variants", "needs", "not_before", "later_of", "basis_note", "exception_limits"}
@@ -377,9 +390,13 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
         raise RuleBookError([f"{directory}: rules folder not found (set EHCP_RULES or --rules)"])
     files = sorted(p for p in directory.rglob("*.toml")
                    if p.relative_to(directory).parts[0] not in OTHER_DATA_FOLDERS
-                   and not p.name.startswith(TERM_DATES_PREFIX))
+                   and not p.name.startswith(TERM_DATES_PREFIX)
+                   and not (p.parent == directory / LOCAL_FOLDER and p.name in NOT_RULE_SETS))
     if not files:
         raise RuleBookError([f"{directory}: no rule files (*.toml) found"])
+    council = load_council(directory, reader.fail)
+    example_sets: set[str] = set()
+    read_files: list[Path] = []
     clocks: list[Clock] = []
     exceptions: dict[str, ExceptionReason] = {}
     transfers: dict[str, dict[int, str]] = {}  # file name -> year -> type
@@ -390,12 +407,22 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
         raw = reader.read(name, path)
         if raw is None:
             continue
-        digest.update(path.name.encode() + raw)
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             reader.fail(name, f"not valid TOML: {exc}")
             continue
+        ruleset = data.get("ruleset") if isinstance(data.get("ruleset"), dict) else {}
+        example = ruleset.get("example", False)
+        if not isinstance(example, bool) or (example and ruleset.get("statutory") is not False):
+            reader.fail(f"{name} [ruleset].example", "must be true or false, and true only in a local "
+                        "(statutory = false) rule set")
+        elif example:
+            if council is not None:  # set up: the council's own files replace the example's
+                continue
+            example_sets.add(ruleset.get("id", name))
+        read_files.append(path)
+        digest.update(path.name.encode() + raw)
         canonical.update(json.dumps([path.relative_to(directory).as_posix(), data], sort_keys=True,
                                     default=str, ensure_ascii=False).encode("utf-8") + b"\x1e")
         _read_file(reader, name, data, clocks, exceptions)
@@ -411,7 +438,9 @@ def load_rule_book(directory: Path | None = None) -> RuleBook:
     if term_dates is not None:
         digest.update(repr(term_dates.closures).encode())
         canonical.update(repr(term_dates.closures).encode())
-    return RuleBook(clocks, exceptions, files, digest.hexdigest()[:12], chosen, canonical.hexdigest(), term_dates)
+    examples = frozenset(c.id for c in clocks if c.ruleset in example_sets)
+    return RuleBook(clocks, exceptions, read_files, digest.hexdigest()[:12], chosen, canonical.hexdigest(), term_dates,
+                    council=council, example_clocks=examples, directory=directory)
 
 
 def _read_transfers(reader: _Reader, name: str, table) -> dict[int, str]:

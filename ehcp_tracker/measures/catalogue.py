@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..clocks.engine import STATUSES
+from ..clocks.council import KPI_TARGETS_FILE, LOCAL_FOLDER
 from ..clocks.rules import RuleBook, _Reader, default_rules_dir
 from ..errors import RuleBookError
 from ..schema import ASSESSMENTS
@@ -131,6 +132,10 @@ class Catalogue:
     targets: dict[str, tuple[TargetStep, ...]]
     target_sources: dict[str, str]
     files: list[Path]
+    # True while the targets are the shipped example trajectory (rules/kpi/targets.toml): the board
+    # pack then labels each one "example target, not this council's". The council's own targets
+    # (rules/local/kpi-targets.toml, written by `ehcp setup --kpi-targets`) replace it.
+    targets_example: bool = False
 
     def kpi(self, kpi_id: str) -> Kpi:
         for k in self.kpis:
@@ -149,7 +154,7 @@ class Catalogue:
     def only(self, kpi_ids) -> Catalogue:
         wanted = set(kpi_ids)
         return Catalogue([k for k in self.kpis if k.id in wanted], self.settings, self.targets,
-                         self.target_sources, self.files)
+                         self.target_sources, self.files, self.targets_example)
 
 
 def catalogue_dir(rules_dir: Path | None = None) -> Path:
@@ -197,7 +202,10 @@ def load_catalogue(directory: Path | None = None, book: RuleBook | None = None) 
             reader.fail(f"{name} [settings].cohort_start", "needed by the cohort KPIs")
     targets: dict[str, tuple[TargetStep, ...]] = {}
     sources: dict[str, str] = {}
-    target_path = directory / TARGETS_FILE
+    target_path = council_targets_path(book)
+    example = target_path is None
+    if example:
+        target_path = directory / TARGETS_FILE
     if target_path.is_file():
         files.append(target_path)
         target_data = _read_toml(reader, target_path)
@@ -205,7 +213,15 @@ def load_catalogue(directory: Path | None = None, book: RuleBook | None = None) 
             _read_targets(reader, _name(target_path), target_data, {k.id: k for k in kpis}, targets, sources)
     if reader.problems:
         raise KpiCatalogueError(reader.problems)
-    return Catalogue(kpis, settings, targets, sources, files)
+    return Catalogue(kpis, settings, targets, sources, files, example and bool(targets))
+
+
+def council_targets_path(book: RuleBook | None) -> Path | None:
+    """The council's own KPI targets (``<rules>/local/kpi-targets.toml``), when the book's folder has them."""
+    if book is None or book.directory is None:
+        return None
+    path = Path(book.directory) / LOCAL_FOLDER / KPI_TARGETS_FILE
+    return path if path.is_file() else None
 
 
 MAX_WEEKS = 1040  # an ageing band of 20 years is already past any case's life: a sanity bound, not law

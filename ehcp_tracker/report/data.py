@@ -66,6 +66,10 @@ TREND_MONTHS = 12
 HTML_BACKLOG_LIMIT = 25  # the HTML lists the longest waiting and counts the rest; the XLSX lists every case
 PUBLIC_MINIMUM = 5       # a public pack shows no count from 1 to 4 (nor a rate that would reveal one)
 SUPPRESSED = "fewer than 5"
+# Beside every target taken from the shipped example trajectory (rules/kpi/targets.toml) until the
+# council has its own (rules/local/kpi-targets.toml, `ehcp setup --kpi-targets`): a board must never
+# read an example council's trajectory as its own (issue 23).
+EXAMPLE_TARGET = "example target, not this council's"
 
 # Open assessments by time since the request. A band's lower bound is exclusive, as in the KPI
 # catalogue's ageing bands: a request at exactly day 140 is within its 20 weeks (reg 13(2)), so it
@@ -117,6 +121,7 @@ class PackData:
     open_counts: str = ""                        # one sentence reconciling the page's "open" counts
     clock_titles: dict[str, str] = field(default_factory=dict)
     query_counts: pd.DataFrame | None = None     # code, cases, action, listing: the queries by code (data quality)
+    example_targets: bool = False                # the targets are the shipped example trajectory (EXAMPLE_TARGET)
 
     @property
     def month_label(self) -> str:
@@ -248,6 +253,7 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
         query_counts=query_counts(engine, book, as_of, filters, caseload),
         clock_titles={c.id: c.family_title or c.title for c in book.clocks})
     pack.open_counts = _open_counts(pack)
+    pack.example_targets = bool(getattr(source.catalogue, "targets_example", False))
     if commentary is not None:
         pack.commentary, pack.needs_commentary = _attach_commentary(headline, commentary, month)
     else:

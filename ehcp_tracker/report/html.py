@@ -14,8 +14,8 @@ import re
 import pandas as pd
 
 from ..output import neutralise
-from .data import (AMBER_COUNT_SHARE, AMBER_POINTS, BASIS_WORDS, HTML_BACKLOG_LIMIT, KIND_WORDS, TREND_MONTHS,
-                   QUERY_INTRO, PackData, count_text, value_text)
+from .data import (AMBER_COUNT_SHARE, AMBER_POINTS, BASIS_WORDS, EXAMPLE_TARGET, HTML_BACKLOG_LIMIT, KIND_WORDS,
+                   TREND_MONTHS, QUERY_INTRO, PackData, count_text, value_text)
 
 RAG_TEXT = {"green": ("●", "Green"), "amber": ("▲", "Amber"), "red": ("■", "Red"), "no_target": ("–", "No target"),
             "no_data": ("○", "No data")}
@@ -211,6 +211,13 @@ def _counted(r, prefix: str = "") -> str:
     return ""
 
 
+def _example_label(pack: PackData, target) -> str:
+    """The words beside a target from the example trajectory (none beside a council's own, or no target)."""
+    if not pack.example_targets or _isnan(target):
+        return ""
+    return f'<br><small class="example-target">{esc(EXAMPLE_TARGET)}</small>'
+
+
 def _headline(pack: PackData) -> str:
     h = pack.headline
     first = h.iloc[0] if len(h) else {}
@@ -233,7 +240,8 @@ def _headline(pack: PackData) -> str:
             f'{value_text(r["value"], r["unit"])}{_partial(r)}</td>'
             f'<td class="num" data-field="counted" data-numerator="{_raw_or_text(r["numerator"])}" '
             f'data-denominator="{_raw_or_text(r["denominator"])}">{_counted(r)}</td>'
-            f'<td class="num" data-field="target" data-raw="{_raw(r["target"])}">{value_text(r["target"], r["unit"])}</td>'
+            f'<td class="num" data-field="target" data-raw="{_raw(r["target"])}">{value_text(r["target"], r["unit"])}'
+            f'{_example_label(pack, r["target"])}</td>'
             f'<td data-field="rag">{rag_badge(r["rag"])}</td>'
             f'<td class="num" data-field="previous" data-raw="{_raw_or_text(r["previous"])}">'
             f'{value_text(r["previous"], r["unit"])}</td>'
@@ -250,7 +258,10 @@ def _headline(pack: PackData) -> str:
             action = f' <strong>Action:</strong> {esc(c["action"])}.' if c["action"] else ""
             body.append(f'<tr class="commentary" data-commentary-for="{esc(r["kpi"])}"><td colspan="{len(columns)}">'
                         f'<strong>Commentary:</strong> {esc(c["commentary"])}{action}{owner}</td></tr>')
-    key = (f'<p class="key">Against target: {rag_badge("green")} on or better than target; {rag_badge("amber")} '
+    example = (f'<p class="key example-targets"><strong>Targets:</strong> every target shown is the shipped '
+               f'example trajectory (rules/kpi/targets.toml), {esc(EXAMPLE_TARGET)}; set the council\'s own with '
+               '<code>ehcp setup --kpi-targets FILE</code>.</p>' if pack.example_targets else "")
+    key = example + (f'<p class="key">Against target: {rag_badge("green")} on or better than target; {rag_badge("amber")} '
            f'within {AMBER_POINTS:g} percentage points (counts: {AMBER_COUNT_SHARE:.0%} of the target); '
            f'{rag_badge("red")} further off; {rag_badge("no_data")} a target but nothing to measure this month; '
            f'{rag_badge("no_target")} no target set (or a volume, where neither up nor down is better). '
@@ -370,7 +381,7 @@ def _trends(pack: PackData) -> str:
         latest = values[-1]
         caption = f"{_month_short(months[-1])}: {value_text(latest, unit)}"
         if not _isnan(targets[-1]):
-            caption += f"; target {value_text(targets[-1], unit)}"
+            caption += f"; {EXAMPLE_TARGET + ': ' if pack.example_targets else 'target '}{value_text(targets[-1], unit)}"
         figures.append(f'<figure data-kpi="{esc(kpi)}"><h3>{esc(title)}</h3>'
                        f'{line_chart(chart_id, title, unit, months, values, targets)}'
                        f'<figcaption>{esc(caption)}. The numbers are in the trend table below.</figcaption></figure>')

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from ..output import neutralise
-from .data import KIND_WORDS, QUERY_INTRO, PackData
+from .data import EXAMPLE_TARGET, KIND_WORDS, QUERY_INTRO, PackData
 
 PERCENT = "0.0%"
 COUNT = "#,##0"
@@ -179,12 +179,19 @@ def _title(pack: PackData, kpi: str) -> str:
     return found["title"].iloc[0] if len(found) else kpi
 
 
+def _target_set_by(pack: PackData, target) -> str:
+    """Whose target it is: the example trajectory's (EXAMPLE_TARGET) or the council's."""
+    if target is None or (isinstance(target, float) and math.isnan(target)):
+        return ""
+    return EXAMPLE_TARGET if pack.example_targets else "this council"
+
+
 def _headline(workbook, pack: PackData) -> None:
     columns = [("Measure", "text"), (pack.month_label, "count"), ("Counted", "count"), ("Out of", "count"),
                ("Target", "count"), ("Against target", "text"), ("Last month", "count"), ("Change", "number"),
                ("Direction of travel", "text"), ("Year to date", "count"), ("Year to date: counted", "count"),
                ("Year to date: out of", "count"), ("Rolling 12 months", "count"), ("Same month last year", "count"),
-               ("Complete?", "text"), ("Reference", "text")]
+               ("Complete?", "text"), ("Reference", "text"), ("Target set by", "text")]
     rows = []
     for r in pack.headline.itertuples(index=False):
         kind = _unit_kind(r.unit)
@@ -194,7 +201,7 @@ def _headline(workbook, pack: PackData) -> None:
                      Typed(r.previous, kind), Typed(r.change, "number" if kind != "count" else "count"),
                      direction, Typed(r.ytd_value, kind), r.ytd_numerator, r.ytd_denominator,
                      Typed(r.rolling_value, kind), Typed(r.last_year_value, kind),
-                     "partial" if r.complete == "no" else "yes", r.kpi])
+                     "partial" if r.complete == "no" else "yes", r.kpi, _target_set_by(pack, r.target)])
     sheet = write_sheet(workbook, _sheet_name(pack), columns, rows)
     from openpyxl.styles import PatternFill
 
