@@ -237,6 +237,111 @@ def init(obj: Context):
         obj.say(f"clocks stored: {done}")
 
 
+def _prompt_la_code(value: str) -> str:
+    from .clocks.council import check_la_code
+
+    code = check_la_code(value)
+    if code is None:
+        raise click.BadParameter("an LA code is old (3 digits, e.g. 340) or new (E and 8 digits, e.g. E08000011)")
+    return code
+
+
+@cli.command()
+@click.option("--council-name", metavar="NAME", help="The council's name, as its staff and board know it.")
+@click.option("--la-code", metavar="CODE", help="The council's LA code, old (340) or new (E08000011): the default "
+              "of `ehcp report --council` for benchmarks.")
+@click.option("--local-targets/--no-local-targets", default=None,
+              help="Keep local targets (the example's copied as this council's, to edit), or none "
+                   "(default with --yes: none).")
+@click.option("--kpi-targets", metavar="example|none|FILE",
+              help="The council's KPI targets: 'example' adopts the example trajectory as its own, 'none' sets no "
+                   "targets, or a targets file (the format of rules/kpi/targets.toml). Not given: the board pack "
+                   "shows the example trajectory labelled \"example target, not this council's\".")
+@click.option("--term-dates", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="The council's school closure periods: CSV (name,closed_from,reopens) or TOML, as "
+                   "rules/local/term-dates.example.toml.")
+@click.option("--sample-extract", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A sample extract (CSV or XLSX) to draft a profile from its header (repeatable).")
+@click.option("--profiles-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("profiles"),
+              show_default=True, metavar="DIR", help="Where draft profiles go (./profiles is searched by `ehcp import`).")
+@click.option("--rules-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="The rule book to set up (default: the one the commands use, --rules / EHCP_RULES / the "
+                   "shipped rules/). A new or empty folder gets a copy of the shipped rule book first.")
+@click.option("--force", is_flag=True, help="Replace the council's own files if they exist (never without it).")
+@click.option("--yes", "-y", "--non-interactive", "yes", is_flag=True,
+              help="Ask nothing: take every choice from the options (for scripts).")
+@click.pass_obj
+def setup(obj: Context, council_name, la_code, local_targets, kpi_targets, term_dates, sample_extract, profiles_dir,
+          rules_dir, force, yes):
+    """First-run setup: write the council's own rules/local/ files (council.toml, local targets, KPI
+    targets, term dates) and draft profiles from sample extracts. Until it has run, the example
+    council's local targets never reach a digest and the board pack labels the example KPI targets.
+    Asks for whatever the options do not give (nothing with --yes); shows what it will write, and
+    never replaces an existing council file without --force.
+
+    \b
+    Example: ehcp setup
+             ehcp setup --yes --council-name "Example Borough Council" --la-code 340 --no-local-targets \\
+                 --kpi-targets example --term-dates term-dates.csv --sample-extract tonight.csv
+    """
+    from .ingest.draft_profile import side_by_side
+    from .setup.first_run import Choices, plan_setup, write_setup
+
+    ask = not yes
+    if not ask and (not council_name or not la_code):
+        raise click.UsageError("--yes needs --council-name and --la-code")
+    if ask:
+        council_name = council_name or click.prompt("Council name", err=True)
+        la_code = la_code or click.prompt("LA code (old 340 or new E08000011)", value_proc=_prompt_la_code, err=True)
+        if local_targets is None:
+            local_targets = click.confirm("Keep local targets (the example's copied as yours, to edit)?",
+                                          default=False, err=True)
+        if kpi_targets is None:
+            kpi_targets = click.prompt("KPI targets: 'example' (adopt the example trajectory), 'none', a targets "
+                                       "file, or blank to decide later", default="", show_default=False,
+                                       err=True).strip() or None
+        if term_dates is None:
+            given = click.prompt("Term dates file (CSV or TOML), or blank to skip", default="", show_default=False,
+                                 err=True).strip()
+            term_dates = Path(given) if given else None
+        if not sample_extract:
+            given = click.prompt("A sample extract to draft a profile from, or blank to skip", default="",
+                                 show_default=False, err=True).strip()
+            sample_extract = (Path(given),) if given else ()
+    from .clocks.dates import today
+
+    choices = Choices(council_name=council_name, la_code=la_code, rules_dir=Path(rules_dir or obj.rules_dir),
+                      local_targets=bool(local_targets), kpi_targets=kpi_targets, term_dates=term_dates,
+                      sample_extracts=tuple(sample_extract), profiles_dir=profiles_dir, force=force,
+                      today=obj.as_of if obj._as_of else today())
+    plan = plan_setup(choices)
+    for d, path, _ in plan.drafts:
+        click.echo(f"{d.file} ({d.kind or 'kind not known: left for you'}): draft profile {path}", err=True)
+        for line in side_by_side(d):
+            click.echo(f"  {line}", err=True)
+        if d.missing_required:
+            click.echo(f"  required, no header gives it yet: {', '.join(d.missing_required)} (left for you)", err=True)
+    if plan.copy_book_from is not None:
+        click.echo(f"{choices.rules_dir}: no rule book yet; the shipped one ({plan.copy_book_from}) is copied in first",
+                   err=True)
+    if plan.existing and not force:
+        write_setup(plan)  # refuses, naming the files
+    click.echo("setup will write:", err=True)
+    for f in plan.files:
+        click.echo(f"  {f.path}{' (replaced)' if f.path.exists() else ''}: {f.what}", err=True)
+    for p in plan.remove:
+        click.echo(f"  {p}: removed (the term dates are given in one file only)", err=True)
+    if ask and not click.confirm("Write these files?", default=True, err=True):
+        click.echo("nothing written", err=True)
+        raise click.exceptions.Exit(1)
+    written = write_setup(plan)
+    click.echo(f"{choices.council_name} (LA {choices.la_code}) is set up: {counted(len(written), 'file')} written. "
+               "The example's local targets are no longer read.", err=True)
+    click.echo("next:", err=True)
+    for number, step in enumerate(plan.next_steps(), start=1):
+        click.echo(f"  {number}. {step}", err=True)
+
+
 @cli.command("evaluate")
 @click.option("--wait", type=click.FloatRange(0, 7 * 24 * 3600), metavar="SECONDS",
               help="Give up after waiting SECONDS for an import to finish (default: wait as long as it takes).")

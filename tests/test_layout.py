@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ehcp_tracker"
-WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts", "web", "sen2")
+WINGS = ("ingest", "clocks", "store", "measures", "report", "demo", "alerts", "web", "sen2", "setup")
 SHARED = ("schema", "errors", "files", "output", "progress", "listings", "workbook")
 
 
@@ -100,9 +100,17 @@ def test_store_knows_tables_not_rules():
     ("alerts", ("ingest", "measures", "report", "demo", "cli")),
     ("web", ("ingest", "demo", "cli")),
     ("sen2", ("measures", "report", "demo", "alerts", "web", "cli")),
+    ("setup", ("store", "report", "demo", "alerts", "web", "cli")),
 ])
 def test_data_flows_one_way(wing, forbidden):
     assert _breaches((wing,), forbidden) == []
+
+
+def test_only_the_cli_imports_the_setup_wing():
+    """First-run setup writes a council's files: nothing in the library runs it behind the user's back."""
+    importers = sorted(source for source, targets in GRAPH.items() if _wing(source) != "setup"
+                       and any(_wing(t) == "setup" for t in targets))
+    assert importers == ["ehcp_tracker.cli"]
 
 
 def test_only_the_cli_imports_the_web_wing():
