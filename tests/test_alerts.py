@@ -149,10 +149,13 @@ def test_first_run_digests_parsed_back(night, smtp, db_url, engine, book):
     assert alex["From"] == "send-alerts@council.example"
     assert alex.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in alex.iter_parts()] == ["text/plain", "text/html"]
-    # CW1's own cases: every overdue clock of R1 (statutory and local alike), R3 due soon
+    # CW1's own cases: every overdue clock of R1, R3 due soon; the example council's local targets
+    # (rules/local/example.toml) are overdue too but never alerted before the council sets up (issue 23)
     own = breaches(engine, book, dt.date(2020, 3, 2), Filters(caseworker="CW1"), open_only=True)
     titles = clock_titles(book)
-    assert len(own) >= 2  # the final plan and the local targets
+    assert own["clock"].isin(book.example_clocks).any()  # the local target is overdue, and left out
+    own = own[~own["clock"].isin(book.example_clocks)]
+    assert len(own) >= 1  # the final plan
     assert sorted(alerts_in(alex)) == sorted([(c, titles[k], "Overdue") for c, k in zip(own["case_id"], own["clock"])]
                                              + [("R3", titles["decision_to_assess"], "Due this week")])
     overdue = len(own)
@@ -213,10 +216,11 @@ def test_a_moved_due_date_and_a_late_stop_are_news(night, smtp, tmp_path):
     assert ("R1", "Stopped late") in cases_in(alex[0])
     assert "due Mon 20 Jan 2020, stopped Tue 03 Mar 2020: 43 days late" in "\n".join(lines_of(alex[0]))
     assert alex[0]["Subject"].endswith(", 1 stopped late (CW1)")
-    # every running clock of R2 counts from the request: all three moved by the day
+    # every running clock of R2 counts from the request: all moved by the day (the example council's
+    # local draft-plan target moved too, but is not alerted before the council sets up: issue 23)
     assert sorted(t for c, t, section in alerts_in(sam[0]) if section == "Moved") == [
-        "Decision whether to assess notified", "Draft plan issued (local target: week 14)", "Final EHC plan issued"]
-    assert "moved" not in alex[0]["Subject"] and sam[0]["Subject"].endswith(", 3 moved (CW2)")
+        "Decision whether to assess notified", "Final EHC plan issued"]
+    assert "moved" not in alex[0]["Subject"] and sam[0]["Subject"].endswith(", 2 moved (CW2)")
 
 
 def test_a_refused_recipient_is_retried_next_run_and_others_stay_recorded(night, smtp, db_url):

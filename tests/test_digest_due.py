@@ -1,7 +1,8 @@
 """One truth for "due this week" (issue 23 point 4): a caseworker's digest lists the rows `ehcp due`
 lists for them, in the same window (Monday to Sunday), overdue first; a clock 27 days away that is
 only inside its rule's warning window is in neither. Clocks under an exemption are never alerted
-(alerts/events.py), so they are the one difference, and the test says so."""
+(alerts/events.py), nor are the example council's local targets before setup (alerts/run.py): those
+are the differences, and the test says so."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def test_the_first_digest_of_each_caseworker_is_their_due_list(engine, book, tmp
     for cw in caseworkers:
         rows, (start, end) = due(engine, book, as_of, Filters(caseworker=cw))
         rows = rows[rows["exception"].isna()]  # an exempt clock is listed by `due`, never alerted
+        # the example council's local targets (rules/local/example.toml) are listed by `due` but never
+        # alerted before the council has set up (issue 23 point 3; test_setup.py)
+        rows = rows[~rows["clock"].isin(book.example_clocks)]
         expected = {"Overdue": [(r.case_id, r.clock, r.due.date()) for r in rows.itertuples() if r.status == "overdue"],
                     "Due this week": [(r.case_id, r.clock, r.due.date()) for r in rows.itertuples()
                                       if r.status != "overdue"]}
