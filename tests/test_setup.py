@@ -24,9 +24,9 @@ from ehcp_tracker.ingest.draft_profile import LEFT, draft
 from ehcp_tracker.ingest.extract import load_profile, read_extract
 from ehcp_tracker.ingest.importer import import_extract
 from ehcp_tracker.measures.catalogue import catalogue_dir, load_catalogue
-from ehcp_tracker.report import PackOptions, write_pack
+from ehcp_tracker.report import write
 from ehcp_tracker.report.data import EXAMPLE_TARGET, gather
-from ehcp_tracker.report.html import esc
+from ehcp_tracker.report.html import esc, render
 from ehcp_tracker.store import db
 
 from .conftest import ROOT, write_csv
@@ -250,26 +250,25 @@ def test_digests_leave_out_the_example_targets_until_set_up(rules, sqlite, tmp_p
 
 
 def test_the_pack_labels_example_targets_until_the_council_has_its_own(rules, sqlite, tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
     book = load_rule_book(rules)
     import_extract(sqlite, write_csv(tmp_path / "a.csv", HEADER, ROWS), book, AS_OF)
     pack = gather(sqlite, book, "2026-02", AS_OF)
     assert pack.example_targets and pack.headline["target"].notna().any()
-    html = write_pack(sqlite, book, "2026-02", AS_OF, tmp_path / "pack.html", "html").read_text()
+    html = render(pack)
     with_target = int(pack.headline["target"].notna().sum())
     assert html.count(f'<small class="example-target">{esc(EXAMPLE_TARGET)}</small>') == with_target
-    from openpyxl import load_workbook
-
-    sheet = load_workbook(write_pack(sqlite, book, "2026-02", AS_OF, tmp_path / "pack.xlsx", "xlsx")).worksheets[0]
+    assert "every target shown is the shipped example trajectory" in html
+    sheet = load_workbook(write(pack, tmp_path / "pack.xlsx", "xlsx")).worksheets[0]
     header = [c.value for c in sheet[1]]
     column = header.index("Target set by")
     assert {r[column] for r in sheet.iter_rows(min_row=2, values_only=True) if r[column]} == {EXAMPLE_TARGET}
     # the council adopts the trajectory as its own: no label, the same targets
     monkeypatch.chdir(tmp_path)
     assert invoke(*SETUP, "--kpi-targets", "example", "--rules-dir", rules).exit_code == 0
-    council_book = load_rule_book(rules)
-    own = gather(sqlite, council_book, "2026-02", AS_OF)
+    own = gather(sqlite, load_rule_book(rules), "2026-02", AS_OF)
     assert not own.example_targets
     assert own.headline["target"].fillna(-1).tolist() == pack.headline["target"].fillna(-1).tolist()
-    html = write_pack(sqlite, council_book, "2026-02", AS_OF, tmp_path / "own.html", "html",
-                      PackOptions()).read_text()
+    html = render(own)
     assert "example-target" not in html and "example target" not in html
