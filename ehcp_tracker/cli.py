@@ -838,6 +838,14 @@ def rules_check(obj: Context):
     catalogue = load_catalogue(catalogue_dir(obj.rules_dir), book)
     click.echo(f"KPI catalogue OK: {len(catalogue.kpis)} KPIs, targets for {len(catalogue.targets)}, "
                f"{len(catalogue.files)} files", err=True)
+    if book.council is not None:
+        click.echo(f"council: {book.council.name} (LA {book.council.la_code}), set up; KPI targets: "
+                   f"{'the example trajectory (labelled so in the pack)' if catalogue.targets_example else 'its own'}",
+                   err=True)
+    else:
+        click.echo(f"council: not set up (`ehcp setup`): the example's local targets "
+                   f"({counted(len(book.example_clocks), 'clock')}) are never alerted, and the pack labels the "
+                   "example KPI targets", err=True)
 
 
 def _parse_month(ctx, param, value):

@@ -272,3 +272,25 @@ def test_the_pack_labels_example_targets_until_the_council_has_its_own(rules, sq
     assert own.headline["target"].fillna(-1).tolist() == pack.headline["target"].fillna(-1).tolist()
     html = render(own)
     assert "example-target" not in html and "example target" not in html
+
+
+def test_the_la_code_of_setup_is_the_reports_council(rules, sqlite, tmp_path, monkeypatch):
+    """`ehcp report --benchmark` without --council takes the LA code setup recorded; --council wins."""
+    import ehcp_tracker.report as report
+    import ehcp_tracker.report.benchmark as benchmark
+
+    given = []
+    monkeypatch.setattr(report, "write_pack", lambda engine, book, month, as_of, path, fmt, options:
+                        given.append(options.council) or path)
+    monkeypatch.setattr(benchmark, "benchmark_gaps", lambda path, council: [])
+    monkeypatch.chdir(tmp_path)
+    dfe = write_csv(tmp_path / "timeliness_20_week.csv", ["time_period"], [["2019"]])
+    url = sqlite.url.render_as_string(hide_password=False)
+    report_args = ["--db", url, "--rules", rules, "report", "--month", "2026-02", "--benchmark", dfe,
+                   "-o", tmp_path / "p.html"]
+    assert invoke(*report_args).exit_code == 0 and given == [None]  # not set up: no council
+    assert invoke(*SETUP, "--rules-dir", rules).exit_code == 0
+    assert invoke(*report_args).exit_code == 0 and given[-1] == "340"
+    assert invoke(*report_args, "--council", "E08000011").exit_code == 0 and given[-1] == "E08000011"
+    check = invoke("--rules", rules, "rules", "check")
+    assert check.exit_code == 0 and "council: Example Borough Council (LA 340), set up" in check.stderr
