@@ -308,12 +308,10 @@ def setup(obj: Context, council_name, la_code, local_targets, kpi_targets, term_
             given = click.prompt("A sample extract to draft a profile from, or blank to skip", default="",
                                  show_default=False, err=True).strip()
             sample_extract = (Path(given),) if given else ()
-    from .clocks.dates import today
-
     choices = Choices(council_name=council_name, la_code=la_code, rules_dir=Path(rules_dir or obj.rules_dir),
                       local_targets=bool(local_targets), kpi_targets=kpi_targets, term_dates=term_dates,
                       sample_extracts=tuple(sample_extract), profiles_dir=profiles_dir, force=force,
-                      today=obj.as_of if obj._as_of else today())
+                      today=obj.as_of)
     plan = plan_setup(choices)
     for d, path, _ in plan.drafts:
         click.echo(f"{d.file} ({d.kind or 'kind not known: left for you'}): draft profile {path}", err=True)

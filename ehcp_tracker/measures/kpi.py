@@ -699,8 +699,7 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     """
     catalogue = catalogue or load_catalogue(book=book)
     if year_start is not None:
-        catalogue = Catalogue(catalogue.kpis, replace(catalogue.settings, year_start=year_start),
-                              catalogue.targets, catalogue.target_sources, catalogue.files)
+        catalogue = replace(catalogue, settings=replace(catalogue.settings, year_start=year_start))
     catalogue, skipped = _usable(catalogue, book)
     if months is not None:
         if month is not None or year is not None:
