@@ -246,6 +246,17 @@ def _prompt_la_code(value: str) -> str:
     return code
 
 
+def _prompt_file_or(*words: str):
+    """A prompt's answer: blank, one of ``words``, or a file that exists (asked again otherwise)."""
+    def check(value: str) -> str:
+        value = value.strip()
+        if value and value not in words and not Path(value).is_file():
+            raise click.BadParameter(f"no file {value}" + (f" (or give {' or '.join(words)})" if words else ""))
+        return value
+
+    return check
+
+
 @cli.command()
 @click.option("--council-name", metavar="NAME", help="The council's name, as its staff and board know it.")
 @click.option("--la-code", metavar="CODE", help="The council's LA code, old (340) or new (E08000011): the default "
@@ -299,14 +310,14 @@ def setup(obj: Context, council_name, la_code, local_targets, kpi_targets, term_
         if kpi_targets is None:
             kpi_targets = click.prompt("KPI targets: 'example' (adopt the example trajectory), 'none', a targets "
                                        "file, or blank to decide later", default="", show_default=False,
-                                       err=True).strip() or None
+                                       value_proc=_prompt_file_or("example", "none"), err=True) or None
         if term_dates is None:
             given = click.prompt("Term dates file (CSV or TOML), or blank to skip", default="", show_default=False,
-                                 err=True).strip()
+                                 value_proc=_prompt_file_or(), err=True)
             term_dates = Path(given) if given else None
         if not sample_extract:
             given = click.prompt("A sample extract to draft a profile from, or blank to skip", default="",
-                                 show_default=False, err=True).strip()
+                                 show_default=False, value_proc=_prompt_file_or(), err=True)
             sample_extract = (Path(given),) if given else ()
     choices = Choices(council_name=council_name, la_code=la_code, rules_dir=Path(rules_dir or obj.rules_dir),
                       local_targets=bool(local_targets), kpi_targets=kpi_targets, term_dates=term_dates,

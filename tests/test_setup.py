@@ -125,13 +125,14 @@ def test_setup_interactively(rules, tmp_path, monkeypatch):
                          "34",                       # not an LA code: asked again
                          "E08000011",                # LA code
                          "y",                        # keep local targets
+                         "ours.toml",                # no such file: asked again
                          "none",                     # KPI targets: none
                          "",                         # no term dates
                          str(sample),                # a sample extract
                          "y"]) + "\n"                # write these files?
     result = invoke("setup", "--rules-dir", rules, input=answers)
     assert result.exit_code == 0, result.output
-    assert "an LA code is old" in result.output
+    assert "an LA code is old" in result.output and "no file ours.toml (or give example or none)" in result.output
     council = tomllib.loads((rules / "local" / "council.toml").read_text())["council"]
     assert council["la_code"] == "E08000011" and council["local_targets"] is True
     assert tomllib.loads((rules / "local" / "kpi-targets.toml").read_text()) == {"targets": {}}
