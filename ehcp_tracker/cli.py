@@ -319,7 +319,13 @@ def setup(obj: Context, council_name, la_code, local_targets, kpi_targets, term_
             given = click.prompt("A sample extract to draft a profile from, or blank to skip", default="",
                                  show_default=False, value_proc=_prompt_file_or(), err=True)
             sample_extract = (Path(given),) if given else ()
-    choices = Choices(council_name=council_name, la_code=la_code, rules_dir=Path(rules_dir or obj.rules_dir),
+    from .clocks.rules import PACKAGE_DIR
+
+    target = Path(rules_dir or obj.rules_dir)
+    if not rules_dir and (PACKAGE_DIR / "_data") in target.resolve().parents:
+        target = Path("rules")  # the rule book inside an installed package is replaced at every upgrade
+        click.echo("note: the rule book in use is the installed package's; setting up ./rules instead", err=True)
+    choices = Choices(council_name=council_name, la_code=la_code, rules_dir=target,
                       local_targets=bool(local_targets), kpi_targets=kpi_targets, term_dates=term_dates,
                       sample_extracts=tuple(sample_extract), profiles_dir=profiles_dir, force=force,
                       today=obj.as_of)
