@@ -464,6 +464,35 @@ def clocks(obj: Context, fmt, output, **filters):
     _emit(clock_results(obj.engine, obj.book, obj.as_of, _filters(**filters)), fmt, output, "clocks")
 
 
+_EXPORT_SUFFIXES = {".parquet": "parquet", ".csv": "csv"}
+
+
+@cli.command("export")
+@click.option("--what", type=click.Choice(["clocks", "cases"]), default="clocks", show_default=True,
+              help="clocks: one row per clock (the analyst_clocks view); cases: one row per case (analyst_cases).")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]),
+              help="parquet (typed, for Power BI and Excel Power Query; needs the parquet extra) or csv "
+                   "(formula-safe). Default: from the file name's ending.")
+@click.option("--output", "-o", required=True, metavar="FILE", callback=_output_file,
+              help="The file to write (replaced whole, or not at all).")
+@click.pass_obj
+def export_(obj: Context, what, fmt, output):
+    """The analysts' views written to a file: every stored clock or case, in readable columns and real
+    dates, judged on --as-of (the column dictionary: docs/reference/analyst-views.md).
+
+    Example: ehcp export --what clocks -o clocks.parquet
+             ehcp export --what cases --format csv -o cases.csv
+    """
+    from .report.analysts import export
+
+    if fmt is None:
+        fmt = _EXPORT_SUFFIXES.get(Path(output).suffix.lower())
+        if fmt is None:
+            raise click.UsageError("--format: give parquet or csv (or a file name ending .parquet or .csv)")
+    rows = export(obj.engine, obj.book, obj.as_of, what, fmt, Path(output))
+    obj.say(f"{counted(rows, 'row')} ({what}, judged on {obj.as_of:%a %d %b %Y}) written to {output}")
+
+
 @cli.command()
 @click.option("--week", "window", flag_value="week", default=True, help="This week, Monday to Sunday (default).")
 @click.option("--days", type=click.IntRange(0, 3660), metavar="N", help="From today to N days ahead instead.")
