@@ -107,7 +107,8 @@ class EhcpGroup(click.Group):
 
 
 # `ehcp import`'s exit code when every file was imported but some rows were rejected (--skip-bad-rows):
-# not 1, so that a nightly `import; [ $? -eq 0 -o $? -eq 3 ] && alerts` still sends the alerts.
+# not 1, so that a nightly `import; rc=$?; [ $rc -eq 0 ] || [ $rc -eq 3 ] && alerts` still sends the alerts
+# (docs/nightly-run.md's script, which tests/test_docs.py runs with each exit code).
 IMPORTED_WITH_REJECTS = 3
 
 # Dates the tool can count with: a clock due 104 weeks after 2199 is still a date pandas can hold.

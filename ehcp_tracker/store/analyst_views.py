@@ -82,7 +82,7 @@ CLOCK_COLUMNS = (
                "c.person_id"),
     ViewColumn("caseworker", "text", "the case's caseworker, as the extract spells it", "c.caseworker"),
     ViewColumn("team", "text", "the case's team", "c.team"),
-    ViewColumn("clock", "text", "the clock's id (`ehcp rules list`; the clocks reference page)", "k.clock"),
+    ViewColumn("clock", "text", "the clock's id (see [Clocks](clocks.md))", "k.clock"),
     ViewColumn("started", "date", "the day the clock started", "{date:k.started}"),
     ViewColumn("due", "date", "the day it is due (on time if stopped on or before it)", "{date:k.due}"),
     ViewColumn("stopped", "date", "the day it stopped: its stop event, else the case's closure or a later stage "
