@@ -107,7 +107,8 @@ class EhcpGroup(click.Group):
 
 
 # `ehcp import`'s exit code when every file was imported but some rows were rejected (--skip-bad-rows):
-# not 1, so that a nightly `import; [ $? -eq 0 -o $? -eq 3 ] && alerts` still sends the alerts.
+# not 1, so that a nightly `import; rc=$?; [ $rc -eq 0 ] || [ $rc -eq 3 ] && alerts` still sends the alerts
+# (docs/nightly-run.md's script, which tests/test_docs.py runs with each exit code).
 IMPORTED_WITH_REJECTS = 3
 
 # Dates the tool can count with: a clock due 104 weeks after 2199 is still a date pandas can hold.
@@ -462,6 +463,35 @@ def clocks(obj: Context, fmt, output, **filters):
 
     _say_if_in_memory(obj)
     _emit(clock_results(obj.engine, obj.book, obj.as_of, _filters(**filters)), fmt, output, "clocks")
+
+
+_EXPORT_SUFFIXES = {".parquet": "parquet", ".csv": "csv"}
+
+
+@cli.command("export")
+@click.option("--what", type=click.Choice(["clocks", "cases"]), default="clocks", show_default=True,
+              help="clocks: one row per clock (the analyst_clocks view); cases: one row per case (analyst_cases).")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]),
+              help="parquet (typed, for Power BI and Excel Power Query; needs the parquet extra) or csv "
+                   "(formula-safe). Default: from the file name's ending.")
+@click.option("--output", "-o", required=True, metavar="FILE", callback=_output_file,
+              help="The file to write (replaced whole, or not at all).")
+@click.pass_obj
+def export_(obj: Context, what, fmt, output):
+    """The analysts' views written to a file: every stored clock or case, in readable columns and real
+    dates, judged on --as-of (the column dictionary: docs/reference/analyst-views.md).
+
+    Example: ehcp export --what clocks -o clocks.parquet
+             ehcp export --what cases --format csv -o cases.csv
+    """
+    from .report.analysts import export
+
+    if fmt is None:
+        fmt = _EXPORT_SUFFIXES.get(Path(output).suffix.lower())
+        if fmt is None:
+            raise click.UsageError("--format: give parquet or csv (or a file name ending .parquet or .csv)")
+    rows = export(obj.engine, obj.book, obj.as_of, what, fmt, Path(output))
+    obj.say(f"{counted(rows, 'row')} ({what}, judged on {obj.as_of:%a %d %b %Y}) written to {output}")
 
 
 @cli.command()
