@@ -289,9 +289,12 @@ def _say_if_in_memory(obj: Context) -> None:
 @click.option("--wait", type=click.FloatRange(0, 7 * 24 * 3600), metavar="SECONDS",
               help="Give up after waiting SECONDS for another import to finish "
                    "(default: wait as long as it takes).")
+@click.option("--la", metavar="CODE",
+              help="The council's 3-digit LA code, for an SEN2 pre-submission workbook (it has no header): the "
+                   "keys of children with neither UPN nor ULN include it, as they do from the XML.")
 @click.pass_obj
 def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json, max_missing, keep_absent,
-            wait):
+            wait, la):
     """Import tonight's extract(s): validate, then update the database in one transaction per file.
 
     Every problem in a file is reported at once (file, row, column, reason; many of one kind in a
@@ -323,6 +326,9 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
                                "in the canonical extract (see docs/reference/columns.md; or 'all')")
     from .sen2.importing import one_per_return
 
+    if la is not None and not (la.isdigit() and len(la) == 3):
+        raise click.BadParameter("a 3-digit LA code (the return's LEA), e.g. 340", param_hint="--la")
+
     batch = new_batch()
     summaries, failed, partial = [], False, False
     for path in one_per_return(list(files)):  # a Blade export's module files are one return
@@ -332,7 +338,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
                                       skip_bad_rows=skip_bad_rows, progress=progress,
                                       rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
                                       max_missing=max_missing, keep_absent=keep, batch=batch,
-                                      wait=wait, on_wait=_waiting(obj, path))
+                                      wait=wait, on_wait=_waiting(obj, path), la=la)
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
