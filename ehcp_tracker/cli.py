@@ -767,8 +767,9 @@ def _la_codes(ctx, param, value):
 @click.option("--public", is_flag=True, help="A public pack: counts under 5 suppressed, no case listed.")
 @click.option("--commentary", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="CSV of kpi, month, commentary, action, owner: printed beside each red KPI.")
-@click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="The DfE's timeliness_20_week.csv, as downloaded: England, region and comparators.")
+@click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", multiple=True,
+              help="A DfE file as downloaded (any edition; repeatable): timeliness_20_week.csv, requests.csv, "
+                   "annual_reviews.csv, phase_transfers.csv. England, region and comparators beside the council.")
 @click.option("--council", metavar="CODE", callback=_la_codes,
               help="This council's LA code (old 340 or new E08000011): its region and published row.")
 @click.option("--compare-with", metavar="CODES", callback=_la_codes,
@@ -784,6 +785,7 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
     Example: ehcp --as-of 2026-11-02 report --month 2026-10 --output pack.html
              ehcp report --month 2026-10 --team North --commentary notes.csv -o north.html
              ehcp report --month 2026-10 --public --benchmark timeliness_20_week.csv --council 340 -o public.html
+             ehcp report --month 2026-10 --benchmark requests.csv --benchmark annual_reviews.csv --council 340 -o p.html
     """
     from .report import PackOptions, write_pack
 
@@ -792,14 +794,18 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
         raise click.UsageError("--output must end .html or .xlsx (or give --format html|xlsx)")
     if len(council) > 1:
         raise click.BadParameter("one council", param_hint="--council")
-    options = PackOptions(team=team, public=public, commentary=commentary, benchmark=benchmark,
-                          council=council[0] if council else None, compare_with=compare_with)
+    from .report.benchmark import split_benchmarks
+
+    timeliness, others = split_benchmarks(benchmark)
+    options = PackOptions(team=team, public=public, commentary=commentary, benchmark=timeliness,
+                          council=council[0] if council else None, compare_with=compare_with, kpi_benchmarks=others)
     path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt, options)
     click.echo(f"board pack for {month} written to {path}", err=True)
     if benchmark:  # the pack's notes say it too
-        from .report.benchmark import benchmark_gaps
+        from .report.benchmark import benchmark_gaps, kpi_benchmark_gaps
 
-        for gap in benchmark_gaps(benchmark, options.council):
+        gaps = benchmark_gaps(timeliness, options.council) if timeliness else []
+        for gap in gaps + kpi_benchmark_gaps(others, options.council):
             click.echo(f"note: {gap}", err=True)
 
 

@@ -96,8 +96,8 @@ def check(file, year):
 @sen2.command("reconcile")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dfe", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.csv", multiple=True,
-              help="DfE's timeliness_20_week.csv, requests.csv or annual_reviews.csv as downloaded (any edition; "
-                   "repeatable): the published column.")
+              help="DfE's timeliness_20_week.csv, requests.csv, annual_reviews.csv or phase_transfers.csv as "
+                   "downloaded (any edition; repeatable): the published column.")
 @click.option("--year", type=click.IntRange(2014, 2100), metavar="YYYY",
               help="The calendar year (default: the one the return's collection covers, its Year - 1).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
@@ -106,7 +106,8 @@ def check(file, year):
 def reconcile(obj, file, dfe, year, output):
     """The 20-week figures side by side (the tracker, the return by DfE's method, DfE's published
     row), then each case that differs: in one and not the other, dates differ, exception flag differs,
-    with the tracker's case ID and what to correct.
+    with the tracker's case ID and what to correct; then the 6-week and 4-week decisions and the
+    phase transfers. FILE is the XML or any one file of a COLLECT Blade export.
 
     Example: ehcp sen2 reconcile SEN2_2026.xml --dfe timeliness_20_week.csv -o reconcile.html
     """

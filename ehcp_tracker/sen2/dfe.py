@@ -141,8 +141,14 @@ def kpi_measures(kind: str, row: dict[str, str], year: int) -> dict[str, float]:
     return out
 
 
+def _topic_is_total(row: dict[str, str]) -> bool:
+    topic = (row.get("breakdown_topic") or "").strip().lower()
+    return topic.startswith("all ") or topic == "total" or topic == (row.get("breakdown") or "").strip().lower()
+
+
 def release_rows(path: Path, option: str = "--dfe") -> tuple[str, list[dict[str, str]]]:
-    """(kind, the file's all-cases rows): one line when it is none of the release's files."""
+    """(kind, the file's all-cases rows): one line when it is none of the release's files. Where a
+    topic holds an "All ..." row of its own, the row whose topic is the total too comes first."""
     rows = read_rows(path, option)
     kind = file_kind(rows[0]) if rows else None
     if kind is None:
@@ -150,7 +156,7 @@ def release_rows(path: Path, option: str = "--dfe") -> tuple[str, list[dict[str,
                         "annual_reviews.csv or phase_transfers.csv (none of their measure columns)")
     if kind == "timeliness":
         return kind, [r for r in rows if is_total(r)]
-    return kind, [r for r in rows if is_kpi_total(r)]
+    return kind, sorted((r for r in rows if is_kpi_total(r)), key=lambda r: not _topic_is_total(r))
 
 
 def kpi_row(path: Path, la: str, year: int, option: str = "--dfe") -> tuple[dict[str, float], str | None]:

@@ -91,11 +91,12 @@ def reconcile(engine: Engine, book: RuleBook, as_of: dt.date, path: Path, rules_
               dfe=None, year: int | None = None) -> Reconciliation:
     from ..errors import EhcpError
     from .importing import read_any
+    from .presubmission import is_presubmission
 
-    ret = read_any(path, year=year + 1 if year else None)  # the XML, a Blade export or a workbook
-    if not ret.header.year:
-        raise EhcpError(f"{Path(path).name}: a pre-submission workbook has no header: give --year (the calendar "
-                        "year to reconcile)")
+    if is_presubmission(path):  # no LA to find the council's published row by
+        raise EhcpError(f"{Path(path).name}: a pre-submission workbook has no header (no LA, no year): reconcile "
+                        "the XML or the Blade export of the return")
+    ret = read_any(path)  # the XML or a Blade export
     year = year or ret.header.year - 1  # the collection year covers the calendar year before it
     rule = load_convention(rules_dir)
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
