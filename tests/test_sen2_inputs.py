@@ -202,3 +202,36 @@ def test_check_cli_on_a_blade_export_and_a_workbook(run, tmp_path):
     result = run("sen2", "check", workbook, "--year", "2026")
     assert result.exit_code == 0, result.output
     assert "0 error(s)" in result.output and "Zebedee" not in result.output
+
+
+def test_every_active_plans_review_item_is_carried_or_says_where_it_goes():
+    """Each simple item of ActivePlans (2026) is in the review map or in NOT_CARRIED, and docs/sen2.md's
+    table of ActivePlans items names it (so the documented map cannot drift from the code's)."""
+    from ehcp_tracker.sen2.mapping import NOT_CARRIED, REVIEW_MAP
+
+    items = [i.name for i in MODULES[2026]["ActivePlans"] if i.type not in MODULES[2026]]
+    carried = {source.split(" ")[0].removeprefix("ActivePlans/") for source, _ in REVIEW_MAP.values()}
+    assert [i for i in items if i not in carried and i not in NOT_CARRIED] == []
+    assert set(NOT_CARRIED) <= set(items)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "sen2.md").read_text("utf-8")
+    for item in items:
+        assert f"| ActivePlans/{item} " in docs, item
+
+
+def test_items_no_row_carries_are_said_in_the_import_notes(run, tmp_path):
+    persons = small_return()
+    persons[0].all("Requests")[0].first("ActivePlans").fields.update(TransferLA="341", ReviewOutcome="C")
+    result = run("--as-of", AS_OF, "import", write_return(tmp_path / "r.xml", persons))
+    assert result.exit_code == 0, result.output
+    assert "1 active plan(s) transferred in from another LA (TransferLA)" in result.output
+    assert "1 active plan(s) whose last review decided to cease the plan (ReviewOutcome C)" in result.output
+
+
+def test_a_draft_amended_plan_needs_a_decision_to_amend(tmp_path):
+    persons = small_return()
+    persons[2].all("Requests")[0].first("ActivePlans").fields.update(ReviewOutcome="M", ReviewDraft="2025-06-20")
+    _, findings = check_return(write_return(tmp_path / "r.xml", persons))
+    assert [(f.label, f.module, f.person, f.item, f.severity) for f in findings] == [
+        (OURS, "ActivePlans", 3, "ReviewDraft", "warning")]
+    persons[2].all("Requests")[0].first("ActivePlans").fields["ReviewOutcome"] = "A"
+    assert check_return(write_return(tmp_path / "r.xml", persons))[1] == []

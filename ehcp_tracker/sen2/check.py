@@ -190,6 +190,9 @@ def _request_rules(request: Node, say, reference: dt.date | None, period: tuple[
                                                   f"({period[0].year}): the 20-week measure needs it")
             dates.append(("NamedPlan", "StartDate", start))
     active = request.first("ActivePlans")
+    if active is not None and active.get("ReviewDraft") and active.get("ReviewOutcome") in ("M", "C"):
+        say(OURS, "ActivePlans", "ReviewDraft", f"a draft amended plan under ReviewOutcome {active.get('ReviewOutcome')}: "
+                                                "only after a decision to amend (A)", "warning")
     if active is not None:
         dates += [("ActivePlans", name, _date(active.get(name))) for name in ("ReviewMeeting", "LastReview", "ReviewDraft",
                                                                               "PhaseTransferFinalDate")]
