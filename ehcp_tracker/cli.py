@@ -290,9 +290,12 @@ def _say_if_in_memory(obj: Context) -> None:
 @click.option("--wait", type=click.FloatRange(0, 7 * 24 * 3600), metavar="SECONDS",
               help="Give up after waiting SECONDS for another import to finish "
                    "(default: wait as long as it takes).")
+@click.option("--la", metavar="CODE",
+              help="The council's 3-digit LA code, for an SEN2 pre-submission workbook (it has no header): the "
+                   "keys of children with neither UPN nor ULN include it, as they do from the XML.")
 @click.pass_obj
 def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json, max_missing, keep_absent,
-            wait):
+            wait, la):
     """Import tonight's extract(s): validate, then update the database in one transaction per file.
 
     Every problem in a file is reported at once (file, row, column, reason; many of one kind in a
@@ -324,6 +327,9 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
                                "in the canonical extract (see docs/reference/columns.md; or 'all')")
     from .sen2.importing import one_per_return
 
+    if la is not None and not (la.isdigit() and len(la) == 3):
+        raise click.BadParameter("a 3-digit LA code (the return's LEA), e.g. 340", param_hint="--la")
+
     batch = new_batch()
     summaries, failed, partial = [], False, False
     for path in one_per_return(list(files)):  # a Blade export's module files are one return
@@ -333,7 +339,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
                                       skip_bad_rows=skip_bad_rows, progress=progress,
                                       rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
                                       max_missing=max_missing, keep_absent=keep, batch=batch,
-                                      wait=wait, on_wait=_waiting(obj, path))
+                                      wait=wait, on_wait=_waiting(obj, path), la=la)
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
@@ -791,8 +797,9 @@ def _la_codes(ctx, param, value):
 @click.option("--public", is_flag=True, help="A public pack: counts under 5 suppressed, no case listed.")
 @click.option("--commentary", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="CSV of kpi, month, commentary, action, owner: printed beside each red KPI.")
-@click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="The DfE's timeliness_20_week.csv, as downloaded: England, region and comparators.")
+@click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", multiple=True,
+              help="A DfE file as downloaded (any edition; repeatable): timeliness_20_week.csv, requests.csv, "
+                   "annual_reviews.csv, phase_transfers.csv. England, region and comparators beside the council.")
 @click.option("--council", metavar="CODE", callback=_la_codes,
               help="This council's LA code (old 340 or new E08000011): its region and published row.")
 @click.option("--compare-with", metavar="CODES", callback=_la_codes,
@@ -808,6 +815,7 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
     Example: ehcp --as-of 2026-11-02 report --month 2026-10 --output pack.html
              ehcp report --month 2026-10 --team North --commentary notes.csv -o north.html
              ehcp report --month 2026-10 --public --benchmark timeliness_20_week.csv --council 340 -o public.html
+             ehcp report --month 2026-10 --benchmark requests.csv --benchmark annual_reviews.csv --council 340 -o p.html
     """
     from .report import PackOptions, write_pack
 
@@ -816,14 +824,18 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
         raise click.UsageError("--output must end .html or .xlsx (or give --format html|xlsx)")
     if len(council) > 1:
         raise click.BadParameter("one council", param_hint="--council")
-    options = PackOptions(team=team, public=public, commentary=commentary, benchmark=benchmark,
-                          council=council[0] if council else None, compare_with=compare_with)
+    from .report.benchmark import split_benchmarks
+
+    timeliness, others = split_benchmarks(benchmark)
+    options = PackOptions(team=team, public=public, commentary=commentary, benchmark=timeliness,
+                          council=council[0] if council else None, compare_with=compare_with, kpi_benchmarks=others)
     path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt, options)
     click.echo(f"board pack for {month} written to {path}", err=True)
     if benchmark:  # the pack's notes say it too
-        from .report.benchmark import benchmark_gaps
+        from .report.benchmark import benchmark_gaps, kpi_benchmark_gaps
 
-        for gap in benchmark_gaps(benchmark, options.council):
+        gaps = benchmark_gaps(timeliness, options.council) if timeliness else []
+        for gap in gaps + kpi_benchmark_gaps(others, options.council):
             click.echo(f"note: {gap}", err=True)
 
 

@@ -262,9 +262,10 @@ def new_batch() -> str:
 
 
 def import_file(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
-                profile: Profile | None = None, **options) -> list[ImportSummary]:
+                profile: Profile | None = None, la: str | None = None, **options) -> list[ImportSummary]:
     """One file: an extract holds one kind; an SEN2 return (.xml, sen2/) holds requests and plans,
-    which are both validated before either is written (a return refused is refused whole)."""
+    which are both validated before either is written (a return refused is refused whole). ``la``:
+    the LA code a pre-submission workbook (which has no header) is keyed with."""
     from ..sen2.importing import KINDS_IN_A_RETURN, is_return, mapped_return, raw_extract  # the SEN2 hook
 
     path = Path(path)
@@ -274,7 +275,7 @@ def import_file(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date
         raise EhcpError(f"{path.name}: an SEN2 return needs no --profile (its items are DfE's)")
     from ..sen2.keys import SECRET_NAME
 
-    file, mapped = mapped_return(path, lambda: db.secret(engine, SECRET_NAME))
+    file, mapped = mapped_return(path, lambda: db.secret(engine, SECRET_NAME), la=la)
     raws = [raw_extract(file, mapped, k) for k in ([kind] if kind else KINDS_IN_A_RETURN)]
     raws = [raw for raw in raws if len(raw.cells)]
     if not raws:
