@@ -7,6 +7,7 @@ every changed field is logged with its old and new value and the import run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -28,7 +29,7 @@ from ..files import atomic_open
 from ..output import counted, neutralise
 from ..schema import KINDS, Kind
 from ..store import db
-from ..store.bulk import insert_columns
+from ..store.bulk import indexed_after, insert_columns
 from .extract import Profile, RawExtract, read_extract
 from .refresh import persons_of, refresh_cases
 from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
@@ -389,6 +390,8 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     return summary
 
 
+# A first import of at least this many cases writes them before it builds the case table's indexes.
+INDEX_AFTER_ROWS = 10_000
 # After writing this many cases, the planner's statistics are refreshed before the clocks are read back.
 ANALYZE_AFTER = 10_000
 
@@ -573,7 +576,9 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, found: Dif
     total = int(is_new.sum()) + len(updates) + len(newly_missing) + len(log)
     step("writing", 0, total)
     if is_new.any():
-        insert_columns(conn, table, inserts)
+        first = stored_digest is not None and len(stored_digest) == 0  # nothing stored yet: a first import
+        with indexed_after(conn, table) if first and is_new.sum() >= INDEX_AFTER_ROWS else contextlib.nullcontext():
+            insert_columns(conn, table, inserts)
     if updates:
         statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
             {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}
