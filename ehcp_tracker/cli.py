@@ -107,7 +107,8 @@ class EhcpGroup(click.Group):
 
 
 # `ehcp import`'s exit code when every file was imported but some rows were rejected (--skip-bad-rows):
-# not 1, so that a nightly `import; [ $? -eq 0 -o $? -eq 3 ] && alerts` still sends the alerts.
+# not 1, so that a nightly `import; rc=$?; [ $rc -eq 0 ] || [ $rc -eq 3 ] && alerts` still sends the alerts
+# (docs/nightly-run.md's script, which tests/test_docs.py runs with each exit code).
 IMPORTED_WITH_REJECTS = 3
 
 # Dates the tool can count with: a clock due 104 weeks after 2199 is still a date pandas can hold.
@@ -409,9 +410,12 @@ def _say_if_in_memory(obj: Context) -> None:
 @click.option("--wait", type=click.FloatRange(0, 7 * 24 * 3600), metavar="SECONDS",
               help="Give up after waiting SECONDS for another import to finish "
                    "(default: wait as long as it takes).")
+@click.option("--la", metavar="CODE",
+              help="The council's 3-digit LA code, for an SEN2 pre-submission workbook (it has no header): the "
+                   "keys of children with neither UPN nor ULN include it, as they do from the XML.")
 @click.pass_obj
 def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_json, max_missing, keep_absent,
-            wait):
+            wait, la):
     """Import tonight's extract(s): validate, then update the database in one transaction per file.
 
     Every problem in a file is reported at once (file, row, column, reason; many of one kind in a
@@ -443,6 +447,9 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
                                "in the canonical extract (see docs/reference/columns.md; or 'all')")
     from .sen2.importing import one_per_return
 
+    if la is not None and not (la.isdigit() and len(la) == 3):
+        raise click.BadParameter("a 3-digit LA code (the return's LEA), e.g. 340", param_hint="--la")
+
     batch = new_batch()
     summaries, failed, partial = [], False, False
     for path in one_per_return(list(files)):  # a Blade export's module files are one return
@@ -452,7 +459,7 @@ def import_(obj: Context, files, kind, profile, skip_bad_rows, rejects, summary_
                                       skip_bad_rows=skip_bad_rows, progress=progress,
                                       rejects_path=rejects_path_for(path, rejects, len(files) > 1) if rejects else None,
                                       max_missing=max_missing, keep_absent=keep, batch=batch,
-                                      wait=wait, on_wait=_waiting(obj, path))
+                                      wait=wait, on_wait=_waiting(obj, path), la=la)
         except ImportRejected as exc:
             click.echo(f"error: {exc}", err=True)
             summaries.append({"file": exc.file, "status": "rejected", "problems": [p.__dict__ for p in exc.problems]})
@@ -582,6 +589,35 @@ def clocks(obj: Context, fmt, output, **filters):
 
     _say_if_in_memory(obj)
     _emit(clock_results(obj.engine, obj.book, obj.as_of, _filters(**filters)), fmt, output, "clocks")
+
+
+_EXPORT_SUFFIXES = {".parquet": "parquet", ".csv": "csv"}
+
+
+@cli.command("export")
+@click.option("--what", type=click.Choice(["clocks", "cases"]), default="clocks", show_default=True,
+              help="clocks: one row per clock (the analyst_clocks view); cases: one row per case (analyst_cases).")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]),
+              help="parquet (typed, for Power BI and Excel Power Query; needs the parquet extra) or csv "
+                   "(formula-safe). Default: from the file name's ending.")
+@click.option("--output", "-o", required=True, metavar="FILE", callback=_output_file,
+              help="The file to write (replaced whole, or not at all).")
+@click.pass_obj
+def export_(obj: Context, what, fmt, output):
+    """The analysts' views written to a file: every stored clock or case, in readable columns and real
+    dates, judged on --as-of (the column dictionary: docs/reference/analyst-views.md).
+
+    Example: ehcp export --what clocks -o clocks.parquet
+             ehcp export --what cases --format csv -o cases.csv
+    """
+    from .report.analysts import export
+
+    if fmt is None:
+        fmt = _EXPORT_SUFFIXES.get(Path(output).suffix.lower())
+        if fmt is None:
+            raise click.UsageError("--format: give parquet or csv (or a file name ending .parquet or .csv)")
+    rows = export(obj.engine, obj.book, obj.as_of, what, fmt, Path(output))
+    obj.say(f"{counted(rows, 'row')} ({what}, judged on {obj.as_of:%a %d %b %Y}) written to {output}")
 
 
 @cli.command()
@@ -889,8 +925,9 @@ def _la_codes(ctx, param, value):
 @click.option("--public", is_flag=True, help="A public pack: counts under 5 suppressed, no case listed.")
 @click.option("--commentary", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="CSV of kpi, month, commentary, action, owner: printed beside each red KPI.")
-@click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="The DfE's timeliness_20_week.csv, as downloaded: England, region and comparators.")
+@click.option("--benchmark", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", multiple=True,
+              help="A DfE file as downloaded (any edition; repeatable): timeliness_20_week.csv, requests.csv, "
+                   "annual_reviews.csv, phase_transfers.csv. England, region and comparators beside the council.")
 @click.option("--council", metavar="CODE", callback=_la_codes,
               help="This council's LA code (old 340 or new E08000011): its region and published row "
                    "(default: the LA code `ehcp setup` recorded in rules/local/council.toml).")
@@ -907,6 +944,7 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
     Example: ehcp --as-of 2026-11-02 report --month 2026-10 --output pack.html
              ehcp report --month 2026-10 --team North --commentary notes.csv -o north.html
              ehcp report --month 2026-10 --public --benchmark timeliness_20_week.csv --council 340 -o public.html
+             ehcp report --month 2026-10 --benchmark requests.csv --benchmark annual_reviews.csv --council 340 -o p.html
     """
     from .report import PackOptions, write_pack
 
@@ -917,14 +955,18 @@ def report(obj: Context, month, output, fmt, team, public, commentary, benchmark
         raise click.BadParameter("one council", param_hint="--council")
     if not council and benchmark and obj.book.council is not None:  # the LA code `ehcp setup` recorded
         council = (obj.book.council.la_code,)
-    options = PackOptions(team=team, public=public, commentary=commentary, benchmark=benchmark,
-                          council=council[0] if council else None, compare_with=compare_with)
+    from .report.benchmark import split_benchmarks
+
+    timeliness, others = split_benchmarks(benchmark)
+    options = PackOptions(team=team, public=public, commentary=commentary, benchmark=timeliness,
+                          council=council[0] if council else None, compare_with=compare_with, kpi_benchmarks=others)
     path = write_pack(obj.engine, obj.book, month, obj.as_of, Path(output), fmt, options)
     click.echo(f"board pack for {month} written to {path}", err=True)
     if benchmark:  # the pack's notes say it too
-        from .report.benchmark import benchmark_gaps
+        from .report.benchmark import benchmark_gaps, kpi_benchmark_gaps
 
-        for gap in benchmark_gaps(benchmark, options.council):
+        gaps = benchmark_gaps(timeliness, options.council) if timeliness else []
+        for gap in gaps + kpi_benchmark_gaps(others, options.council):
             click.echo(f"note: {gap}", err=True)
 
 

@@ -249,7 +249,42 @@ def kpis_page() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+# ------------------------------------------------------------------------------------------ analysts
+
+def analyst_views_page() -> str:
+    """The column dictionary of the analysts' views, from ``store.analyst_views`` (the lists the
+    views are made from: ``tests/test_analyst_views.py`` holds them equal to a migrated database)."""
+    from .store import analyst_views as views
+
+    lines = [HEADER.format(command=REGENERATE, source="`ehcp_tracker/store/analyst_views.py`"),
+             "# Data for analysts: the views and their columns", "",
+             "Two SQL views in the tracker's database, made by `ehcp init` (migration `0015_analyst_views`) on",
+             "SQLite and on PostgreSQL: one row per stored clock and one row per case, in readable columns",
+             "(real dates, not day numbers; `assessment` / `review`; `yes` / `no`; the legal reference as the",
+             "rule book states it). Read them from Power BI, Excel Power Query or any SQL client connected to",
+             "the database, or write them to a file:", "",
+             "```sh",
+             "ehcp export --what clocks -o clocks.parquet      # Parquet: needs pip install 'ehcp-tracker[parquet]'",
+             "ehcp export --what cases --format csv -o cases.csv",
+             "```", "",
+             "The views judge `status` and `days_overdue` on the database's today (`status_on`: the date in",
+             "Europe/London on PostgreSQL, the computer's local date on SQLite), by the same rules as every",
+             "listing; `ehcp export` judges on `--as-of` (default today), so its rows equal `ehcp clocks`.",
+             "The rows are the stored clocks, refreshed by every import and by `ehcp evaluate`; the export",
+             "refuses clocks worked out under another rule book, naming the command that refreshes them.",
+             "Cases missing from the latest extract are kept and listed (`in_latest_extract` = `no`).",
+             "`person_id` identifies a child: share the views and the files as the council shares personal data.",
+             "In a CSV, a text cell that a spreadsheet would run as a formula starts with an apostrophe.", ""]
+    for view, columns, what in ((views.CLOCKS_VIEW, views.CLOCK_COLUMNS, "one row per clock of every stored case"),
+                                (views.CASES_VIEW, views.CASE_COLUMNS, "one row per case, with counts of its clocks")):
+        lines += [f"## `{view}`", "", f"{what[0].upper()}{what[1:]} (`ehcp export --what "
+                  f"{'clocks' if view == views.CLOCKS_VIEW else 'cases'}`).", ""]
+        lines += [*_table(["column", "type", "meaning"], [[f"`{c.name}`", c.type, c.meaning] for c in columns]), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
 PAGES = {
+    "analyst-views.md": analyst_views_page,
     "commands.md": commands_page,
     "columns.md": columns_page,
     "clocks.md": clocks_page,

@@ -34,6 +34,9 @@ BAD_PROFILES = [
     ("unknown kind", '[profile]\nkind = "plans"', "profile.kind: must be one of"),
     ("unknown key", 'colour = "red"', "colour: unknown key"),
     ("not UTF-8", b"[profile]\nname = \"\xff\xfe\"", "not a valid profile"),
+    ("a value map named but not defined", '[values]\nexception_reason = "exceptions"',
+     "values.exception_reason: names the value map 'exceptions', which no [value_maps] table defines (defined: none)"),
+    ("value maps not tables", '[value_maps]\nexceptions = "x"', "value_maps: must hold tables"),
 ]
 
 
@@ -78,6 +81,42 @@ def test_a_profile_named_at_the_limit_imports_on_both_databases(run, tmp_path):
     assert run("--as-of", AS_OF, "import", extract, "--profile", path).exit_code == 0
     path.write_text(f'[profile]\nname = "{name}"\n' + path.read_text().split("\n", 1)[1])
     assert run("--as-of", AS_OF, "import", extract, "--profile", path).exit_code == 0
+
+
+EXCEPTION_COLUMNS = ["exception_reason", "decision_exception", "ep_advice_exception", "health_advice_exception",
+                     "social_care_advice_exception", "education_advice_exception"]
+
+
+def test_one_value_map_serves_every_exception_column(run, db_url, tmp_path):
+    """Issue 23: a value map written once and named by the six exception columns, not repeated six times."""
+    from ehcp_tracker.store import db
+
+    path = tmp_path / "ours.toml"
+    path.write_text(textwrap.dedent("""\
+        [profile]
+        kind = "assessments"
+        [columns]
+        "Ref" = "request_id"
+        "Who" = "person_id"
+        "When" = "request_received"
+        "Decision" = "request_outcome"
+        "Decided" = "request_outcome_date"
+        """) + "".join(f'"Exc {i}" = "{c}"\n' for i, c in enumerate(EXCEPTION_COLUMNS)) + "[values]\n"
+        + "".join(f'{c} = "exceptions"\n' for c in EXCEPTION_COLUMNS)
+        + '[value_maps.exceptions]\n"Exceptional Personal Circumstances" = "personal_circumstances"\n')
+    profile = load_profile(str(path))
+    assert all(profile.values[c] == {"exceptional personal circumstances": "personal_circumstances"}
+               for c in EXCEPTION_COLUMNS)
+    header = ["Ref", "Who", "When", "Decision", "Decided", *(f"Exc {i}" for i in range(6))]
+    extract = write_csv(tmp_path / "a.csv", header,
+                        [["R1", "P1", "2024-03-01", "assess", "2024-04-01", *["Exceptional Personal Circumstances"] * 6]])
+    result = run("--as-of", AS_OF, "import", extract, "--profile", path)
+    assert result.exit_code == 0, result.output
+    engine = db.connect(db_url)
+    with engine.connect() as conn:
+        row = conn.execute(db.assessment_table.select()).mappings().one()
+    engine.dispose()
+    assert {c: row[c] for c in EXCEPTION_COLUMNS} == {c: "personal_circumstances" for c in EXCEPTION_COLUMNS}
 
 
 @pytest.mark.parametrize("version, expected", [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+
+import pytest
 from click.testing import CliRunner
 
 from ehcp_tracker.cli import cli
@@ -58,3 +61,25 @@ def test_usage_errors_and_demo_alone_still_works(tmp_path):
     help_text = runner.invoke(cli, ["demo", "--help"]).output
     assert "generate" in help_text and "Example" in help_text
     assert "Example" in runner.invoke(cli, ["demo", "generate", "--help"]).output
+
+
+@pytest.mark.parametrize("end", ["2025-01-31", "2015-03-01", "2014-10-12"])
+def test_an_early_end_generates_only_what_its_own_importer_takes(run, tmp_path, end):
+    """Issue 23: `--end 2025-01-31` wrote plans made before 1 September 2014, which the importer
+    refuses (the SEND Regulations 2014 judge nothing earlier): generate, import, exit 0. The default
+    sizes, as the report had them (9 of 700 reviews were refused)."""
+    result = CliRunner().invoke(cli, ["demo", "generate", "--end", end, "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "reviews.csv", encoding="utf-8") as handle:
+        plans = [row["plan_issued"] for row in csv.DictReader(handle)]
+    assert min(plans) >= "2014-09-01"
+    result = run("--as-of", end, "import", tmp_path / "assessments.csv", tmp_path / "reviews.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "1000 rows: 1000 new" in result.stderr and "problem" not in result.stderr
+
+
+def test_an_end_before_any_plan_could_be_made_is_refused_in_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "generate", "--end", "2014-10-01", "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--end 2014-10-01: give a day from 12 October 2014" in result.output
+    assert not (tmp_path / "reviews.csv").exists()

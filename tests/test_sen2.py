@@ -317,9 +317,11 @@ def reconcile_return() -> list:
     ]
     # reviews concluded in 2025: 28 days from meeting to decision (within 4 weeks) and 29 (over)
     persons[2].all("Requests")[0].children["ActivePlans"] = [
-        Node("ActivePlans", {"ReviewMeeting": "2025-09-01", "LastReview": "2025-09-29"})]
+        Node("ActivePlans", {"ReviewMeeting": "2025-09-01", "LastReview": "2025-09-29",
+                             "PhaseTransferDueDate": "2025-02-14", "PhaseTransferFinalDate": "2025-02-10"})]
     persons[5].all("Requests")[0].children["ActivePlans"] = [
-        Node("ActivePlans", {"ReviewMeeting": "2025-04-01", "LastReview": "2025-04-30"})]
+        Node("ActivePlans", {"ReviewMeeting": "2025-04-01", "LastReview": "2025-04-30",
+                             "PhaseTransferDueDate": "2024-03-31", "PhaseTransferFinalDate": "2025-03-01"})]
     return persons
 
 
@@ -328,8 +330,11 @@ def reconcile_return() -> list:
 # excluding exceptions 4 plans, 1 within; average (140 + 141 + 365 + 100) / 4 / 7 = 26.64 -> 26.6
 # weeks, excluding the exception (140 + 141 + 365) / 3 / 7 = 30.76 -> 30.8. Decisions whether to assess
 # made in 2025: three on the day received, one on day 43 (over 6 weeks); review decisions made in
-# 2025: 28 days after the meeting and 29 (one within 4 weeks, one over).
-HAND_COUNTED = {"decisions whether to assess within 6 weeks": 3, "decisions whether to assess over 6 weeks": 1,
+# 2025: 28 days after the meeting and 29 (one within 4 weeks, one over). Phase transfers: one review
+# due in 2025 (the other was due in 2024), two final plans issued in 2025.
+HAND_COUNTED = {"phase transfer reviews due in the year": 1,
+                "final plans after a phase transfer review issued in the year": 2,
+                "decisions whether to assess within 6 weeks": 3, "decisions whether to assess over 6 weeks": 1,
                 "review decisions within 4 weeks": 1, "review decisions over 4 weeks": 1,
                 "plans issued": 5, "plans issued (excl. exceptions)": 4, "within 20 weeks (incl. exceptions)": 2,
                 "within 20 weeks (excl. exceptions)": 1, "20 to 52 weeks (incl. exceptions)": 1,
@@ -607,5 +612,5 @@ def test_dfe_requests_and_annual_reviews_files_of_each_edition(tmp_path):
                                                  "(the file has years 2025)")
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n", encoding="utf-8")
-    with pytest.raises(EhcpError, match="not one of DfE's timeliness_20_week.csv, requests.csv or annual_reviews.csv"):
+    with pytest.raises(EhcpError, match="not one of DfE.s timeliness_20_week.csv, requests.csv, annual_reviews.csv or phase_transfers.csv"):
         kpi_row(other, "340", 2025)

@@ -430,7 +430,10 @@ def test_profile_maps_every_council_column():
     columns = {k.lower(): v for k, v in profile["columns"].items()}
     for canonical, council in S.COUNCIL_COLUMNS.items():
         assert columns[council.lower()] == canonical
-    for col in ("request_outcome", "assessment_outcome", "exception_reason"):
-        values = {k.lower(): v for k, v in profile["values"][col].items()}
-        for canonical, council in S.COUNCIL_VALUES[col].items():
-            assert values[council.lower()] == canonical
+    from ehcp_tracker.ingest.extract import load_profile
+
+    loaded = load_profile("example-system")  # the exception columns share one [value_maps] table
+    for col in ("request_outcome", "assessment_outcome", "exception_reason", "decision_exception",
+                "education_advice_exception"):
+        for canonical, council in S.COUNCIL_VALUES.get(col, S.COUNCIL_VALUES["exception_reason"]).items():
+            assert loaded.values[col][council.lower()] == canonical

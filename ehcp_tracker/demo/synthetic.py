@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import EhcpError
 from ..files import atomic_open, atomic_write
 
 __all__ = [
@@ -316,12 +317,34 @@ def _august_in_window(start: np.ndarray, days: int) -> np.ndarray:
 # --------------------------------------------------------------------------- assessments
 
 
+# The SEND Regulations 2014 came into force on 1 September 2014 (reg 1): the rule book judges nothing
+# earlier, and the importer refuses a request received or a plan made before it (ingest.validate). A
+# generated caseload must import cleanly with its own end as the as-of date (design.md section 7), so
+# nothing is generated before this day, and an end too close to it for a plan of 40 days is refused.
+FIRST_DAY = dt.date(2014, 9, 1)
+MIN_PLAN_DAYS = 40
+EARLIEST_END = FIRST_DAY + dt.timedelta(days=MIN_PLAN_DAYS + 1)
+
+
+def check_end(end: dt.date) -> None:
+    """Refuse an end before any plan of the generated kind could have been made under the 2014 rules."""
+    if end < EARLIEST_END:
+        raise EhcpError(f"--end {end.isoformat()}: give a day from {EARLIEST_END:%d %B %Y} (nothing is generated "
+                        f"before {FIRST_DAY:%d %B %Y}, when the SEND Regulations 2014 came into force)")
+
+
+def _days_since_first(end: dt.date) -> int:
+    return (end - FIRST_DAY).days
+
+
 def _assessment_table(n: int, seed: int, end: dt.date, years: float = 2.0) -> _Table:
     if n < 0:
         raise ValueError("n must be >= 0")
+    check_end(end)
     rng = np.random.default_rng([seed, 1])
     end_d = _day(end)
-    span = max(1, int(round(years * 365.25)))
+    # never a request before FIRST_DAY (the importer would refuse it): a shorter window near 2014
+    span = max(1, min(int(round(years * 365.25)), _days_since_first(end) + 1))
     first = end_d - np.timedelta64(span - 1, "D")
     calendar = first + np.arange(span).astype("m8[D]")
 
@@ -518,6 +541,7 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     also the previous (concluded) review, whose decision letter is the current row's last_review."""
     if m < 0:
         raise ValueError("m must be >= 0")
+    check_end(end)
     rng = np.random.default_rng([seed, 2])
     end_d = _day(end)
     day = np.timedelta64(1, "D")
@@ -527,7 +551,9 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     ncy = np.arange(-1, 15)[_choice_codes(rng, m, _NCY_WEIGHTS)]
     # plan made some time after age 2, more recent plans more common (caseload growth)
     max_age = np.clip((ncy + 3.5) * 365, 240, 12 * 365)
-    plan_age = 40 + (max_age - 40) * rng.beta(1.1, 1.9, m)
+    # and never before FIRST_DAY (a day to spare: _days rounds); binds only for an end before 2026-09
+    max_age = np.minimum(max_age, _days_since_first(end) - 1)
+    plan_age = MIN_PLAN_DAYS + (max_age - MIN_PLAN_DAYS) * rng.beta(1.1, 1.9, m)
     plan_issued = end_d - _days(plan_age)
 
     # the current cycle starts at the later of the plan and the last review (decision letter)
@@ -572,6 +598,7 @@ def _review_table(m: int, seed: int, end: dt.date) -> _Table:
     move = np.isin(ncy, (12, 13)) & (rng.random(m) < 0.08)
     phase[move] = 3
     transfer = np.where(move, end_d - _days(rng.uniform(0, 300, m)), _NAT)
+    transfer = np.maximum(transfer, _day(FIRST_DAY))  # NaT stays NaT; binds only for an end before July 2015
 
     # the year group is that of the academic year in which the review falls due; about 15% of
     # rows give a (derived, synthetic) date of birth instead
@@ -731,6 +758,7 @@ def generate_reviews(m: int, seed: int, end: dt.date) -> pd.DataFrame:
 def write_extracts(directory, requests: int, reviews: int, seed: int, end: dt.date,
                    years: float = 2.0) -> dict[str, Path]:
     """Write ``assessments.csv`` and ``reviews.csv`` (UTF-8, ISO dates, blank = missing, yes/no)."""
+    check_end(end)  # before anything is made
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {"assessments": directory / "assessments.csv", "reviews": directory / "reviews.csv"}
@@ -1231,7 +1259,11 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --requests/--reviews must be >= 0 and --years > 0", file=sys.stderr)
             return 2
         end = args.end or dt.date.today()
-        paths = write_extracts(args.output, args.requests, args.reviews, args.seed, end, args.years)
+        try:
+            paths = write_extracts(args.output, args.requests, args.reviews, args.seed, end, args.years)
+        except EhcpError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     for name, path in paths.items():
         print(f"wrote {name}: {path}", file=sys.stderr)
     return 0

@@ -92,7 +92,10 @@ def load_profile(name: str) -> Profile:
         raise EhcpError("\n".join(problems))
     meta = data.get("profile", {})
     columns = {source.strip().lower(): canonical for source, canonical in data.get("columns", {}).items()}
-    values = {canonical: {str(k).strip().lower(): str(v) for k, v in mapping.items()}
+    shared = data.get("value_maps", {})
+    # a column's map is its own table, or the name of a [value_maps.NAME] several columns share
+    values = {canonical: {str(k).strip().lower(): str(v)
+                          for k, v in (shared[mapping] if isinstance(mapping, str) else mapping).items()}
               for canonical, mapping in data.get("values", {}).items()}
     # a file name stands in for a missing name, cut to what import_run.profile holds
     return Profile(meta.get("name", path.stem[:PROFILE_NAME_MAX]), meta.get("kind"), columns, values, str(path))
@@ -120,8 +123,8 @@ def read_small_toml(path: Path, limit: int, what: str) -> dict:
 def _profile_problems(data: dict):
     """(key, reason) for everything wrong in a profile's TOML."""
     for key in data:
-        if key not in ("profile", "columns", "values"):
-            yield key, "unknown key (allowed: profile, columns, values)"
+        if key not in ("profile", "columns", "values", "value_maps"):
+            yield key, "unknown key (allowed: profile, columns, values, value_maps)"
     meta = data.get("profile", {})
     if not isinstance(meta, dict):
         yield "profile", "must be a table ([profile] with name and kind)"
@@ -149,11 +152,24 @@ def _profile_problems(data: dict):
     if not isinstance(values, dict):
         yield "values", "must hold tables such as [values.request_outcome]"
         values = {}
+    shared = data.get("value_maps", {})
+    if not isinstance(shared, dict) or not all(isinstance(m, dict) for m in shared.values()):
+        yield "value_maps", "must hold tables such as [value_maps.exceptions], each of \"source value\" = \"canonical value\""
+        shared = {}
+    for name, mapping in shared.items():
+        if not all(isinstance(v, (str, int, bool)) for v in mapping.values()):
+            yield f"value_maps.{shown_header(name)}", "each value must map to a text (or number) value"
     for canonical, mapping in values.items():
         if canonical not in known_columns:
             yield f"values.{shown_header(canonical)}", "is not a canonical column"
+        elif isinstance(mapping, str):
+            if mapping not in shared:
+                defined = ", ".join(shown_header(n) for n in shared) or "none"
+                yield (f"values.{canonical}", f"names the value map {shown_header(mapping)}, which no [value_maps] "
+                       f"table defines (defined: {defined})")
         elif not isinstance(mapping, dict):
-            yield f"values.{canonical}", "must be a table of \"source value\" = \"canonical value\""
+            yield f"values.{canonical}", ("must be a table of \"source value\" = \"canonical value\", or the name "
+                                          "of a [value_maps.NAME] table")
         elif not all(isinstance(v, (str, int, bool)) for v in mapping.values()):
             yield f"values.{canonical}", "each value must map to a text (or number) value"
 

@@ -7,6 +7,7 @@ every changed field is logged with its old and new value and the import run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -28,7 +29,7 @@ from ..files import atomic_open
 from ..output import counted, neutralise
 from ..schema import KINDS, Kind
 from ..store import db
-from ..store.bulk import insert_columns
+from ..store.bulk import indexed_after, insert_columns
 from .extract import Profile, RawExtract, read_extract
 from .refresh import persons_of, refresh_cases
 from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
@@ -124,13 +125,21 @@ def row_digests(text: pd.DataFrame, kind: Kind) -> np.ndarray:
     :func:`comparable` writes them, in ``kind.columns`` order, joined by U+001F (the column names
     lead, so adding a column changes every digest and the next import compares field by field).
     Not Python's ``hash`` nor a library's row hash, which change between versions and runs."""
-    blake2b = hashlib.blake2b
     names = [c.name for c in kind.columns]
     prefix = _UNIT.join(names) + "\x1e"
     cells = [text[name].to_numpy(dtype=object) for name in names]
+    # the column names are hashed once and the state copied per row: the same digest as hashing
+    # prefix + row each time, without re-hashing the prefix or re-reading the keyword arguments
+    # (about a third less time per row)
+    fresh = hashlib.blake2b(prefix.encode("utf-8"), digest_size=16, person=DIGEST_PERSON).copy
+    join = _UNIT.join
+    found = []
+    for row in zip(*cells):
+        state = fresh()
+        state.update(join(row).encode("utf-8"))
+        found.append(state.hexdigest())
     out = np.empty(len(text), dtype=object)
-    out[:] = [blake2b((prefix + _UNIT.join(row)).encode("utf-8"), digest_size=16, person=DIGEST_PERSON).hexdigest()
-              for row in zip(*cells)]
+    out[:] = found
     return out
 
 
@@ -262,9 +271,10 @@ def new_batch() -> str:
 
 
 def import_file(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date, *, kind: str | None = None,
-                profile: Profile | None = None, **options) -> list[ImportSummary]:
+                profile: Profile | None = None, la: str | None = None, **options) -> list[ImportSummary]:
     """One file: an extract holds one kind; an SEN2 return (.xml, sen2/) holds requests and plans,
-    which are both validated before either is written (a return refused is refused whole)."""
+    which are both validated before either is written (a return refused is refused whole). ``la``:
+    the LA code a pre-submission workbook (which has no header) is keyed with."""
     from ..sen2.importing import KINDS_IN_A_RETURN, is_return, mapped_return, raw_extract  # the SEN2 hook
 
     path = Path(path)
@@ -274,7 +284,7 @@ def import_file(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.date
         raise EhcpError(f"{path.name}: an SEN2 return needs no --profile (its items are DfE's)")
     from ..sen2.keys import SECRET_NAME
 
-    file, mapped = mapped_return(path, lambda: db.secret(engine, SECRET_NAME))
+    file, mapped = mapped_return(path, lambda: db.secret(engine, SECRET_NAME), la=la)
     raws = [raw_extract(file, mapped, k) for k in ([kind] if kind else KINDS_IN_A_RETURN)]
     raws = [raw for raw in raws if len(raw.cells)]
     if not raws:
@@ -389,6 +399,8 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     return summary
 
 
+# A first import of at least this many cases writes them before it builds the case table's indexes.
+INDEX_AFTER_ROWS = 10_000
 # After writing this many cases, the planner's statistics are refreshed before the clocks are read back.
 ANALYZE_AFTER = 10_000
 
@@ -573,7 +585,9 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, found: Dif
     total = int(is_new.sum()) + len(updates) + len(newly_missing) + len(log)
     step("writing", 0, total)
     if is_new.any():
-        insert_columns(conn, table, inserts)
+        first = stored_digest is not None and len(stored_digest) == 0  # nothing stored yet: a first import
+        with indexed_after(conn, table) if first and is_new.sum() >= INDEX_AFTER_ROWS else contextlib.nullcontext():
+            insert_columns(conn, table, inserts)
     if updates:
         statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
             {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}

@@ -93,9 +93,10 @@ class PackOptions:
     team: str | None = None
     public: bool = False
     commentary: Path | None = None
-    benchmark: Path | None = None
+    benchmark: Path | None = None          # DfE's timeliness_20_week.csv
     council: str | None = None             # the council's LA code (old 340 or new E08000011), for --benchmark
     compare_with: tuple[str, ...] = ()
+    kpi_benchmarks: tuple[Path, ...] = ()  # DfE's requests.csv, annual_reviews.csv, phase_transfers.csv
 
 
 @dataclass
@@ -118,6 +119,7 @@ class PackData:
     commentary: pd.DataFrame | None = None       # kpi, month, commentary, action, owner: this month's
     needs_commentary: list[str] = field(default_factory=list)  # titles of red KPIs without commentary
     benchmark: pd.DataFrame | None = None        # year, area, role, the DfE measures (benchmark.py)
+    kpi_benchmark: pd.DataFrame | None = None    # the other KPIs' benchmarks: KPI_BENCHMARK_COLUMNS
     open_counts: str = ""                        # one sentence reconciling the page's "open" counts
     clock_titles: dict[str, str] = field(default_factory=dict)
     query_counts: pd.DataFrame | None = None     # code, cases, action, listing: the queries by code (data quality)
@@ -263,6 +265,11 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
 
         pack.benchmark = benchmark_table(options.benchmark, engine, book, as_of, source, options)
         pack.notes += benchmark_gaps(options.benchmark, options.council)
+    if options.kpi_benchmarks:
+        from .benchmark import kpi_benchmark_gaps, kpi_benchmark_table
+
+        pack.kpi_benchmark = kpi_benchmark_table(options.kpi_benchmarks, engine, book, as_of, source, options)
+        pack.notes += kpi_benchmark_gaps(options.kpi_benchmarks, options.council)
     return publish(pack) if options.public else pack
 
 
@@ -660,12 +667,17 @@ def publish(pack: PackData) -> PackData:
     queried = pack.query_counts.astype(object).copy() if pack.query_counts is not None else None
     if queried is not None:
         queried["cases"] = [SUPPRESSED if _small(v) else v for v in queried["cases"]]
+    kpi_benchmark = pack.kpi_benchmark.astype(object).copy() if pack.kpi_benchmark is not None else None
+    if kpi_benchmark is not None:  # the tracker's own rows: a small count, or a rate revealing one
+        for i, r in kpi_benchmark[kpi_benchmark["role"] == "council"].iterrows():
+            if _small(r["value"]) if r["unit"] == "count" else _suppress_rate(r["numerator"], r["denominator"]):
+                kpi_benchmark.at[i, "value"] = SUPPRESSED
     notes = [n for n in pack.notes if "cases in the backlog" not in n and "missing from the latest extract" not in n]
     notes.append("Public version: counts from 1 to 4, and rates that would reveal them, are shown as "
                  f"\u201c{SUPPRESSED}\u201d; no case is listed.")
     return copy(pack, headline=headline, trend=trend, tracker=tracker, ageing_assessments=ageing_a,
                 ageing_reviews=ageing_r, backlog=pack.backlog.iloc[0:0], backlog_counts=counts, notes=notes,
-                query_counts=queried,
+                query_counts=queried, kpi_benchmark=kpi_benchmark,
                 commentary=pack.commentary, open_counts="")
 
 

@@ -137,7 +137,7 @@ def _isnan(v) -> bool:
 def render(pack: PackData) -> str:
     title = f"EHC board pack: {pack.month_label}"
     audience = (f' <span class="audience" data-audience>{esc(pack.audience)}</span>' if pack.audience else "")
-    shown = [(k, n) for k, n in SECTIONS if k != "benchmark" or pack.benchmark is not None]
+    shown = [(k, n) for k, n in SECTIONS if k != "benchmark" or _has_benchmarks(pack)]
     parts = [
         "<!DOCTYPE html>", '<html lang="en-GB">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -158,7 +158,7 @@ def render(pack: PackData) -> str:
 
 def _section(key: str, body: str, pack: PackData | None = None) -> str:
     name = dict(SECTIONS)[key]
-    keys = [k for k, _ in SECTIONS if k != "benchmark" or (pack is not None and pack.benchmark is not None)]
+    keys = [k for k, _ in SECTIONS if k != "benchmark" or (pack is not None and _has_benchmarks(pack))]
     number = keys.index(key) + 1 if key in keys else len(keys)
     follow = ' class="follow"' if key in FOLLOW else ""
     return (f'<section id="{key}"{follow} aria-labelledby="h-{key}">\n<h2 id="h-{key}">{number}. {esc(name)}</h2>\n'
@@ -548,11 +548,33 @@ def _about(pack: PackData) -> str:
     return _section("about", body, pack)
 
 
+def _has_benchmarks(pack: PackData) -> bool:
+    return pack.benchmark is not None or getattr(pack, "kpi_benchmark", None) is not None
+
+
+def _kpi_benchmarks(pack: PackData) -> str:
+    """The other KPIs DfE publishes (requests.csv, annual_reviews.csv, phase_transfers.csv): one table,
+    a row per year, measure and area, the council's own figure first."""
+    table = pack.kpi_benchmark
+    if table is None:
+        return ""
+    frame = pd.DataFrame({"Year": table["year"], "Measure": table["words"], "Area": table["area"],
+                          "Value": [v if isinstance(v, str) or _isnan(v) else
+                                    (f"{float(v):.1f}%" if unit == "percent" else f"{float(v):,.0f}")
+                                    for v, unit in zip(table["value"], table["unit"])]})
+    note = ('<p class="note">Published figures from DfE’s requests.csv, annual_reviews.csv and '
+            "phase_transfers.csv as given with <em>--benchmark</em>: the rates are DfE’s counts within / "
+            "(within + over). DfE publishes phase transfers as counts, not as a rate by the deadline: the "
+            "council’s rate has no published counterpart. “–”: not available in the file.</p>")
+    return "<h3>Decisions, reviews and phase transfers</h3>" + note + frame_table(
+        frame, "Benchmarks of the other KPIs by calendar year", "benchmark")
+
+
 def _benchmark(pack: PackData) -> str:
     """The council beside England, its region and comparators, per calendar year of the DfE file."""
     table = pack.benchmark
     if table is None:
-        return ""
+        return _section("benchmark", _kpi_benchmarks(pack), pack) if _has_benchmarks(pack) else ""
     from .benchmark import MEASURE_WORDS
 
     shown = table.drop(columns=["role"]).rename(columns={"year": "Year", "area": "Area", **MEASURE_WORDS})
@@ -571,6 +593,7 @@ def _benchmark(pack: PackData) -> str:
         elif name.startswith("Average"):
             frame[name] = [None if _isnan(v) else f"{float(v):.1f}" for v in frame[name]]
     parts.append(frame_table(frame, "Benchmarks by calendar year", "benchmark"))
+    parts.append(_kpi_benchmarks(pack))
     return _section("benchmark", "".join(parts), pack)
 
 

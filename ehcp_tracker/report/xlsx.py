@@ -126,6 +126,12 @@ def build(pack: PackData):
         write_sheet(workbook, "Benchmarks", [("Year", "text"), ("Area", "text"),
                                              *((MEASURE_WORDS[k], kinds[k]) for k in kinds)],
                     b[["year", "area", *kinds]].astype(object).values.tolist())
+    if getattr(pack, "kpi_benchmark", None) is not None:  # requests, annual reviews, phase transfers
+        k = pack.kpi_benchmark
+        write_sheet(workbook, "Benchmarks, other KPIs", [("Year", "text"), ("Measure", "text"), ("Area", "text"),
+                                                         ("Value", "number"), ("Unit", "text")],
+                    [[r.year, r.words, r.area, Typed(r.value, "percent" if r.unit == "percent" else "count"),
+                      r.unit] for r in k.itertuples(index=False)])
     tracker = pack.tracker
     kinds = [("month" if c == "month" else "percent" if re.search(r"pct|percent|%", str(c)) else
               "count" if pd.api.types.is_numeric_dtype(tracker[c]) or tracker[c].dtype == object else "text")

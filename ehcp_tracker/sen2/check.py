@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .read import Node, Return, read_return
+from .read import Node, Return
+from .safexml import ReturnRefused
 from .structure import MODULES, TYPES, xsd_path
 
 DFE = "DfE structure"
@@ -48,23 +49,54 @@ def upn_check_letter(upn: str) -> str | None:
     return UPN_LETTERS[sum(weight * v for weight, v in zip(range(2, 14), values)) % 23]
 
 
-def check_return(path: Path | str) -> tuple[Return, list[Finding]]:
-    """Every finding of the file; refusals (malformed, hostile, not SEN2, unknown year) raise, one line."""
-    ret = read_return(path)
-    findings = structure_findings(Path(path), ret.header.year)
+def check_return(path: Path | str, year: int | None = None) -> tuple[Return, list[Finding]]:
+    """Every finding of the file; refusals (malformed, hostile, not SEN2, unknown year) raise, one line.
+
+    The XML is checked as it stands. A Blade export or a pre-submission workbook (``year``: the
+    collection year its missing header would give) is checked on its modules as read: they are
+    written in the year's element order (write.py) and that text is checked against the same XSD, so
+    codes, formats and cardinality are judged alike and every finding is labelled and placed as for
+    the XML (the Nth Person of the export or of the Person sheet). Element order is then the writer's,
+    never the file's: only the XML can be out of order.
+    """
+    from .importing import read_any
+    from .presubmission import is_presubmission
+
+    if is_presubmission(path) and year is None:
+        raise ReturnRefused(f"{Path(path).name}: a pre-submission workbook has no header: give --year YYYY "
+                            "(the collection year, e.g. 2026 for the January 2026 census); nothing checked")
+    ret = read_any(path, year=year)
+    if Path(path).suffix.lower() == ".xml":
+        findings = structure_findings(Path(path), ret.header.year)
+    else:
+        findings = structure_findings(_as_xml(ret), ret.header.year)
+        if is_presubmission(path):  # its header is ours (the year given, no LA): nothing to check there
+            findings = [f for f in findings if f.person is not None]
     findings += rule_findings(ret)
     return ret, findings
+
+
+def _as_xml(ret: Return) -> str:
+    """The modules of a Blade export or workbook as the year's XML (header from what the file gives)."""
+    import datetime as _dt
+
+    from .write import header_node, return_xml
+
+    reference = ret.header.reference_date.isoformat() if ret.header.reference_date else ""
+    header = header_node(ret.header.year, reference, ret.header.la, _dt.datetime(ret.header.year, 1, 1))
+    return return_xml(ret.header.year, header, ret.persons)
 
 
 _XPATH = re.compile(r"/Message(?:/Persons/Person\[(\d+)\])?(.*)")
 
 
-def structure_findings(path: Path, year: int) -> list[Finding]:
-    """The schema's errors, each placed by its path and described from structure.py (no value shown)."""
+def structure_findings(source: Path | str, year: int) -> list[Finding]:
+    """The schema's errors, each placed by its path and described from structure.py (no value shown).
+    ``source``: the file, or (a Blade export's or workbook's modules) the XML text ``_as_xml`` wrote."""
     import xmlschema
 
     schema = xmlschema.XMLSchema(str(xsd_path(year)))
-    resource = xmlschema.XMLResource(str(path), defuse="always")
+    resource = xmlschema.XMLResource(str(source), defuse="always")
     out = []
     for error in schema.iter_errors(resource):
         text = error.path or ""
@@ -158,6 +190,9 @@ def _request_rules(request: Node, say, reference: dt.date | None, period: tuple[
                                                   f"({period[0].year}): the 20-week measure needs it")
             dates.append(("NamedPlan", "StartDate", start))
     active = request.first("ActivePlans")
+    if active is not None and active.get("ReviewDraft") and active.get("ReviewOutcome") in ("M", "C"):
+        say(OURS, "ActivePlans", "ReviewDraft", f"a draft amended plan under ReviewOutcome {active.get('ReviewOutcome')}: "
+                                                "only after a decision to amend (A)", "warning")
     if active is not None:
         dates += [("ActivePlans", name, _date(active.get(name))) for name in ("ReviewMeeting", "LastReview", "ReviewDraft",
                                                                               "PhaseTransferFinalDate")]

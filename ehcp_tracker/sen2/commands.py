@@ -64,17 +64,25 @@ def export(obj, year, la, output):
 
 @sen2.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def check(file):
-    """Check FILE.xml against its collection year's structure (XSD) and the cross-field rules.
+@click.option("--year", type=click.IntRange(2014, 2100), metavar="YYYY",
+              help="The collection year of a pre-submission workbook (it has no header; the XML and the Blade "
+                   "export carry theirs).")
+def check(file, year):
+    """Check a return against its collection year's structure (XSD) and the cross-field rules: the
+    XML, a COLLECT Blade export (any one of its module files) or the pre-submission workbook (.xlsx,
+    with --year).
 
     One line per problem on stdout: label (DfE structure / ehcp-tracker rule), module, person position
     (never a name), item, reason. Exit 1 when there is any error.
 
+    \b
     Example: ehcp sen2 check SEN2_2026.xml
+             ehcp sen2 check Blade-Export_20-01-2026_person.csv
+             ehcp sen2 check SEN2_presubmission.xlsx --year 2026
     """
     from .check import check_return
 
-    ret, findings = check_return(file)
+    ret, findings = check_return(file, year)
     for finding in findings:
         click.echo(str(finding))
     errors = sum(f.severity == "error" for f in findings)
@@ -88,8 +96,8 @@ def check(file):
 @sen2.command("reconcile")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dfe", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.csv", multiple=True,
-              help="DfE's timeliness_20_week.csv, requests.csv or annual_reviews.csv as downloaded (any edition; "
-                   "repeatable): the published column.")
+              help="DfE's timeliness_20_week.csv, requests.csv, annual_reviews.csv or phase_transfers.csv as "
+                   "downloaded (any edition; repeatable): the published column.")
 @click.option("--year", type=click.IntRange(2014, 2100), metavar="YYYY",
               help="The calendar year (default: the one the return's collection covers, its Year - 1).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
@@ -98,7 +106,8 @@ def check(file):
 def reconcile(obj, file, dfe, year, output):
     """The 20-week figures side by side (the tracker, the return by DfE's method, DfE's published
     row), then each case that differs: in one and not the other, dates differ, exception flag differs,
-    with the tracker's case ID and what to correct.
+    with the tracker's case ID and what to correct; then the 6-week and 4-week decisions and the
+    phase transfers. FILE is the XML or any one file of a COLLECT Blade export.
 
     Example: ehcp sen2 reconcile SEN2_2026.xml --dfe timeliness_20_week.csv -o reconcile.html
     """

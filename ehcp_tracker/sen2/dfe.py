@@ -92,47 +92,84 @@ def timeliness_row(path: Path, la: str, year: int, option: str = "--dfe") -> tup
     return {words: number(found[0].get(column)) for words, column in TIMELINESS.items()}, None
 
 
-# The other files of the release, by the words the reconciliation shows (each edition's spelling)
+# The other files of the release, by the words the reconciliation shows (each edition's spelling).
+# phase_transfers.csv (2026 edition on) names its columns by the two-digit year: due_25, final_25
+# for 2025 ("{yy}" below is the row's year).
 KPI_FILES = {
     "requests": {"decisions whether to assess within 6 weeks": ("request_outcome_six_weeks",),
                  "decisions whether to assess over 6 weeks": ("request_outcome_over_6_weeks",)},
     "annual_reviews": {"review decisions within 4 weeks": ("decision_4_weeks", "number_decsion_4weeks",
                                                            "number_decision_4weeks"),
                        "review decisions over 4 weeks": ("decision_over_4_weeks", "number_decision_gt_4weeks")},
+    "phase_transfers": {"phase transfer reviews due in the year": ("due_{yy}",),
+                        "final plans after a phase transfer review issued in the year": ("final_{yy}",)},
 }
+KPI_FILE_NAMES = {"timeliness": "timeliness_20_week.csv", "requests": "requests.csv",
+                  "annual_reviews": "annual_reviews.csv", "phase_transfers": "phase_transfers.csv"}
 
 
 def file_kind(columns) -> str | None:
-    """timeliness, requests or annual_reviews, from the columns the file has."""
+    """timeliness, requests, annual_reviews or phase_transfers, from the columns the file has."""
     columns = set(columns)
     if "plans_issued_den" in columns:
         return "timeliness"
+    if any(c.startswith("due_") for c in columns) and any(c.startswith("final_") for c in columns):
+        return "phase_transfers"
     for kind, measures in KPI_FILES.items():
         if any(name in columns for names in measures.values() for name in names):
             return kind
     return None
 
 
-def kpi_row(path: Path, la: str, year: int, option: str = "--dfe") -> tuple[dict[str, float], str | None]:
-    """The council's figures from any of the release's files (timeliness, requests, annual reviews)."""
+def is_kpi_total(row: dict[str, str]) -> bool:
+    """The all-cases row of a requests, annual-reviews or phase-transfers file: no breakdown at all
+    (phase_transfers.csv), or a breakdown named "All ..." ("All reviews of EHC plans", "All requests")
+    or "Total"."""
+    value = (row.get("breakdown") or row.get("breakdown_topic") or "").strip().lower()
+    if "breakdown" not in row and "breakdown_topic" not in row:
+        return True
+    return value in TOTAL_ROWS or value.startswith("all ") or value == "total"
+
+
+def kpi_measures(kind: str, row: dict[str, str], year: int) -> dict[str, float]:
+    """The row's measures, by the words of ``KPI_FILES``, under whichever edition's name it has."""
+    out = {}
+    for words, names in KPI_FILES[kind].items():
+        names = [n.format(yy=f"{year % 100:02d}") for n in names]
+        column = next((n for n in names if n in row), None)
+        out[words] = number(row.get(column)) if column else math.nan
+    return out
+
+
+def _topic_is_total(row: dict[str, str]) -> bool:
+    topic = (row.get("breakdown_topic") or "").strip().lower()
+    return topic.startswith("all ") or topic == "total" or topic == (row.get("breakdown") or "").strip().lower()
+
+
+def release_rows(path: Path, option: str = "--dfe") -> tuple[str, list[dict[str, str]]]:
+    """(kind, the file's all-cases rows): one line when it is none of the release's files. Where a
+    topic holds an "All ..." row of its own, the row whose topic is the total too comes first."""
     rows = read_rows(path, option)
     kind = file_kind(rows[0]) if rows else None
     if kind is None:
-        raise EhcpError(f"{option} {Path(path).name}: row 1: not one of DfE's timeliness_20_week.csv, requests.csv "
-                        "or annual_reviews.csv (none of their measure columns)")
+        raise EhcpError(f"{option} {Path(path).name}: row 1: not one of DfE's timeliness_20_week.csv, requests.csv, "
+                        "annual_reviews.csv or phase_transfers.csv (none of their measure columns)")
+    if kind == "timeliness":
+        return kind, [r for r in rows if is_total(r)]
+    return kind, sorted((r for r in rows if is_kpi_total(r)), key=lambda r: not _topic_is_total(r))
+
+
+def kpi_row(path: Path, la: str, year: int, option: str = "--dfe") -> tuple[dict[str, float], str | None]:
+    """The council's figures from any of the release's files (timeliness, requests, annual reviews,
+    phase transfers)."""
+    kind, rows = release_rows(path, option)
     if kind == "timeliness":
         found, why = timeliness_row(path, la, year, option)
         return found or {}, why
     years = sorted({r.get("time_period", "")[:4] for r in rows})
-    matching = [r for r in rows if r.get("time_period", "")[:4] == str(year) and is_area(r, la)
-                and r.get("geographic_level", "local authority").strip().lower() == "local authority"]
-    totals = [r for r in matching if is_total(r) or (r.get("breakdown", "") or "").strip().lower() == "total"]
-    chosen = (totals or matching)[:1]
+    chosen = [r for r in rows if r.get("time_period", "")[:4] == str(year) and is_area(r, la)
+              and r.get("geographic_level", "local authority").strip().lower() == "local authority"][:1]
     if not chosen:
         return {}, (f"{option} {Path(path).name}: no row for LA {la} in {year} (the file has years "
                     f"{', '.join(years) or 'none'})")
-    out = {}
-    for words, names in KPI_FILES[kind].items():
-        column = next((n for n in names if n in chosen[0]), None)
-        out[words] = number(chosen[0].get(column)) if column else math.nan
-    return out, None
+    return kpi_measures(kind, chosen[0], year), None

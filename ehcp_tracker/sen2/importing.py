@@ -16,14 +16,15 @@ import pandas as pd
 from ..ingest.extract import RawExtract
 from .mapping import ASSESSMENT_MAP, REVIEW_MAP, Mapped, map_return
 from .blade import blade_group, read_blade
-from .read import read_return
+from .presubmission import is_presubmission, read_presubmission, require_la
+from .read import Return, read_return
 
 KINDS_IN_A_RETURN = ("assessments", "reviews")
 
 
 def is_return(path: Path | str) -> bool:
-    """An SEN2 return: the XML, or one file of a Blade CSV export."""
-    return Path(path).suffix.lower() == ".xml" or blade_group(path) is not None
+    """An SEN2 return: the XML, one file of a Blade CSV export, or a pre-submission workbook."""
+    return Path(path).suffix.lower() == ".xml" or blade_group(path) is not None or is_presubmission(path)
 
 
 def one_per_return(paths: list[Path]) -> list[Path]:
@@ -38,8 +39,20 @@ def one_per_return(paths: list[Path]) -> list[Path]:
     return out
 
 
-def mapped_return(path: Path | str, secret: Callable[[], bytes]) -> tuple[str, Mapped]:
-    ret = read_blade(path) if blade_group(path) else read_return(path)
+def read_any(path: Path | str, year: int | None = None, la: str | None = None) -> Return:
+    """The return in any of its three forms. ``year`` and ``la`` stand in for the header a
+    pre-submission workbook lacks (the XML and the Blade export carry their own)."""
+    if blade_group(path):
+        return read_blade(path)
+    if is_presubmission(path):
+        return read_presubmission(path, year, la or "")
+    return read_return(path)
+
+
+def mapped_return(path: Path | str, secret: Callable[[], bytes], la: str | None = None) -> tuple[str, Mapped]:
+    ret = read_any(path, la=la)
+    if is_presubmission(path):
+        require_la(ret)
     return ret.file, map_return(ret, secret)
 
 

@@ -10,8 +10,9 @@ Why these choices (each also in docs/sen2.md):
 - The review row is the plan's open review cycle, as the import contract reads SEN2 ``LastReview``
   (design.md section 3: ``last_review`` "i.e. the decision letter, SEN2 LastReview"): due within 12
   months of it. ``ReviewMeeting`` belongs to that open cycle only when later than ``LastReview``;
-  ``ReviewOutcome`` and ``ReviewDraft`` are the concluded review's (or need a decision the return does
-  not date), so they are not carried. A plan with a ``CeaseDate`` is no longer reviewed: no review row.
+  ``ReviewOutcome`` and ``ReviewDraft`` are the concluded review's, so no row carries them
+  (``NOT_CARRIED`` says where each such item goes instead). A plan with a ``CeaseDate`` is no longer
+  reviewed: no review row.
 - Names, postcode and ethnicity are never copied into a row; names and birth date only mint keys
   (keys.py). The birth date is kept on review rows (``date_of_birth``: the year group, hence the
   phase transfer, comes from it).
@@ -66,6 +67,22 @@ REVIEW_MAP = {
     "source": ("(every row)", "sen2"),
 }
 
+# The ActivePlans review items no review row carries, and where each goes instead (docs/sen2.md prints
+# this; tests/test_sen2_inputs.py holds every ActivePlans item to REVIEW_MAP or here).
+NOT_CARRIED = {
+    "TransferLA": "no transfer date in the return, so the reg 15 transfer clocks cannot start: counted in the "
+                  "import's notes (record transferred_in in your extract)",
+    "ReviewOutcome": "the concluded review's decision (its LastReview), not the open cycle's: checked "
+                     "(ReviewDraft only after A); C with no CeaseDate is counted in the import's notes",
+    "ReviewDraft": "the concluded review's draft amended plan (sent with or after its decision): checked "
+                   "against ReviewOutcome; the amended-plan clock is not judged on a return",
+    "PhaseTransferDueDate": "DfE's count of phase-transfer reviews due in the year: counted by "
+                            "ehcp sen2 reconcile beside phase_transfers.csv; the tracker derives the transfer "
+                            "from the birth date",
+    "PhaseTransferFinalDate": "DfE's count of final plans after a phase-transfer review: counted by "
+                              "ehcp sen2 reconcile beside phase_transfers.csv",
+}
+
 
 @dataclass
 class Mapped:
@@ -87,7 +104,7 @@ def map_return(ret: Return, secret: Callable[[], bytes]) -> Mapped:
     key_secret = secret()
     assessments, reviews = [], []
     positions: dict[str, list[int]] = {"assessments": [], "reviews": []}
-    historical = undatable = ceased = early = 0
+    historical = undatable = ceased = early = transferred = ceasing = 0
     bases: dict[str, int] = {}
     for position, person in enumerate(ret.persons, start=1):
         person_id, basis = person_key(key_secret, ret.header.la, person.fields, position)
@@ -127,9 +144,11 @@ def map_return(ret: Return, secret: Callable[[], bytes]) -> Mapped:
                 "review_meeting": current(active.get("ReviewMeeting")),
                 "ceased_date": plan.get("CeaseDate"), "source": SOURCE,
             }
+            transferred += bool(active.get("TransferLA"))
             if row["ceased_date"]:  # a plan ceased is no longer reviewed: no review clock
                 ceased += 1
                 continue
+            ceasing += active.get("ReviewOutcome") == "C"
             if row["plan_issued"] and row["plan_issued"] < LAW_IN_FORCE:  # a statement's date, not a clock's
                 row["plan_issued"] = ""
                 early += 1
@@ -149,6 +168,14 @@ def map_return(ret: Return, secret: Callable[[], bytes]) -> Mapped:
     if ceased:
         mapped.notes.append(f"{ret.file}: {ceased} active plan(s) with a NamedPlan CeaseDate: ceased, so no review "
                             "clock; not imported as reviews")
+    if transferred:
+        mapped.notes.append(f"{ret.file}: {transferred} active plan(s) transferred in from another LA (TransferLA): "
+                            "the return gives no transfer date, so the transfer clocks (reg 15) are not judged; "
+                            "record transferred_in in your extract")
+    if ceasing:
+        mapped.notes.append(f"{ret.file}: {ceasing} active plan(s) whose last review decided to cease the plan "
+                            "(ReviewOutcome C) with no CeaseDate: their next review is tracked until the plan's "
+                            "CeaseDate is recorded")
     if undatable:
         mapped.warnings.append(f"{ret.file}: {undatable} active plan(s) with no LastReview and no NamedPlan StartDate "
                                "on or after 1 September 2014: no review clock can start; not imported (add the dates "

@@ -29,10 +29,9 @@ from ..store import db
 from .dfe import KPI_FILES, TIMELINESS, kpi_row
 from .keys import SECRET_NAME
 from .mapping import plans
-from .read import read_return
 
 # the rows, in words ("plans issued", "within 20 weeks (incl. exceptions)", ...), then the 6-week and
-# 4-week decisions (DfE's requests.csv and annual_reviews.csv)
+# 4-week decisions and the phase transfers (DfE's requests.csv, annual_reviews.csv, phase_transfers.csv)
 MEASURES = [*TIMELINESS, *(words for measures in KPI_FILES.values() for words in measures)]
 
 
@@ -90,7 +89,14 @@ DIFFERENCE_COLUMNS = ["case_id", "person", "difference", "tracker", "return", "c
 
 def reconcile(engine: Engine, book: RuleBook, as_of: dt.date, path: Path, rules_dir: Path, *,
               dfe=None, year: int | None = None) -> Reconciliation:
-    ret = read_return(path)
+    from ..errors import EhcpError
+    from .importing import read_any
+    from .presubmission import is_presubmission
+
+    if is_presubmission(path):  # no LA to find the council's published row by
+        raise EhcpError(f"{Path(path).name}: a pre-submission workbook has no header (no LA, no year): reconcile "
+                        "the XML or the Blade export of the return")
+    ret = read_any(path)  # the XML or a Blade export
     year = year or ret.header.year - 1  # the collection year covers the calendar year before it
     rule = load_convention(rules_dir)
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
@@ -130,11 +136,13 @@ def _column(values: dict[str, float]) -> pd.Series:
 
 
 def return_decisions(ret, year: int, rule: Convention) -> dict[str, float]:
-    """The 6-week decisions whether to assess (Y or N decided in the year) and the 4-week review
-    decisions (LastReview in the year, after its ReviewMeeting), by DfE's method, from the file."""
+    """The 6-week decisions whether to assess (Y or N decided in the year), the 4-week review
+    decisions (LastReview in the year, after its ReviewMeeting) and the phase transfers
+    (PhaseTransferDueDate, PhaseTransferFinalDate in the year), by DfE's method, from the file."""
     from .check import _date
 
     decided, reviewed = [], []
+    due = final = 0
     for person in ret.persons:
         for request in person.all("Requests"):
             made, received = _date(request.get("RequestOutcomeDate")), _date(request.get("ReceivedDate"))
@@ -145,10 +153,17 @@ def return_decisions(ret, year: int, rule: Convention) -> dict[str, float]:
                 meeting, last = _date(active.get("ReviewMeeting")), _date(active.get("LastReview"))
                 if meeting and last and last.year == year and last >= meeting:
                     reviewed.append((last - meeting).days)
+                # DfE's phase_transfers.csv counts plans by these dates' years (due_25, final_25)
+                transfer_due, transfer_final = (_date(active.get("PhaseTransferDueDate")),
+                                                _date(active.get("PhaseTransferFinalDate")))
+                due += bool(transfer_due and transfer_due.year == year)
+                final += bool(transfer_final and transfer_final.year == year)
     return {"decisions whether to assess within 6 weeks": float(sum(d <= rule.decision_days for d in decided)),
             "decisions whether to assess over 6 weeks": float(sum(d > rule.decision_days for d in decided)),
             "review decisions within 4 weeks": float(sum(d <= rule.review_days for d in reviewed)),
-            "review decisions over 4 weeks": float(sum(d > rule.review_days for d in reviewed))}
+            "review decisions over 4 weeks": float(sum(d > rule.review_days for d in reviewed)),
+            "phase transfer reviews due in the year": float(due),
+            "final plans after a phase transfer review issued in the year": float(final)}
 
 
 def tracker_decisions(engine: Engine, book: RuleBook, as_of: dt.date, first: dt.date, last: dt.date) -> dict[str, float]:

@@ -535,3 +535,4 @@ def now() -> dt.datetime:
 
 
 from . import accounts as _accounts  # noqa: E402,F401 - the web tables join ``metadata`` (migration 0013)
+from . import analyst_views as _analyst_views  # noqa: E402,F401 - drop_all drops the analysts' views first (migration 0015)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from ..output import counted
+
 LIST_FORMATS = ("table", "csv", "json")
 
 
@@ -157,7 +159,7 @@ def users_import(obj, people_file):
     from . import accounts
 
     added, updated = accounts.import_people(obj.engine, people_file)
-    obj.say(f"{added} users added, {updated} updated from {people_file.name}")
+    obj.say(f"{counted(added, 'user')} added, {updated} updated from {people_file.name}")
 
 
 def _since(ctx, param, value):

@@ -1,0 +1,155 @@
+"""``ehcp export``: the analysts' views (``store.analyst_views``) written to Parquet or CSV.
+
+For Power BI and Excel Power Query, which read a Parquet file with its column types (dates as
+dates, counts as whole numbers), or a CSV. The rows are the views' rows: every stored clock (or
+case), cases missing from the latest extract included (``in_latest_extract`` says so). The views
+judge on the database's today; the export judges on the command's as-of date (``--as-of``, default
+today in London) with ``clocks.engine.judge``, as every listing does, so ``status`` here equals
+``ehcp clocks --as-of``. The stored clocks must be current (``listings.stored_ok``): a stale or
+never-stored set is refused, naming the command that refreshes it, rather than exported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..clocks.engine import judge
+from ..clocks.rules import RuleBook
+from ..errors import EhcpError
+from ..files import atomic_open
+from ..listings import stored_ok
+from ..output import to_csv
+from ..store import analyst_views as views
+
+WHAT = {"clocks": views.CLOCKS_VIEW, "cases": views.CASES_VIEW}
+FORMATS = ("parquet", "csv")
+PARQUET_EXTRA = "pip install 'ehcp-tracker[parquet]'"
+_COLUMNS = {"clocks": views.CLOCK_COLUMNS, "cases": views.CASE_COLUMNS}
+_ORDER = {"clocks": ["kind", "case_id", "clock"], "cases": ["kind", "case_id"]}
+
+
+def read_view(engine: Engine, what: str) -> pd.DataFrame:
+    """Every row of one view, typed: dates as ``datetime64[s]``, counts as integers, the rest text."""
+    columns = _COLUMNS[what]
+    names = ", ".join(c.name for c in columns)
+    order = ", ".join(_ORDER[what])
+    with engine.connect() as conn:
+        result = conn.execute(sa.text(f"SELECT {names} FROM {WHAT[what]} ORDER BY {order}"))
+        frame = pd.DataFrame([tuple(r) for r in result.fetchall()], columns=[c.name for c in columns])
+    for column in columns:
+        if column.type == "date":
+            frame[column.name] = pd.to_datetime(frame[column.name].astype(object).map(
+                lambda v: None if v is None else str(v)[:10]), format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+        elif column.type == "whole number":
+            frame[column.name] = pd.to_numeric(frame[column.name]).astype("Int64")
+        else:
+            frame[column.name] = frame[column.name].astype(object).where(frame[column.name].notna(), None)
+    return frame
+
+
+def _days(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return frame[name].to_numpy(dtype="datetime64[D]")
+
+
+def judged_on(clocks: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The clocks view's rows with ``status``, ``days_overdue`` and ``status_on`` for ``as_of``
+    (``engine.judge``, the listings' own verdict, from the view's due and stop dates)."""
+    out = clocks.copy()
+    if not len(out):
+        return out
+    today = np.datetime64(as_of, "D")
+    warning = out["warning_days"].to_numpy(dtype=np.int64)
+    status = np.empty(len(out), dtype=object)
+    overdue = np.zeros(len(out), dtype=np.int64)
+    for days in np.unique(warning):
+        at = warning == days
+        _, status[at], overdue[at], _ = judge(_days(out, "due")[at], _days(out, "stop_event")[at],
+                                              _days(out, "case_closed")[at], today, int(days),
+                                              _days(out, "overtaken")[at])
+    out["status"], out["days_overdue"] = status, pd.array(overdue, dtype="Int64")
+    out["status_on"] = pd.Timestamp(as_of).as_unit("s")
+    return out
+
+
+def _case_counts(cases: pd.DataFrame, clocks: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The cases view's counts that depend on the day, worked out again from the clocks judged on
+    ``as_of`` (the view's counts are for the database's today)."""
+    judged = judged_on(clocks, as_of)
+    grouped = judged.assign(overdue=judged["status"].eq("overdue"), late=judged["status"].eq("late")).groupby(
+        ["kind", "case_id"], sort=False).agg(clocks_overdue=("overdue", "sum"), clocks_late=("late", "sum"),
+                                             most_days_overdue=("days_overdue", "max"))
+    out = cases.drop(columns=["clocks_overdue", "clocks_late", "most_days_overdue"]).merge(
+        grouped, left_on=["kind", "case_id"], right_index=True, how="left")
+    for name in ("clocks_overdue", "clocks_late", "most_days_overdue"):
+        out[name] = out[name].fillna(0).astype("Int64")
+    out["status_on"] = out["status_on"].where(out["clocks"].eq(0), pd.Timestamp(as_of).as_unit("s"))
+    return out[cases.columns]
+
+
+def export_frame(engine: Engine, book: RuleBook, as_of: dt.date, what: str) -> pd.DataFrame:
+    """One view's rows judged on ``as_of``; refused when the stored clocks are not current."""
+    if what not in WHAT:
+        raise EhcpError(f"--what: {what!r} is not one of {', '.join(WHAT)}")
+    with engine.connect() as conn:
+        why = stored_ok(conn, book, as_of)
+    if why is not None:
+        raise EhcpError(f"cannot export the stored {what}: {why}; nothing was written")
+    clocks = read_view(engine, "clocks")
+    if what == "clocks":
+        return judged_on(clocks, as_of)
+    return _case_counts(read_view(engine, "cases"), clocks, as_of)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """A Parquet file with real types (dates as ``date32``, counts as ``int64``, text as strings)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise EhcpError(f"--format parquet needs pyarrow, which is not installed: {PARQUET_EXTRA} "
+                        "(or use --format csv)") from None
+    arrays, fields = [], []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind == "M":
+            array = pa.array(column.dt.date.where(column.notna(), None), type=pa.date32())
+        elif str(column.dtype) == "Int64":
+            array = pa.array(column.astype(object).where(column.notna(), None), type=pa.int64())
+        else:
+            array = pa.array(column.astype(object).where(column.notna(), None), type=pa.string())
+        arrays.append(array)
+        fields.append(pa.field(name, array.type))
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    with atomic_open(path, "wb", encoding=None) as handle:
+        pq.write_table(table, handle)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A CSV with ISO dates, every text cell made formula-safe (``output.to_csv``)."""
+    out = frame.copy()
+    for name in out.columns:
+        if str(out[name].dtype) == "Int64":  # whole numbers stay whole ("12", never "12.0")
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    with atomic_open(path, "w", newline="") as handle:
+        handle.write(to_csv(out))
+
+
+def export(engine: Engine, book: RuleBook, as_of: dt.date, what: str, fmt: str, path: Path) -> int:
+    """Write one view to ``path`` in ``fmt``; how many rows. pyarrow is checked before anything is read."""
+    if fmt not in FORMATS:
+        raise EhcpError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        try:
+            import pyarrow.parquet  # noqa: F401 - checked first: a missing extra wastes no read
+        except ImportError:
+            raise EhcpError(f"--format parquet needs pyarrow, which is not installed: {PARQUET_EXTRA} "
+                            "(or use --format csv)") from None
+    frame = export_frame(engine, book, as_of, what)
+    (write_parquet if fmt == "parquet" else write_csv)(frame, path)
+    return len(frame)
