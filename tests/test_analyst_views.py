@@ -232,3 +232,33 @@ def test_the_views_judge_random_caseloads_as_the_engine_does(db_url, tmp_path, b
         assert len(read_view(engine, "cases")) == stored
     finally:
         engine.dispose()
+
+
+def test_a_later_migration_may_rebuild_a_table_the_views_read(db_url, tmp_path, monkeypatch):
+    """SQLite's batch mode copies a table to change it, and refuses the rename while a view names
+    the table: ``init_db`` drops the views before it upgrades and makes them again after, so a later
+    migration (here one rebuilding ``review``) need not know of them."""
+    import shutil
+
+    engine = db.connect(db_url)
+    db.init_db(engine)
+    folder = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "versions" / "0099_rebuild_review.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f'revision = "0099_rebuild_review"\ndown_revision = "{db.head_revision()}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
+        '    with op.batch_alter_table("review", recreate="always") as batch:\n'
+        '        batch.add_column(sa.Column("later_column", sa.String(10)))\n\n\n'
+        "def downgrade():\n    pass\n")
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", folder)
+    db.head_revision.cache_clear()
+    try:
+        before, after = db.init_db(engine)
+        assert after == "0099_rebuild_review"
+        assert set(analyst_views.VIEWS) <= set(sa.inspect(engine).get_view_names())
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT * FROM analyst_cases")).fetchall()
+    finally:
+        db.head_revision.cache_clear()
+        engine.dispose()
