@@ -607,6 +607,7 @@ def export_(obj: Context, what, fmt, output):
     """The analysts' views written to a file: every stored clock or case, in readable columns and real
     dates, judged on --as-of (the column dictionary: docs/reference/analyst-views.md).
 
+    \b
     Example: ehcp export --what clocks -o clocks.parquet
              ehcp export --what cases --format csv -o cases.csv
     """

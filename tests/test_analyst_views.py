@@ -17,14 +17,19 @@ import sys
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 
 from ehcp_tracker import docs_gen
+from ehcp_tracker.ingest.importer import import_extract
 from ehcp_tracker.listings import Filters, clock_results
 from ehcp_tracker.report.analysts import export_frame, read_view
+from ehcp_tracker.schema import ASSESSMENTS, REVIEWS
 from ehcp_tracker.store import analyst_views, db
 
 from .conftest import ROOT
-from .test_stored_clocks import other_book
+from .test_engine_vs_explain import assessment, review
+from .test_stored_clocks import _base, fresh_database, other_book, write_extract
 
 SAMPLE = [ROOT / "sample_data" / "assessments.csv", ROOT / "sample_data" / "reviews.csv"]
 COMPARED = ["case_id", "kind", "clock", "started", "due", "stopped", "status", "days_overdue", "exception",
@@ -196,3 +201,64 @@ def test_views_go_with_a_downgrade_and_drop_all(engine):
     assert set(analyst_views.VIEWS) <= set(sa.inspect(engine).get_view_names())
     db.metadata.drop_all(engine)  # PostgreSQL refuses to drop a table a view reads: the views go first
     assert not sa.inspect(engine).get_view_names()
+
+
+@seed(23)
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(generator_seed=st.integers(0, 10_000), sizes=st.tuples(st.integers(1, 40), st.integers(1, 30)),
+       days_back=st.integers(0, 3000), junk=st.lists(st.one_of(assessment(90), review(90)), max_size=4))
+def test_the_views_judge_random_caseloads_as_the_engine_does(db_url, tmp_path, book, generator_seed, sizes,
+                                                             days_back, junk):
+    """Random caseloads (generated as of a random day up to eight years ago, plus random rows that
+    the import keeps or rejects): the clocks view equals the listing on the database's today, and
+    the cases view has one row per stored case."""
+    from ehcp_tracker.demo.synthetic import generate_assessments, generate_reviews
+
+    end = dt.date.today() - dt.timedelta(days=days_back)
+    engine = fresh_database(db_url)
+    rows = {ASSESSMENTS: _base(generate_assessments(sizes[0], generator_seed, end)),
+            REVIEWS: _base(generate_reviews(sizes[1], generator_seed, end))}
+    try:
+        for kind, base in rows.items():
+            base += [dict(j, **{kind.key: f"{j[kind.key]}J"}) for j in junk if kind.key in j]
+            path = write_extract(tmp_path / f"{kind.name}.csv", kind, list({r[kind.key]: r for r in base}.values()))
+            import_extract(engine, path, book, end, kind=kind.name, skip_bad_rows=True, max_missing=100)
+        view = read_view(engine, "clocks")
+        _same(_comparable(view), _listing(engine, book, _db_today(engine)))
+        with engine.connect() as conn:
+            stored = sum(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+                         for t in db.CASE_TABLES.values())
+        assert len(read_view(engine, "cases")) == stored
+    finally:
+        engine.dispose()
+
+
+def test_a_later_migration_may_rebuild_a_table_the_views_read(db_url, tmp_path, monkeypatch):
+    """SQLite's batch mode copies a table to change it, and refuses the rename while a view names
+    the table: ``init_db`` drops the views before it upgrades and makes them again after, so a later
+    migration (here one rebuilding ``review``) need not know of them."""
+    import shutil
+
+    engine = db.connect(db_url)
+    db.init_db(engine)
+    folder = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "versions" / "0099_rebuild_review.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f'revision = "0099_rebuild_review"\ndown_revision = "{db.head_revision()}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
+        '    with op.batch_alter_table("review", recreate="always") as batch:\n'
+        '        batch.add_column(sa.Column("later_column", sa.String(10)))\n\n\n'
+        "def downgrade():\n    pass\n")
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", folder)
+    db.head_revision.cache_clear()
+    try:
+        before, after = db.init_db(engine)
+        assert after == "0099_rebuild_review"
+        assert set(analyst_views.VIEWS) <= set(sa.inspect(engine).get_view_names())
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT * FROM analyst_cases")).fetchall()
+    finally:
+        db.head_revision.cache_clear()
+        engine.dispose()

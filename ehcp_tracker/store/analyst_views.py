@@ -15,9 +15,10 @@ the same rules as ``clocks.engine.judge``, which ``tests/test_analyst_views.py``
 and its SQL. The views are made from them and the analysts' docs page is generated from them
 (``docs_gen``), and a test compares the page, these lists and the columns of a migrated database.
 Change them only with a new migration that calls :func:`drop` and then :func:`create`. A migration
-that rebuilds ``assessment``, ``review``, ``clock_result``, ``clock_rule`` or ``import_run`` (SQLite's
-batch mode copies a table to change it, and a view naming the table refuses the rename) must drop
-the views first and create them again after. ``metadata.drop_all`` drops them first by itself.
+may rebuild a table they read (SQLite's batch mode copies a table to change it, and a view naming
+the table refuses the rename): ``db.init_db`` drops the views before it upgrades and makes them
+again after, so later migrations need not know of them (one run of ``alembic`` by hand, outside
+``init_db``, must drop them itself). ``metadata.drop_all`` drops them first by itself.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 
 from . import db
 
+MIGRATION = "0015_analyst_views"  # the revision that made them: ``db.init_db`` makes them again after later ones
 CLOCKS_VIEW = "analyst_clocks"
 CASES_VIEW = "analyst_cases"
 VIEWS = (CASES_VIEW, CLOCKS_VIEW)  # in the order they are dropped (cases reads clocks)

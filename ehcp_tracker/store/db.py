@@ -423,11 +423,27 @@ def init_db(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
                                     "it is not a database this tool made: use a new one")
                 command.stamp(config, FIRST_REVISION)
                 before = "pre-migrations"
+            moving = before != (head_revision() if revision == "head" else revision)
+            if moving:  # a migration may rebuild a table the views read (SQLite's batch mode refuses then)
+                _analyst_views.drop(conn)
             command.upgrade(config, revision)
             _, after = _schema_state(conn)
+            if moving and _analyst_views.MIGRATION in _ancestry(after):
+                _analyst_views.drop(conn)
+                _analyst_views.create(conn)
     except sa.exc.OperationalError as exc:
         raise _cannot_open(exc) from None
     return before, after
+
+
+def _ancestry(revision: str | None) -> set[str]:
+    """``revision`` and every revision before it."""
+    if revision is None:
+        return set()
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config(None))
+    return {s.revision for s in script.iterate_revisions(revision, "base")}
 
 
 @functools.lru_cache(maxsize=1)
