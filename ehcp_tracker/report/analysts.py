@@ -43,9 +43,9 @@ def read_view(engine: Engine, what: str) -> pd.DataFrame:
         result = conn.execute(sa.text(f"SELECT {names} FROM {WHAT[what]} ORDER BY {order}"))
         frame = pd.DataFrame([tuple(r) for r in result.fetchall()], columns=[c.name for c in columns])
     for column in columns:
-        if column.type == "date":
-            frame[column.name] = pd.to_datetime(frame[column.name].astype(object).map(
-                lambda v: None if v is None else str(v)[:10]), format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+        if column.type == "date":  # a date (PostgreSQL) or ISO text (SQLite): ISO text either way, parsed once
+            text = frame[column.name].astype(object).where(frame[column.name].notna(), None).astype("string")
+            frame[column.name] = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
         elif column.type == "whole number":
             frame[column.name] = pd.to_numeric(frame[column.name]).astype("Int64")
         else:
@@ -100,10 +100,13 @@ def export_frame(engine: Engine, book: RuleBook, as_of: dt.date, what: str) -> p
         why = stored_ok(conn, book, as_of)
     if why is not None:
         raise EhcpError(f"cannot export the stored {what}: {why}; nothing was written")
-    clocks = read_view(engine, "clocks")
     if what == "clocks":
-        return judged_on(clocks, as_of)
-    return _case_counts(read_view(engine, "cases"), clocks, as_of)
+        return judged_on(read_view(engine, "clocks"), as_of)
+    cases = read_view(engine, "cases")
+    judged = cases["status_on"].dropna()
+    if len(judged) and (judged.dt.date == as_of).all():  # the view's counts are for this very day
+        return cases
+    return _case_counts(cases, read_view(engine, "clocks"), as_of)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
