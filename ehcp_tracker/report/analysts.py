@@ -34,23 +34,45 @@ _COLUMNS = {"clocks": views.CLOCK_COLUMNS, "cases": views.CASE_COLUMNS}
 _ORDER = {"clocks": ["kind", "case_id", "clock"], "cases": ["kind", "case_id"]}
 
 
-def read_view(engine: Engine, what: str) -> pd.DataFrame:
-    """Every row of one view, typed: dates as ``datetime64[s]``, counts as integers, the rest text."""
-    columns = _COLUMNS[what]
-    names = ", ".join(c.name for c in columns)
-    order = ", ".join(_ORDER[what])
-    with engine.connect() as conn:
-        result = conn.execute(sa.text(f"SELECT {names} FROM {WHAT[what]} ORDER BY {order}"))
-        frame = pd.DataFrame([tuple(r) for r in result.fetchall()], columns=[c.name for c in columns])
+CHUNK_ROWS = 100_000  # rows read, judged and written at a time: memory stays flat at national scale
+# what the cases' counts on another day are worked out from (not every column of every clock)
+_JUDGED = ["kind", "case_id", "due", "stop_event", "case_closed", "overtaken", "warning_days"]
+
+
+def _typed(rows: list[tuple], columns) -> pd.DataFrame:
+    """Rows of a view as a frame: dates as ``datetime64[s]``, counts as integers, the rest text."""
+    frame = pd.DataFrame(rows, columns=[c.name for c in columns])
     for column in columns:
-        if column.type == "date":
-            frame[column.name] = pd.to_datetime(frame[column.name].astype(object).map(
-                lambda v: None if v is None else str(v)[:10]), format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+        if column.type == "date":  # a date (PostgreSQL) or ISO text (SQLite): ISO text either way, parsed once
+            text = frame[column.name].astype(object).where(frame[column.name].notna(), None).astype("string")
+            frame[column.name] = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
         elif column.type == "whole number":
             frame[column.name] = pd.to_numeric(frame[column.name]).astype("Int64")
         else:
             frame[column.name] = frame[column.name].astype(object).where(frame[column.name].notna(), None)
     return frame
+
+
+def view_chunks(engine: Engine, what: str, names: list[str] | None = None, chunk: int | None = None):
+    """One view's rows in order (kind, case, clock), ``chunk`` rows at a time, typed (:func:`_typed`);
+    ``names``: only these columns. Always at least one frame (empty when the view is)."""
+    chunk = chunk or CHUNK_ROWS
+    columns = [c for c in _COLUMNS[what] if names is None or c.name in names]
+    query = (f"SELECT {', '.join(c.name for c in columns)} FROM {WHAT[what]} "
+             f"ORDER BY {', '.join(_ORDER[what])}")
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=chunk).execute(sa.text(query))
+        empty = True
+        while rows := result.fetchmany(chunk):
+            empty = False
+            yield _typed([tuple(r) for r in rows], columns)
+        if empty:
+            yield _typed([], columns)
+
+
+def read_view(engine: Engine, what: str, names: list[str] | None = None) -> pd.DataFrame:
+    """Every row of one view (``names``: only these columns), typed."""
+    return pd.concat(list(view_chunks(engine, what, names)), ignore_index=True)
 
 
 def _days(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -92,64 +114,83 @@ def _case_counts(cases: pd.DataFrame, clocks: pd.DataFrame, as_of: dt.date) -> p
     return out[cases.columns]
 
 
-def export_frame(engine: Engine, book: RuleBook, as_of: dt.date, what: str) -> pd.DataFrame:
-    """One view's rows judged on ``as_of``; refused when the stored clocks are not current."""
+def export_chunks(engine: Engine, book: RuleBook, as_of: dt.date, what: str):
+    """One view's rows judged on ``as_of``, a chunk at a time; refused (before anything is read)
+    when the stored clocks are not current."""
     if what not in WHAT:
         raise EhcpError(f"--what: {what!r} is not one of {', '.join(WHAT)}")
     with engine.connect() as conn:
         why = stored_ok(conn, book, as_of)
     if why is not None:
         raise EhcpError(f"cannot export the stored {what}: {why}; nothing was written")
-    clocks = read_view(engine, "clocks")
     if what == "clocks":
-        return judged_on(clocks, as_of)
-    return _case_counts(read_view(engine, "cases"), clocks, as_of)
+        return (judged_on(part, as_of) for part in view_chunks(engine, "clocks"))
+    with engine.connect() as conn:
+        today = views.database_today(conn)
+    if today == as_of:  # the view's counts are for this very day
+        return view_chunks(engine, "cases")
+    # another day: the counts again from the clocks judged on it (a case's clocks are few columns)
+    return iter([_case_counts(read_view(engine, "cases"), read_view(engine, "clocks", _JUDGED), as_of)])
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """A Parquet file with real types (dates as ``date32``, counts as ``int64``, text as strings)."""
+def export_frame(engine: Engine, book: RuleBook, as_of: dt.date, what: str) -> pd.DataFrame:
+    """One view's rows judged on ``as_of``, whole (for tests and small caseloads)."""
+    return pd.concat(list(export_chunks(engine, book, as_of, what)), ignore_index=True)
+
+
+def _require_pyarrow():
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise EhcpError(f"--format parquet needs pyarrow, which is not installed: {PARQUET_EXTRA} "
                         "(or use --format csv)") from None
-    arrays, fields = [], []
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype.kind == "M":
-            array = pa.array(column.dt.date.where(column.notna(), None), type=pa.date32())
-        elif str(column.dtype) == "Int64":
-            array = pa.array(column.astype(object).where(column.notna(), None), type=pa.int64())
-        else:
-            array = pa.array(column.astype(object).where(column.notna(), None), type=pa.string())
-        arrays.append(array)
-        fields.append(pa.field(name, array.type))
-    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    with atomic_open(path, "wb", encoding=None) as handle:
-        pq.write_table(table, handle)
+    return pa, pq
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """A CSV with ISO dates, every text cell made formula-safe (``output.to_csv``)."""
-    out = frame.copy()
-    for name in out.columns:
-        if str(out[name].dtype) == "Int64":  # whole numbers stay whole ("12", never "12.0")
-            out[name] = out[name].astype(object).where(out[name].notna(), None)
+def _arrow_schema(pa, what: str):
+    """The Parquet columns from the dictionary: dates as ``date32``, counts as ``int64``, text as strings."""
+    types = {"date": pa.date32(), "whole number": pa.int64(), "text": pa.string()}
+    return pa.schema([pa.field(c.name, types[c.type]) for c in _COLUMNS[what]])
+
+
+def write_parquet(chunks, path: Path, what: str) -> int:
+    """A Parquet file, one row group per chunk; how many rows."""
+    pa, pq = _require_pyarrow()
+    schema, rows = _arrow_schema(pa, what), 0
+    with atomic_open(path, "wb", encoding=None) as handle, pq.ParquetWriter(handle, schema) as writer:
+        for frame in chunks:
+            arrays = []
+            for field in schema:
+                column = frame[field.name]
+                values = column.dt.date if column.dtype.kind == "M" else column
+                arrays.append(pa.array(values.astype(object).where(column.notna(), None), type=field.type))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            rows += len(frame)
+    return rows
+
+
+def write_csv(chunks, path: Path) -> int:
+    """A CSV with ISO dates, every text cell made formula-safe (``output.to_csv``); how many rows."""
+    rows, first = 0, True
     with atomic_open(path, "w", newline="") as handle:
-        handle.write(to_csv(out))
+        for frame in chunks:
+            out = frame.copy()
+            for name in out.columns:
+                if str(out[name].dtype) == "Int64":  # whole numbers stay whole ("12", never "12.0")
+                    out[name] = out[name].astype(object).where(out[name].notna(), None)
+            text = to_csv(out)
+            handle.write(text if first else text.split("\n", 1)[1])  # the header once
+            rows, first = rows + len(frame), False
+    return rows
 
 
 def export(engine: Engine, book: RuleBook, as_of: dt.date, what: str, fmt: str, path: Path) -> int:
-    """Write one view to ``path`` in ``fmt``; how many rows. pyarrow is checked before anything is read."""
+    """Write one view to ``path`` in ``fmt`` (replaced whole, or not at all); how many rows. pyarrow
+    is checked before anything is read."""
     if fmt not in FORMATS:
         raise EhcpError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     if fmt == "parquet":
-        try:
-            import pyarrow.parquet  # noqa: F401 - checked first: a missing extra wastes no read
-        except ImportError:
-            raise EhcpError(f"--format parquet needs pyarrow, which is not installed: {PARQUET_EXTRA} "
-                            "(or use --format csv)") from None
-    frame = export_frame(engine, book, as_of, what)
-    (write_parquet if fmt == "parquet" else write_csv)(frame, path)
-    return len(frame)
+        _require_pyarrow()
+    chunks = export_chunks(engine, book, as_of, what)
+    return write_parquet(chunks, path, what) if fmt == "parquet" else write_csv(chunks, path)

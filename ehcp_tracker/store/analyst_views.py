@@ -23,6 +23,7 @@ again after, so later migrations need not know of them (one run of ``alembic`` b
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -220,6 +221,12 @@ def cases_sql(dialect: str) -> str:
     return (f"SELECT\n  {_select(CASE_COLUMNS, dialect)}\nFROM ({_case_rows(for_clocks=False)}) c\n"
             "LEFT JOIN import_run f ON f.id = c.first_run_id\nLEFT JOIN import_run l ON l.id = c.last_run_id\n"
             f"LEFT JOIN ({summary}) a ON a.kind = c.kind AND a.case_id = c.case_id")
+
+
+def database_today(conn: sa.Connection) -> dt.date:
+    """The day the views judge on (``status_on``), as the database reckons it."""
+    days = conn.execute(sa.text(f"SELECT {_today(conn.dialect.name)}")).scalar_one()
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(days))
 
 
 def create(conn: sa.Connection) -> None:
