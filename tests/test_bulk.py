@@ -191,3 +191,18 @@ def test_row_digest_is_blake2b_of_prefix_and_row():
                                 person=importer.DIGEST_PERSON).hexdigest() for row in cells]
     assert list(importer.row_digests(text, ASSESSMENTS)) == expected
     assert list(importer.row_digests(text.iloc[:0], ASSESSMENTS)) == []
+
+
+def test_postgresql_rows_go_as_csv(engine, monkeypatch):
+    """On PostgreSQL (a UTF-8 connection) the batches are CSV, not row by row."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    made = []
+    real = bulk.csv_batch
+    monkeypatch.setattr(bulk, "csv_batch", lambda names, arrays: made.append(len(arrays[0])) or real(names, arrays))
+    monkeypatch.setattr(bulk, "COPY_BATCH_ROWS", 40)
+    meta, fast, _ = _twin_tables("as_csv")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        bulk.insert_columns(conn, fast, _values(100))
+    assert made == [40, 40, 20]

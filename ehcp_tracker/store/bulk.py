@@ -116,7 +116,9 @@ def csv_batch(names: list[str], arrays) -> bytes | None:
 def _copy(raw, table: str, names: list[str], arrays) -> None:
     """One batch through COPY: as CSV when :func:`csv_batch` can write it, else row by row."""
     listed = ", ".join(names)
-    text = csv_batch(names, arrays)
+    # pyarrow writes UTF-8: a connection in another client encoding gets its rows through psycopg
+    utf8 = str(getattr(getattr(raw, "info", None), "encoding", "")).lower().replace("_", "-") in ("utf-8", "utf8")
+    text = csv_batch(names, arrays) if utf8 else None
     with raw.cursor() as cursor:
         if text is not None:
             with cursor.copy(f"COPY {table} ({listed}) FROM STDIN (FORMAT csv)") as copy:
