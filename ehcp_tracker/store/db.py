@@ -74,6 +74,9 @@ import_run = sa.Table(
     sa.Column("rule_book", sa.String(20)),
     sa.Column("deadlines_moved", sa.Integer, doc="deadlines the import moved (see deadline_change); migration 0002"),
     sa.Column("batch", sa.String(32), doc="shared by every file of one import command; migration 0003_import_batch"),
+    sa.Column("refusal_reason", sa.Text, doc="why a refused file was refused: counts by column and problem, "
+                                             "never a value (ingest.importer.refusal_reason); migration 0016"),
+    sa.Column("new_queries", sa.Integer, doc="queries the run brought (ingest.new_queries); migration 0016"),
     sa.Index("ix_import_run_batch", "batch"),
 )
 

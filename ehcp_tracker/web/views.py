@@ -315,6 +315,9 @@ def team_page(app, request, visitor, snap) -> Response:
 # ---------------------------------------------------------------------------------------- imports
 
 def imports_page(app, request, visitor, snap) -> Response:
+    """The last runs: what each changed (cases new, changed, missing, rows rejected, deadlines
+    moved, new queries) and the files refused, with the stored reason (``import_run.refusal_reason``:
+    counts by column and problem, no values)."""
     if visitor.user.role != "admin":
         raise NotFound("")
     conn = snap._conn
@@ -324,7 +327,8 @@ def imports_page(app, request, visitor, snap) -> Response:
                               .where(db.deadline_change.c.run_id.in_([r.id for r in rows]))
                               .group_by(db.deadline_change.c.run_id)).all()) if rows else {}
     app.record(request, visitor, "list_view", detail="imports")
-    return app.render("imports.html", visitor, runs=rows, moved=moved)
+    refused = [r for r in rows if r.status == "rejected"]
+    return app.render("imports.html", visitor, runs=rows, moved=moved, refused=refused)
 
 
 def handle_library_error(exc: EhcpError) -> BadRequest:

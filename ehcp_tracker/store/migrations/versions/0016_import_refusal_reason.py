@@ -1,0 +1,30 @@
+"""Files refused and why (issue 25, the Imports page): ``import_run.refusal_reason``, the summary
+of a refused file's problems (how many, in how many rows, and by column and kind of problem, with
+counts: never a cell's value, so no personal data), and ``import_run.new_queries``, how many
+queries the run brought (present after it, not before: ``ingest.new_queries``). Both blank on the
+runs stored before.
+
+Revision ID: 0016_import_refusal_reason
+Revises: 0011_law_third_reading (the head of main when issue 25's gaps were worked; the lead
+re-chains on merge)
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0016_import_refusal_reason"
+down_revision = "0011_law_third_reading"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("import_run") as batch:
+        batch.add_column(sa.Column("refusal_reason", sa.Text, nullable=True))
+        batch.add_column(sa.Column("new_queries", sa.Integer, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("import_run") as batch:
+        batch.drop_column("new_queries")
+        batch.drop_column("refusal_reason")
