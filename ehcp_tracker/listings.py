@@ -161,6 +161,7 @@ def judged(conn: sa.Connection | None, rows: pd.DataFrame, as_of: dt.date, *, wi
             values = np.array(values, dtype=object) if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
             values = values.copy()
             values[pd.isna(values)] = None
+            values = pd.Series(values, index=rows.index, dtype=object)  # kept object: no string inference
         data[name] = values
     out = pd.DataFrame(data, index=rows.index)
     if len(out) and out["statutory"].map(type).eq(bool).all():
