@@ -197,6 +197,14 @@ clock_result = sa.Table(
     sa.Column("settled_from", sa.Integer, doc="from this day on, judging the row equals a fresh evaluation"),
     sa.Column("stable_from", sa.Integer, doc="history.stable_from of the case (cuttable clocks only)"),
     sa.Index("ix_clock_result_case", "kind", "case_id"),
+    # the team page's counts (web.team_figures, migration 0016): the running clocks of each case (a
+    # fifth of the rows; covering: the stop columns too, NULL in it, or SQLite reads the rows to
+    # check them), and every clock by its due day (breaches this month)
+    sa.Index("ix_clock_result_running", "kind", "case_id", "rule", "due", "exception", "stop_event", "closure",
+             "overtaken",
+             sqlite_where=sa.text("stop_event IS NULL AND closure IS NULL AND overtaken IS NULL"),
+             postgresql_where=sa.text("stop_event IS NULL AND closure IS NULL AND overtaken IS NULL")),
+    sa.Index("ix_clock_result_due", "kind", "due"),
 )
 
 clock_state = sa.Table(

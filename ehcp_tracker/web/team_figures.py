@@ -107,35 +107,39 @@ def _rule_ids(conn: sa.Connection, book, case: str, clocks: set[str] | None = No
                                                                      rule.c.clock.in_(sorted(wanted)))).scalars()]
 
 
-class CaseFirst(Join):
-    """A join read case table first: on SQLite a ``CROSS JOIN`` (which its planner never reorders),
-    so the team's cases come by the team index and each one's clocks by ``(kind, case_id)``; a
-    planner without statistics would otherwise walk every stored clock of the kind. PostgreSQL
-    plans it as the inner join it is."""
+class Ordered(Join):
+    """A join read left table first: on SQLite a ``CROSS JOIN`` (which its planner never reorders),
+    so the team's cases come by the team index and each one's running clocks by the partial index
+    ``ix_clock_result_running`` (or, for this month's breaches, the month's clocks by
+    ``ix_clock_result_due`` and each one's case by its key); a planner without statistics would
+    otherwise walk every stored clock of the kind. PostgreSQL plans it as the inner join it is."""
 
     inherit_cache = True
 
 
-@compiles(CaseFirst, "sqlite")
-def _case_first(element, compiler, **kw):
+@compiles(Ordered, "sqlite")
+def _ordered(element, compiler, **kw):
     return compiler.visit_join(element, **kw).replace(" JOIN ", " CROSS JOIN ", 1)
 
 
-def _source(kind, filters: Filters):
-    """The stored clocks of the cases matching ``filters`` (present in the latest extract), joined
-    case first: SQLite's planner, without statistics, would otherwise walk every stored clock."""
+def _source(kind, filters: Filters, *, clocks_first: bool = False):
+    """The stored clocks of the cases matching ``filters`` (present in the latest extract)."""
     table = db.table_for(kind.name)
     r = db.clock_result
     conditions = [table.c.missing_since_run_id.is_(None)]
     narrowed = filter_condition(table, filters)
     if narrowed is not None:
         conditions.append(narrowed)
-    joined = CaseFirst(table, r, sa.and_(r.c.kind == db.KIND_CODES[kind.case], r.c.case_id == table.c[kind.key]))
+    on = sa.and_(r.c.kind == db.KIND_CODES[kind.case], r.c.case_id == table.c[kind.key])
+    joined = Ordered(r, table, on) if clocks_first else Ordered(table, r, on)
+    if clocks_first:
+        conditions.append(r.c.kind == db.KIND_CODES[kind.case])
     return table, r, joined, conditions
 
 
 def _verdicts(r, today: int):
-    """``engine.judge`` as SQL conditions over one stored row's day numbers."""
+    """``engine.judge`` as SQL conditions over one stored row's day numbers. Running is spelt as
+    the partial index's condition, so the database reads that index."""
     running = sa.and_(r.c.stop_event.is_(None), r.c.closure.is_(None), r.c.overtaken.is_(None))
     overdue = sa.and_(running, r.c.due < today)
     late = sa.or_(sa.and_(r.c.stop_event.is_not(None), r.c.stop_event > r.c.due),
@@ -149,51 +153,92 @@ def _count(condition):
 
 
 def sql_figures(conn: sa.Connection, book, as_of: dt.date, filters: Filters) -> TeamFigures:
+    """The figures in SQL. A clock counts only while running (overdue, due this week, a breach
+    while overdue, the backlogs) or once it stopped late (a breach): so one read per kind of the
+    running clocks of the team's cases, counted by caseworker, rule and due day, then the clocks
+    due this month that stopped late, and never the settled rest. The running clocks are not
+    narrowed to the book's rules: every stored row is one of them (the rows' fingerprint is the
+    book's, ``listings.stored_ok``), and an ``IN`` over twenty rule ids would make SQLite probe the
+    index twenty times a case."""
     today = _day(as_of)
     monday, sunday = (_day(d) for d in week_window(as_of))
     month_start = _day(as_of.replace(day=1))
-    rows: dict[str, dict] = {}
+    listed = run_cached(conn, ("caseworkers with clocks", book.content_digest, filters),
+                        lambda: _caseworkers_with_clocks(conn, filters))
+    rows: dict[str, dict] = {cw: _row(cw) for cw in listed}
+    running_groups = {}
     for kind in KINDS.values():
         rules = _rule_ids(conn, book, kind.case)
         if not rules:
+            running_groups[kind.case] = []
             continue
         table, r, joined, conditions = _source(kind, filters)
-        running, overdue, late = _verdicts(r, today)
-        week = sa.and_(running, r.c.due >= max(today, monday), r.c.due <= sunday)
-        breach = sa.and_(r.c.due >= month_start, r.c.due <= today, sa.or_(overdue, late))
-        query = (sa.select(table.c.caseworker, _count(overdue), _count(week), _count(breach))
-                 .select_from(joined).where(*conditions, r.c.rule.in_(rules), table.c.caseworker.is_not(None))
-                 .group_by(table.c.caseworker))
-        for cw, n_overdue, n_week, n_breach in conn.execute(query):
+        running, _, late = _verdicts(r, today)
+        groups = conn.execute(sa.select(table.c.caseworker, r.c.rule, r.c.due, sa.func.count(),
+                                        _count(r.c.exception.is_not(None)))
+                              .select_from(joined).where(*conditions, running)
+                              .group_by(table.c.caseworker, r.c.rule, r.c.due)).all()
+        running_groups[kind.case] = groups
+        for cw, _, due, count, _ in groups:
+            if cw is None or due is None:
+                continue  # no caseworker: not a row of the page; no due day: never overdue nor due this week
             row = rows.setdefault(cw, _row(cw))
-            row["overdue"] += int(n_overdue or 0)
-            row["week"] += int(n_week or 0)
-            row["breaches"] += int(n_breach or 0)
+            if due < today:
+                row["overdue"] += count
+                if due >= month_start:
+                    row["breaches"] += count
+            elif monday <= due <= sunday:
+                row["week"] += count
+        table, r, joined, conditions = _source(kind, filters, clocks_first=True)
+        stopped_late = (sa.select(table.c.caseworker, sa.func.count()).select_from(joined)
+                        .where(*conditions, r.c.due >= month_start, r.c.due <= today, late, r.c.rule.in_(rules),
+                               table.c.caseworker.is_not(None))
+                        .group_by(table.c.caseworker))
+        for cw, n_late in conn.execute(stopped_late):
+            rows.setdefault(cw, _row(cw))["breaches"] += int(n_late or 0)
     counts = run_cached(conn, ("query counts", as_of, book.content_digest, filters),
                         lambda: query_counts(conn, book, as_of, filters))
     for cw, count in counts.items():
         rows.setdefault(cw, _row(cw))["queries"] = int(count)
-    return TeamFigures([rows[k] for k in sorted(rows)], _assessment_ageing(conn, book, as_of, filters),
-                       _review_ageing(conn, book, as_of, filters), "sql")
+    for row in rows.values():
+        for name in ("overdue", "week", "breaches"):
+            row[name] = int(row[name])
+    return TeamFigures([rows[k] for k in sorted(rows)],
+                       _assessment_ageing(conn, book, as_of, running_groups["assessment"]),
+                       _review_ageing(conn, book, as_of, running_groups["review"]), "sql")
+
+
+def _caseworkers_with_clocks(conn: sa.Connection, filters: Filters) -> tuple[str, ...]:
+    """The caseworkers of the cases matching ``filters`` that hold a stored clock: each is a row of
+    the page, zeros and all. Every stored row is a clock of the book the rows were made under
+    (``listings.stored_ok`` checks its fingerprint), so any row will do; they change only with an
+    import run or a new book (the cache's key)."""
+    found: set[str] = set()
+    for kind in KINDS.values():
+        table = db.table_for(kind.name)
+        r = db.clock_result
+        conditions = [table.c.missing_since_run_id.is_(None), table.c.caseworker.is_not(None)]
+        narrowed = filter_condition(table, filters)
+        if narrowed is not None:
+            conditions.append(narrowed)
+        held = sa.exists().where(r.c.kind == db.KIND_CODES[kind.case], r.c.case_id == table.c[kind.key])
+        found |= set(conn.execute(sa.select(table.c.caseworker).distinct().where(*conditions, held)).scalars())
+    return tuple(sorted(found))
 
 
 def _date(day: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(day))
 
 
-def _assessment_ageing(conn, book, as_of: dt.date, filters: Filters) -> list[dict]:
-    """``backlog_summary(backlog(...))``: overdue final-plan clocks by the month they ran out."""
-    kind = KINDS["assessments"]
-    rules = _rule_ids(conn, book, kind.case, {"final_plan"})
-    if not rules:
-        return []
+def _assessment_ageing(conn, book, as_of: dt.date, groups) -> list[dict]:
+    """``backlog_summary(backlog(...))``: overdue final-plan clocks by the month they ran out, from
+    the running clocks counted by caseworker, rule and due day."""
+    rules = set(_rule_ids(conn, book, "assessment", {"final_plan"}))
     today = _day(as_of)
-    table, r, joined, conditions = _source(kind, filters)
-    _, overdue, _ = _verdicts(r, today)
-    found = conn.execute(sa.select(r.c.due, sa.func.count(), _count(r.c.exception.is_not(None)))
-                         .select_from(joined).where(*conditions, r.c.rule.in_(rules), overdue).group_by(r.c.due))
     months: dict[str, dict] = {}
-    for due, count, excepted in found:
+    for _, rule_id, due, count, excepted in groups:
+        if rule_id not in rules or due is None or due >= today:
+            continue
         month = _date(due).strftime("%Y-%m")
         part = months.setdefault(month, {"due_month": month, "open_cases": 0, "with_exception": 0,
                                          "oldest_weeks_overdue": 0})
@@ -208,26 +253,20 @@ def _months_overdue(due: dt.date, as_of: dt.date) -> int:
     return (as_of.year * 12 + as_of.month) - (due.year * 12 + due.month) - (1 if due.day > as_of.day else 0)
 
 
-def _review_ageing(conn, book, as_of: dt.date, filters: Filters) -> list[dict]:
+def _review_ageing(conn, book, as_of: dt.date, groups) -> list[dict]:
     """``backlog_summary(review_backlog(...))``: overdue annual reviews and phase transfers overdue
     or due within 8 weeks, by clock and band."""
-    kind = KINDS["reviews"]
     clock_of = {}
     for clock in ("annual_review", "phase_transfer"):
-        for rule_id in _rule_ids(conn, book, kind.case, {clock}):
+        for rule_id in _rule_ids(conn, book, "review", {clock}):
             clock_of[rule_id] = clock
-    if not clock_of:
-        return []
     today = _day(as_of)
     horizon = _day(as_of + dt.timedelta(days=PHASE_TRANSFER_RISK_DAYS))
-    table, r, joined, conditions = _source(kind, filters)
-    running, _, _ = _verdicts(r, today)
-    found = conn.execute(sa.select(r.c.rule, r.c.due, sa.func.count(), _count(r.c.exception.is_not(None)))
-                         .select_from(joined).where(*conditions, r.c.rule.in_(sorted(clock_of)), running,
-                                                    r.c.due <= horizon).group_by(r.c.rule, r.c.due))
-    groups: dict[tuple, dict] = {}
-    for rule_id, due, count, excepted in found:
-        clock, overdue = clock_of[int(rule_id)], int(due) < today
+    found: dict[tuple, dict] = {}
+    for _, rule_id, due, count, excepted in groups:
+        if rule_id not in clock_of or due is None or due > horizon:
+            continue
+        clock, overdue = clock_of[rule_id], due < today
         if clock == "annual_review" and not overdue:
             continue
         band = AT_RISK_BAND
@@ -236,13 +275,13 @@ def _review_ageing(conn, book, as_of: dt.date, filters: Filters) -> list[dict]:
             for low, label in REVIEW_BANDS:
                 if months >= low:
                     band = label
-        part = groups.setdefault((clock, band), {"clock": clock, "band": band, "open_cases": 0,
-                                                 "with_exception": 0, "oldest_weeks_overdue": 0})
+        part = found.setdefault((clock, band), {"clock": clock, "band": band, "open_cases": 0,
+                                                "with_exception": 0, "oldest_weeks_overdue": 0})
         part["open_cases"] += int(count)
         part["with_exception"] += int(excepted or 0)
         part["oldest_weeks_overdue"] = max(part["oldest_weeks_overdue"], (today - int(due)) // 7 if overdue else 0)
     order = {label: i for i, label in enumerate([AT_RISK_BAND, *(label for _, label in REVIEW_BANDS)])}
-    return [groups[k] for k in sorted(groups, key=lambda k: (k[0], order[k[1]]))]
+    return [found[k] for k in sorted(found, key=lambda k: (k[0], order[k[1]]))]
 
 
 def _days_from(earlier, later, dialect: str):
