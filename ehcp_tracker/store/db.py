@@ -199,12 +199,13 @@ clock_result = sa.Table(
     sa.Index("ix_clock_result_case", "kind", "case_id"),
     # the team page's counts (web.team_figures, migration 0016): the running clocks of each case (a
     # fifth of the rows; covering: the stop columns too, NULL in it, or SQLite reads the rows to
-    # check them), and every clock by its due day (breaches this month)
+    # check them), and every clock by its due day, with its stop days (breaches this month: the late ones are
+    # picked out in the index)
     sa.Index("ix_clock_result_running", "kind", "case_id", "rule", "due", "exception", "stop_event", "closure",
              "overtaken",
              sqlite_where=sa.text("stop_event IS NULL AND closure IS NULL AND overtaken IS NULL"),
              postgresql_where=sa.text("stop_event IS NULL AND closure IS NULL AND overtaken IS NULL")),
-    sa.Index("ix_clock_result_due", "kind", "due"),
+    sa.Index("ix_clock_result_due", "kind", "due", "stop_event", "closure", "overtaken", "case_id"),
 )
 
 clock_state = sa.Table(

@@ -157,7 +157,7 @@ def sql_figures(conn: sa.Connection, book, as_of: dt.date, filters: Filters) -> 
     while overdue, the backlogs) or once it stopped late (a breach): so one read per kind of the
     running clocks of the team's cases, counted by caseworker, rule and due day, then the clocks
     due this month that stopped late, and never the settled rest. The running clocks are not
-    narrowed to the book's rules: every stored row is one of them (the rows' fingerprint is the
+    narrowed to the book's rules (nor the late ones): every stored row is one of them (the rows' fingerprint is the
     book's, ``listings.stored_ok``), and an ``IN`` over twenty rule ids would make SQLite probe the
     index twenty times a case."""
     today = _day(as_of)
@@ -182,7 +182,9 @@ def sql_figures(conn: sa.Connection, book, as_of: dt.date, filters: Filters) -> 
         for cw, _, due, count, _ in groups:
             if cw is None or due is None:
                 continue  # no caseworker: not a row of the page; no due day: never overdue nor due this week
-            row = rows.setdefault(cw, _row(cw))
+            row = rows.get(cw)
+            if row is None:
+                row = rows[cw] = _row(cw)
             if due < today:
                 row["overdue"] += count
                 if due >= month_start:
@@ -191,7 +193,7 @@ def sql_figures(conn: sa.Connection, book, as_of: dt.date, filters: Filters) -> 
                 row["week"] += count
         table, r, joined, conditions = _source(kind, filters, clocks_first=True)
         stopped_late = (sa.select(table.c.caseworker, sa.func.count()).select_from(joined)
-                        .where(*conditions, r.c.due >= month_start, r.c.due <= today, late, r.c.rule.in_(rules),
+                        .where(*conditions, r.c.due >= month_start, r.c.due <= today, late,
                                table.c.caseworker.is_not(None))
                         .group_by(table.c.caseworker))
         for cw, n_late in conn.execute(stopped_late):

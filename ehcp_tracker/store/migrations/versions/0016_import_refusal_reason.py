@@ -7,7 +7,8 @@ runs stored before.
 And two indexes on ``clock_result`` for the team page's counts in SQL (``web.team_figures``): the
 running clocks of each case (``ix_clock_result_running``, partial: no stop event, no closure,
 nothing overtaking; about a fifth of the rows) and every clock by kind and due day
-(``ix_clock_result_due``: the breaches of this month).
+(``ix_clock_result_due``, with the stop days: the breaches of this month, the late ones picked
+out in the index).
 
 Revision ID: 0016_import_refusal_reason
 Revises: 0011_law_third_reading (the head of main when issue 25's gaps were worked; the lead
@@ -34,7 +35,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("new_queries", sa.Integer, nullable=True))
     op.create_index("ix_clock_result_running", "clock_result", RUNNING_COLUMNS,
                     sqlite_where=sa.text(RUNNING), postgresql_where=sa.text(RUNNING))
-    op.create_index("ix_clock_result_due", "clock_result", ["kind", "due"])
+    op.create_index("ix_clock_result_due", "clock_result",
+                    ["kind", "due", "stop_event", "closure", "overtaken", "case_id"])
 
 
 def downgrade() -> None:
