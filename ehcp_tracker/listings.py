@@ -146,16 +146,24 @@ def judged(conn: sa.Connection | None, rows: pd.DataFrame, as_of: dt.date, *, wi
         at = warning == days
         stopped[at], status[at], days_overdue[at], stop_reason[at] = judge(
             dates["due"][at], dates["stop_event"][at], dates["closure"][at], today, int(days), dates["overtaken"][at])
-    out = rows.assign(stopped=stopped.astype("datetime64[s]"), status=status, days_overdue=days_overdue,
-                      stop_reason=stop_reason)
+    made = {"stopped": stopped.astype("datetime64[s]"), "status": status, "days_overdue": days_overdue,
+            "stop_reason": stop_reason}
     if with_missing:
         runs = dict(conn.execute(sa.select(db.import_run.c.id, db.import_run.c.as_of)).all()) if conn is not None else {}
-        out["missing_since"] = pd.to_datetime(out["missing_since_run_id"].map(runs), errors="coerce").astype("datetime64[s]")
+        made["missing_since"] = pd.to_datetime(rows["missing_since_run_id"].map(runs), errors="coerce").astype("datetime64[s]")
     columns = CLOCK_COLUMNS + EXTRA_COLUMNS + (["missing_since"] if with_missing else [])
-    out = out[columns]
-    # as the engine gives them: text, flags and codes as object columns (None for blank)
-    out = out.assign(**{name: out[name].astype(object).where(out[name].notna(), None) for name in columns
-                        if name not in ("started", "due", "stopped", "days_overdue", "missing_since")})
+    # as the engine gives them: text, flags and codes as object columns (None for blank); built as one
+    # frame from arrays (a column at a time through pandas cost more than the judging for a short list)
+    data = {}
+    for name in columns:
+        values = made[name] if name in made else rows[name]
+        if name not in ("started", "due", "stopped", "days_overdue", "missing_since"):
+            values = np.array(values, dtype=object) if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
+            values = values.copy()
+            values[pd.isna(values)] = None
+            values = pd.Series(values, index=rows.index, dtype=object)  # kept object: no string inference
+        data[name] = values
+    out = pd.DataFrame(data, index=rows.index)
     if len(out) and out["statutory"].map(type).eq(bool).all():
         out["statutory"] = out["statutory"].astype(bool)  # the engine's flag (np.full of clock.statutory)
     return out

@@ -60,12 +60,13 @@ def test_pre_alembic_database_is_stamped_and_upgraded(db_url, tmp_path, book):
 def _first_import_run(old: sa.MetaData) -> None:
     """import_run as revision 0001 made it: without the columns (and index) later revisions added."""
     table = old.tables["import_run"]
-    for name in ("deadlines_moved", "batch"):
+    for name in ("deadlines_moved", "batch", *NEW_IN_0016):
         table._columns.remove(table.c[name])
     for index in [i for i in table.indexes if i.name == "ix_import_run_batch"]:
         table.indexes.discard(index)
 
 
+NEW_IN_0016 = ("refusal_reason", "new_queries")  # on import_run (0016_import_refusal_reason, issue 25)
 NEW_IN_0006 = ("ncy_academic_year", "transferred_in", "meeting_notice_sent", "advice_circulated",
                "review_report_sent")
 
@@ -114,8 +115,8 @@ def test_upgrade_from_first_revision_loses_nothing(db_url, tmp_path, book):
     assert db.init_db(engine) == ("0001", db.head_revision())
     after = snapshot(db_url)
     for name, table_rows in before.items():
-        if name == "import_run":  # two more columns (0002 deadlines_moved, 0003 batch), NULL for old runs
-            assert [r + ("None", "None") for r in table_rows] == after[name]
+        if name == "import_run":  # 0002 deadlines_moved, 0003 batch and 0016's two, NULL for old runs
+            assert [r + ("None",) * (2 + len(NEW_IN_0016)) for r in table_rows] == after[name]
         elif name == "assessment":  # 0005 row_digest, the five of 0008, 0014's source and three of 0011, NULL for old rows
             assert [r + ("None",) * (1 + len(NEW_IN_0008) + len(NEW_IN_0014) + len(NEW_IN_0011[name]))
                     for r in table_rows] == after[name]

@@ -519,3 +519,79 @@ def test_a_page_reads_one_state_of_the_database(tray):  # noqa: F811
         with db.write_transaction(other) as writer:
             writer.execute(db.assessment_table.delete().where(db.assessment_table.c.request_id == "RSNAP1"))
         other.dispose()
+
+
+# ------------------------------------------------------------------------------------- imports page
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def imports_tray(request, tmp_path_factory, book):
+    """The sample caseload, then a file refused (bad cells, one holding a name and a birth date) and
+    a re-import that brings a new query: what the Imports page shows."""
+    from ehcp_tracker.errors import ImportRejected
+    from ehcp_tracker.ingest.importer import import_extract
+    from ehcp_tracker.store import db
+
+    from .conftest import ROOT
+
+    url = make_database(request, tmp_path_factory, "imports")
+    engine = db.connect(url)
+    db.init_db(engine)
+    accounts.add(engine, "admin", "admin", password=PASSWORD)
+    accounts.add(engine, "lead.north", "team_lead", team="North", password=PASSWORD)
+    folder = tmp_path_factory.mktemp("imports-files")
+    source = ROOT / "sample_data" / "assessments.csv"
+    first = import_extract(engine, source, book, AS_OF)
+    with source.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    bad = [dict(r) for r in rows]
+    bad[0]["request_received"] = "Alice Smith 2019-02-30"
+    bad[1]["request_received"] = "Carol Brown"
+    bad[2]["draft_plan_issued"] = "Bob Jones"
+    refused = write_csv(folder / "refused.csv", list(rows[0]), [list(r.values()) for r in bad])
+    with pytest.raises(ImportRejected):
+        import_extract(engine, refused, book, AS_OF)
+    again = [dict(r) for r in rows]
+    final = next(i for i, r in enumerate(again) if r["draft_plan_issued"] and r["final_plan_issued"])
+    draft = dt.date.fromisoformat(again[final]["draft_plan_issued"])
+    again[final]["final_plan_issued"] = (draft + dt.timedelta(days=3)).isoformat()  # representations cut short
+    second = import_extract(engine, write_csv(folder / "assessments.csv", list(rows[0]),
+                                              [list(r.values()) for r in again]), book, AS_OF)
+    yield url, engine, first, second
+    engine.dispose()
+
+
+def test_the_imports_page_says_which_files_were_refused_and_why(imports_tray, book):
+    from ehcp_tracker.store import db
+
+    url, engine, first, second = imports_tray
+    with engine.connect() as conn:
+        runs = {r.file_name: r for r in conn.execute(db.import_run.select().order_by(db.import_run.c.id))}
+    reason = runs["refused.csv"].refusal_reason
+    assert runs["refused.csv"].status == "rejected" and reason.startswith("3 problems in 3 rows; nothing was imported")
+    assert "column request_received, bad date: 2 rows" in reason and "column draft_plan_issued, bad date: 1 row" in reason
+    for value in ("Alice", "Smith", "Bob", "Jones", "Carol", "2019-02-30", "R00000"):
+        assert value not in reason, "a refusal reason holds no cell value and no ID"
+    assert second.new_queries >= 1 and runs["assessments.csv"].new_queries == second.new_queries
+    application = make_app(engine, book, Settings(as_of=AS_OF), now=Clock())
+    page = signed_in(application, "admin").get("/imports")
+    assert page.status == 200
+    text = page.text
+    refused_rows = re.findall(r'<tr class="govuk-table__row" data-run="(\d+)">(.*?)</tr>', text, re.S)
+    assert [run for run, _ in refused_rows] == [str(runs["refused.csv"].id)]
+    assert "refused.csv" in refused_rows[0][1] and html_escape(reason) in refused_rows[0][1]
+    for value in ("Alice", "Bob Jones", "Carol"):
+        assert value not in text
+    # the runs table: what each run changed and its new queries
+    cells = re.findall(r'<th scope="row" class="govuk-table__header">(\d+)</th>(.*?)</tr>', text.split('id="refused')[0], re.S)
+    by_run = {run: re.findall(r'numeric">(?:<span[^>]*>[^<]*</span>)?([^<]*)</td>', row) for run, row in cells}
+    assert by_run[str(runs["assessments.csv"].id)][-1] == str(second.new_queries)
+    assert by_run[str(runs["assessments.csv"].id)][1] == str(second.changed)
+    assert by_run[str(runs["refused.csv"].id)][-1] == "-", "a refused run brought no query"
+    assert signed_in(application, "lead.north").get("/imports").status == 404
+    application.access_log.flush()
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)

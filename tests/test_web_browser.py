@@ -22,6 +22,7 @@ from ehcp_tracker.cli import cli
 from ehcp_tracker.web.app import Settings, make_app
 
 from .test_report_browser import CHROMIUM, _require_browser
+from .conftest import ROOT
 from .web_fixtures import AS_OF, PASSWORD, sample_tray
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -194,8 +195,8 @@ def test_a_team_lead_sees_their_team_and_clicks_through(page, server):
     axe_clean(page)
 
 
-def test_an_admin_sees_imports_and_every_team(page, server):
-    base, _, _ = server
+def test_an_admin_sees_imports_and_every_team(page, server, book, tmp_path):
+    base, url, _ = server
     sign_in(page, "admin")
     axe_clean(page)
     page.click("a:has-text('West')")
@@ -204,6 +205,31 @@ def test_an_admin_sees_imports_and_every_team(page, server):
     page.click("a:has-text('Imports')")
     page.wait_for_load_state("load")
     assert page.locator("#runs tbody tr").count() == 2
+    assert page.locator("p#refused").inner_text() == "No file among these runs was refused."
+    axe_clean(page)
+    # a file refused tonight: the page says which and why (counts by column, never the cells)
+    rows = (ROOT / "sample_data" / "reviews.csv").read_text("utf-8").splitlines()
+    header = rows[0].split(",")
+    cells = rows[1].split(",")
+    cells[header.index("review_meeting")] = "Dana Evans"
+    bad = tmp_path / "reviews-tonight.csv"
+    bad.write_text("\n".join([rows[0], ",".join(cells), *rows[2:]]) + "\n", "utf-8")
+    from ehcp_tracker.errors import ImportRejected
+    from ehcp_tracker.ingest.importer import import_extract
+    from ehcp_tracker.store import db
+
+    engine = db.connect(url)
+    with pytest.raises(ImportRejected):
+        import_extract(engine, bad, book, AS_OF)
+    engine.dispose()
+    page.reload()
+    page.wait_for_load_state("load")
+    assert page.locator("#runs tbody tr").count() == 3
+    refused = page.locator("#refused tbody tr")
+    assert refused.count() == 1
+    text = refused.inner_text()
+    assert "reviews-tonight.csv" in text and "1 problem in 1 row" in text and "column review_meeting, bad date: 1 row" in text
+    assert "Dana" not in page.content()
     axe_clean(page)
 
 

@@ -263,6 +263,30 @@ def rejects_path_for(extract: Path, given: Path | None, several: bool) -> Path:
     return given.with_name(f"{given.stem}.{extract.stem}{given.suffix or '.csv'}") if several else given
 
 
+REASON_GROUPS = 12  # a refusal reason names this many groups of problems, then counts the rest
+
+
+def refusal_reason(problems: list[Problem]) -> str:
+    """Why a file was refused, as ``import_run`` keeps it for the Imports page: how many problems
+    in how many rows, then each column and kind of problem with its count, in the order their
+    first rows come. Only column names, problem codes and counts: never a cell's value nor a
+    message (which may quote an ID), so the stored reason holds no personal data."""
+    rows = len({p.row for p in problems if p.row is not None})
+    head = f"{counted(len(problems), 'problem')}" + (f" in {counted(rows, 'row')}" if rows else "")
+    groups: dict[tuple, list[Problem]] = {}
+    for problem in problems:
+        groups.setdefault((problem.column, problem.code), []).append(problem)
+    parts = []
+    for (column, code), members in sorted(groups.items(), key=lambda g: min((p.row or 0) for p in g[1])):
+        what = code.replace("_", " ")
+        where = f"column {column}, {what}" if column else what
+        with_rows = len({p.row for p in members if p.row is not None})
+        parts.append(f"{where}: {counted(with_rows, 'row')}" if with_rows else where)
+    if len(parts) > REASON_GROUPS:
+        parts = parts[:REASON_GROUPS] + [f"and {counted(len(parts) - REASON_GROUPS, 'more group')}"]
+    return f"{head}; nothing was imported from this file: " + "; ".join(parts)
+
+
 def new_batch() -> str:
     """An id shared by every file of one import command (``ehcp changes`` reports them together)."""
     import uuid
@@ -324,7 +348,8 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     if checked.problems and not skip_bad_rows:
         with db.write_transaction(engine, wait, on_wait) as conn:
             conn.execute(db.import_run.insert().values(started_at=db.now(), finished_at=db.now(),
-                                                       status="rejected", **run_values))
+                                                       status="rejected", refusal_reason=refusal_reason(checked.problems),
+                                                       **run_values))
         raise ImportRejected(raw.file, checked.problems)
     incoming = checked.good
     # every case the file holds, rejected rows included: a rejected row is not a missing case
@@ -394,7 +419,7 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
         conn.execute(db.import_run.update().where(db.import_run.c.id == run_id).values(
             finished_at=db.now(), status=summary.status, cases_new=summary.new, cases_changed=summary.changed,
             cases_unchanged=summary.unchanged, cases_missing=summary.missing,
-            deadlines_moved=len(summary.deadline_changes)))
+            deadlines_moved=len(summary.deadline_changes), new_queries=summary.new_queries))
     step("done", 1, 1)
     return summary
 

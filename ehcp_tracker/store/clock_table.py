@@ -199,8 +199,9 @@ def write(conn: sa.Connection, frame: pd.DataFrame) -> int | None:
 def _rules(conn: sa.Connection, case: str) -> pd.DataFrame:
     """The ``clock_rule`` rows of one kind, indexed by id."""
     table = db.clock_rule
-    found = conn.execute(sa.select(table.c.id, *(table.c[n] for n in RULE_COLUMNS)).where(table.c.kind == case))
-    return pd.DataFrame(found.fetchall(), columns=["id", *RULE_COLUMNS]).set_index("id")
+    found = _tuples(conn.execute(sa.select(table.c.id, *(table.c[n] for n in RULE_COLUMNS)).where(table.c.kind == case)))
+    ids = pd.Index([row[0] for row in found], dtype=np.int64, name="id")
+    return pd.DataFrame([row[1:] for row in found], columns=RULE_COLUMNS, index=ids, dtype=object)
 
 
 def read(conn: sa.Connection, kind: Kind, where=None, *, include_missing: bool = False,
@@ -233,19 +234,27 @@ def read(conn: sa.Connection, kind: Kind, where=None, *, include_missing: bool =
         query = (sa.select(*selected).select_from(results.join(table, table.c[kind.key] == results.c.case_id))
                  .where(*conditions, *case_conditions))
         result = conn.execute(query)
-        frame = pd.DataFrame(_tuples(result), columns=list(result.keys()))
+        frame = pd.DataFrame(_tuples(result), columns=list(result.keys()), dtype=object)
+    # assembled as one frame of object columns (a column set into a frame one by one is inferred as
+    # pandas' string type, and converted back again by ``listings.judged``)
+    columns = {name: frame[name] for name in frame.columns}
     for name in DATE_COLUMNS:
-        frame[name] = _dates(frame[name])
+        columns[name] = _dates(frame[name])
     shared = rules.reindex(pd.to_numeric(frame["rule"]).to_numpy())
     for name in RULE_COLUMNS:
-        frame[name] = shared[name].to_numpy(dtype=object) if len(frame) else pd.Series(dtype=object)
-    frame["kind"] = kind.case
-    frame["warning_days"] = frame["warning_days"].astype(np.int64)
-    frame["statutory"] = frame["statutory"].map(lambda v: _STATUTORY_VALUE.get(v, v)).astype(object)
+        columns[name] = _objects(shared[name].to_numpy(dtype=object) if len(frame) else [], frame.index)
+    columns["kind"] = _objects([kind.case] * len(frame), frame.index)
+    columns["warning_days"] = columns["warning_days"].astype(np.int64)
+    columns["statutory"] = columns["statutory"].map(lambda v: _STATUTORY_VALUE.get(v, v)).astype(object)
     for name in ("request_outcome", "assessment_outcome", "decision"):
-        if name not in frame:
-            frame[name] = pd.Series([None] * len(frame), dtype=object)
-    return frame[[*COLUMNS, *(c for c in frame.columns if c not in COLUMNS and c != "rule")]]
+        if name not in columns:
+            columns[name] = _objects([None] * len(frame), frame.index)
+    order = [*COLUMNS, *(c for c in columns if c not in COLUMNS and c != "rule")]
+    return pd.DataFrame({name: columns[name] for name in order}, index=frame.index)
+
+
+def _objects(values, index) -> pd.Series:
+    return pd.Series(values, index=index, dtype=object)
 
 
 def _read_for_cases(conn: sa.Connection, table: sa.Table, kind: Kind, stored: list[str], case_columns: list[str],
@@ -255,21 +264,24 @@ def _read_for_cases(conn: sa.Connection, table: sa.Table, kind: Kind, stored: li
     planner without statistics (SQLite before ANALYZE) walk every stored clock of the kind instead."""
     result = conn.execute(sa.select(table.c[kind.key].label("case_id"), *(table.c[n] for n in case_columns))
                           .where(*case_conditions))
-    cases = pd.DataFrame(_tuples(result), columns=list(result.keys()))
+    cases = pd.DataFrame(_tuples(result), columns=list(result.keys()), dtype=object)
     ids = cases["case_id"].tolist()
     parts = []
     for start in range(0, len(ids), chunk):
         found = conn.execute(sa.select(*(db.clock_result.c[n] for n in stored))
                              .where(*conditions, db.clock_result.c.case_id.in_(ids[start:start + chunk])))
-        parts.append(pd.DataFrame(_tuples(found), columns=list(found.keys())))
-    clocks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=stored)
+        parts.append(pd.DataFrame(_tuples(found), columns=list(found.keys()), dtype=object))
+    clocks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=stored, dtype=object)
     return clocks.merge(cases, on="case_id", how="inner", sort=False)
 
 
 def _tuples(result) -> list[tuple]:
     """A result's rows as plain tuples: pandas probes each SQLAlchemy ``Row`` for attributes when it
     builds a frame from them (a failed key lookup per probe), which took 4 of the 7.5 s of a team
-    of 25,000 cases' stored clocks; from tuples it is a fraction of that."""
+    of 25,000 cases' stored clocks; from tuples it is a fraction of that. The frames are made as
+    object columns (``dtype=object``): inferring pandas' string type for every text column, then
+    converting it back (``listings.judged`` gives the engine's object columns), was most of a short
+    list's set-up."""
     return [tuple(row) for row in result.fetchall()]
 
 

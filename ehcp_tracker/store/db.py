@@ -74,6 +74,9 @@ import_run = sa.Table(
     sa.Column("rule_book", sa.String(20)),
     sa.Column("deadlines_moved", sa.Integer, doc="deadlines the import moved (see deadline_change); migration 0002"),
     sa.Column("batch", sa.String(32), doc="shared by every file of one import command; migration 0003_import_batch"),
+    sa.Column("refusal_reason", sa.Text, doc="why a refused file was refused: counts by column and problem, "
+                                             "never a value (ingest.importer.refusal_reason); migration 0016"),
+    sa.Column("new_queries", sa.Integer, doc="queries the run brought (ingest.new_queries); migration 0016"),
     sa.Index("ix_import_run_batch", "batch"),
 )
 
@@ -194,6 +197,15 @@ clock_result = sa.Table(
     sa.Column("settled_from", sa.Integer, doc="from this day on, judging the row equals a fresh evaluation"),
     sa.Column("stable_from", sa.Integer, doc="history.stable_from of the case (cuttable clocks only)"),
     sa.Index("ix_clock_result_case", "kind", "case_id"),
+    # the team page's counts (web.team_figures, migration 0016): the running clocks of each case (a
+    # fifth of the rows; covering: the stop columns too, NULL in it, or SQLite reads the rows to
+    # check them), and every clock by its due day, with its stop days (breaches this month: the late ones are
+    # picked out in the index)
+    sa.Index("ix_clock_result_running", "kind", "case_id", "rule", "due", "exception", "stop_event", "closure",
+             "overtaken",
+             sqlite_where=sa.text("stop_event IS NULL AND closure IS NULL AND overtaken IS NULL"),
+             postgresql_where=sa.text("stop_event IS NULL AND closure IS NULL AND overtaken IS NULL")),
+    sa.Index("ix_clock_result_due", "kind", "due", "stop_event", "closure", "overtaken", "case_id"),
 )
 
 clock_state = sa.Table(

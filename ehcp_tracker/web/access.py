@@ -12,6 +12,8 @@ committing half-way through a page cannot show part of the old night and part of
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -43,12 +45,67 @@ def snapshot(engine) -> contextlib.AbstractContextManager[Snapshot]:
             yield Snapshot(conn)
 
 
+class RunCache:
+    """What a page works out from the case tables alone (the stored spellings of caseworkers and
+    teams, the teams, a team's query counts), kept per import run.
+
+    Only an import writes the case tables, and it does so in the transaction that adds its
+    ``import_run`` row, so the latest run ID a snapshot sees names the case tables it sees: a value
+    worked out under run N holds for every snapshot whose latest run is N, and a new import run's
+    commit is a new key (the old values are dropped). Kept per engine (a new engine, a new cache)."""
+
+    KEEP_RUNS = 2  # a page still reading the night before keeps its values while the new night's are made
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values: dict[tuple, object] = {}
+
+    def get(self, conn: sa.Connection, key: tuple, make):
+        run = latest_run(conn)
+        entry = (run, *key)
+        with self._lock:
+            if entry in self._values:
+                return self._values[entry]
+        value = make()  # outside the lock: two pages may both work it out; each gets the same answer
+        with self._lock:
+            runs = sorted({k[0] or 0 for k in self._values} | {run or 0})[-self.KEEP_RUNS:]
+            self._values = {k: v for k, v in self._values.items() if (k[0] or 0) in runs}
+            if (run or 0) in runs:
+                self._values[entry] = value
+        return value
+
+
+_CACHES: "weakref.WeakKeyDictionary[sa.Engine, RunCache]" = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def latest_run(conn: sa.Connection) -> int | None:
+    """The latest import run this snapshot sees (its primary key: one index probe)."""
+    return conn.execute(sa.select(sa.func.max(db.import_run.c.id))).scalar()
+
+
+def run_cached(conn: sa.Connection, key: tuple, make):
+    """``make()``, worked out once per import run and engine (``RunCache``)."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(conn.engine)
+        if cache is None:
+            cache = _CACHES[conn.engine] = RunCache()
+    return cache.get(conn, key, make)
+
+
+def _known_values(conn: sa.Connection, column: str) -> frozenset[str]:
+    """Every distinct stored caseworker (or team) of both case tables: a ``DISTINCT`` over the
+    column's index, read once per import run."""
+    return run_cached(conn, ("known", column), lambda: frozenset(
+        v for kind in KINDS for v in conn.execute(sa.select(db.table_for(kind).c[column]).distinct()
+                                                  .where(db.table_for(kind).c[column].is_not(None))).scalars()))
+
+
 def stored_spellings(conn: sa.Connection, column: str, value: str) -> tuple[str, ...]:
     """Every stored spelling of a caseworker or team (``CW005``, ``cw005 ``), and the value itself,
     so that a user bound to an ID no case has yet matches nothing rather than everything."""
     wanted = _spelling(value)
-    known = {v for kind in KINDS for v in conn.execute(
-        sa.select(db.table_for(kind).c[column]).distinct().where(db.table_for(kind).c[column].is_not(None))).scalars()}
+    known = _known_values(conn, column)
     return tuple(sorted({value, *(v for v in known if _spelling(v) == wanted)}))
 
 
@@ -107,7 +164,12 @@ def visible_case(conn: sa.Connection, scope: Scope, case_id: str) -> tuple[str, 
 
 
 def caseworkers_of(conn: sa.Connection, scope: Scope) -> list[str]:
-    """The caseworker values this user may list (a team lead: their team's), sorted."""
+    """The caseworker values this user may list (a team lead: their team's), sorted; once per
+    import run and scope."""
+    return list(run_cached(conn, ("caseworkers", scope), lambda: tuple(_caseworkers_of(conn, scope))))
+
+
+def _caseworkers_of(conn: sa.Connection, scope: Scope) -> list[str]:
     found: set[str] = set()
     for kind in KINDS:
         table = db.table_for(kind)
@@ -121,8 +183,5 @@ def caseworkers_of(conn: sa.Connection, scope: Scope) -> list[str]:
 
 
 def teams_of(conn: sa.Connection) -> list[str]:
-    found: set[str] = set()
-    for kind in KINDS:
-        table = db.table_for(kind)
-        found |= set(conn.execute(sa.select(table.c.team).distinct().where(table.c.team.is_not(None))).scalars())
-    return sorted(found)
+    """Every stored team, sorted (once per import run)."""
+    return sorted(_known_values(conn, "team"))

@@ -14,16 +14,15 @@ from urllib.parse import urlencode
 import pandas as pd
 import sqlalchemy as sa
 
-from ..clocks.engine import OPEN_STATUSES
 from ..clocks.explain import explain_case
 from ..errors import EhcpError
-from ..listings import (Filters, backlog, backlog_summary, clock_titles, days_text, due, queries, review_backlog,
-                        week_window)
+from ..listings import Filters, clock_titles, days_text, due, queries, week_window
 from ..output import clean, to_csv, to_xlsx
 from ..schema import COHORTS, KINDS
 from ..store import db
 from . import accounts, sessions
 from .access import caseworkers_of, stored_spellings, teams_of, visible_case
+from .team_figures import team_figures
 from .http import BadRequest, NotFound, Response
 
 ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{1,64}$")
@@ -305,36 +304,20 @@ def team_page(app, request, visitor, snap) -> Response:
             raise NotFound("")
         filters = Filters(team=stored_spellings(conn, "team", team))
     as_of = app.as_of()
-    from ..listings import clock_results
-
-    results = clock_results(snap, app.book, as_of, filters, stored=True)
+    figures = team_figures(snap, app.book, as_of, filters)
     monday, sunday = week_window(as_of)
-    month_start = as_of.replace(day=1)
-    day = results["due"].dt.date
-    running = results["status"].isin(OPEN_STATUSES)
-    rows = {}
-    for cw in sorted(set(results["caseworker"].dropna())):
-        rows[cw] = {"caseworker": cw, "overdue": 0, "week": 0, "queries": 0, "breaches": 0}
-    table = pd.DataFrame({"cw": results["caseworker"], "overdue": running & (results["status"] == "overdue"),
-                          "week": running & (results["status"] != "overdue") & (day >= monday) & (day <= sunday),
-                          "breaches": results["status"].isin(["overdue", "late"]) & (day >= month_start) & (day <= as_of)})
-    for cw, part in table.dropna(subset=["cw"]).groupby("cw"):
-        rows[cw].update(overdue=int(part["overdue"].sum()), week=int(part["week"].sum()),
-                        breaches=int(part["breaches"].sum()))
-    found = queries(snap, app.book, as_of, filters)
-    for cw, count in found["caseworker"].dropna().value_counts().items():
-        rows.setdefault(cw, {"caseworker": cw, "overdue": 0, "week": 0, "queries": 0, "breaches": 0})["queries"] = int(count)
-    ageing = backlog_summary(backlog(snap, app.book, as_of, Filters(team=filters.team), results=results))
-    review_ageing = backlog_summary(review_backlog(snap, app.book, as_of, Filters(team=filters.team), results=results))
     app.record(request, visitor, "team_view", detail=f"team={team}")
-    return app.render("team.html", visitor, team=team, rows=[rows[k] for k in sorted(rows)],
-                      ageing=ageing.to_dict("records"), review_ageing=review_ageing.to_dict("records"),
-                      month_start=month_start, monday=monday, sunday=sunday, urlencode=urlencode)
+    return app.render("team.html", visitor, team=team, rows=figures.rows, ageing=figures.ageing,
+                      review_ageing=figures.review_ageing, month_start=as_of.replace(day=1), monday=monday,
+                      sunday=sunday, urlencode=urlencode)
 
 
 # ---------------------------------------------------------------------------------------- imports
 
 def imports_page(app, request, visitor, snap) -> Response:
+    """The last runs: what each changed (cases new, changed, missing, rows rejected, deadlines
+    moved, new queries) and the files refused, with the stored reason (``import_run.refusal_reason``:
+    counts by column and problem, no values)."""
     if visitor.user.role != "admin":
         raise NotFound("")
     conn = snap._conn
@@ -344,7 +327,8 @@ def imports_page(app, request, visitor, snap) -> Response:
                               .where(db.deadline_change.c.run_id.in_([r.id for r in rows]))
                               .group_by(db.deadline_change.c.run_id)).all()) if rows else {}
     app.record(request, visitor, "list_view", detail="imports")
-    return app.render("imports.html", visitor, runs=rows, moved=moved)
+    refused = [r for r in rows if r.status == "rejected"]
+    return app.render("imports.html", visitor, runs=rows, moved=moved, refused=refused)
 
 
 def handle_library_error(exc: EhcpError) -> BadRequest:
