@@ -11,12 +11,13 @@ nothing overtaking; about a fifth of the rows) and every clock by kind and due d
 out in the index).
 
 Revision ID: 0016_import_refusal_reason
-Revises: 0011_law_third_reading (the head of main when issue 25's gaps were worked; the lead
-re-chains on merge)
+Revises: 0015_analyst_views
 """
 
 import sqlalchemy as sa
 from alembic import op
+
+from ehcp_tracker.store import analyst_views
 
 revision = "0016_import_refusal_reason"
 down_revision = "0015_analyst_views"
@@ -42,6 +43,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_clock_result_due", "clock_result")
     op.drop_index("ix_clock_result_running", "clock_result")
+    # Dropping a column rebuilds import_run on SQLite, which an analysts' view reads: the views go
+    # first and come back over the rebuilt table (PostgreSQL's dependent objects alike).
+    conn = op.get_bind()
+    analyst_views.drop(conn)
     with op.batch_alter_table("import_run") as batch:
         batch.drop_column("new_queries")
         batch.drop_column("refusal_reason")
+    analyst_views.create(conn)
