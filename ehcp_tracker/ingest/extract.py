@@ -20,7 +20,8 @@ from ..errors import EhcpError
 from ..output import CONTROL
 from ..schema import KINDS
 from ..workbook import open_workbook, sheet_rows, why
-from .edges import FOOTER_MAX_ROWS, HEADER_SEARCH_ROWS, Skipped, footer_count, header_index
+from . import csv_stream
+from .edges import HEADER_SEARCH_ROWS, Skipped, footer_count, header_index
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -204,6 +205,39 @@ _MAGIC = (
 
 
 def _read_csv(path: Path, file: str, known_headers: set[str] = frozenset()) -> tuple[list[str], list, list[int], str, Skipped]:
+    """The file's header, columns, row numbers, encoding and skipped rows: streamed in batches
+    (``csv_stream``) when it is the common case, else read whole by the csv module."""
+    streamed = _read_csv_streamed(path, file, known_headers)
+    if streamed is not None:
+        return streamed
+    return _read_csv_whole(path, file, known_headers)
+
+
+def _read_csv_streamed(path: Path, file: str, known_headers: set[str]):
+    """The common case (a header on the first line, nothing unusual) read a block at a time; None
+    when the file needs the whole-file reader (which then reads it, or says what is wrong)."""
+    with open(path, "rb") as handle:
+        start = handle.read(8)
+    if any(start.startswith(magic) for magic, _ in _MAGIC):
+        return None  # not text at all: the whole-file reader names what it is
+    found = csv_stream.scan(path)
+    if found is None:
+        return None
+    separator = _separator(found.head, file)
+    head = _head_records(found.head, separator)
+    # the header must end inside the decoded start (a second record follows it), and be line one
+    if len(head) < 2 or header_index(head, known_headers) != 0 or not any(c.strip() for c in head[0]):
+        return None
+    header = head[0]
+    result = csv_stream.read_columns(csv_stream.file_stream(path, found), header, separator,
+                                     encoding="utf8" if found.encoding.startswith("utf-8") else "cp1252")
+    if result is None:
+        return None
+    columns, numbers, skipped = result
+    return header, columns, numbers, found.encoding, skipped
+
+
+def _read_csv_whole(path: Path, file: str, known_headers: set[str]) -> tuple[list[str], list, list[int], str, Skipped]:
     raw = path.read_bytes()
     if not raw.strip(b" \t\r\n\xef\xbb\xbf,;"):
         raise EhcpError(f"{file}: the file is empty ({len(raw)} bytes, no header and no rows)")
@@ -300,26 +334,16 @@ def _columns(rows: list[list], width: int) -> list[list]:
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 
 
-# Two line ends in a row: a blank record, which the csv module skips but still counts. The fast
-# reader cannot number rows that way, so such files take the csv-module path.
-_BLANK_RECORD = (b"\n\n", b"\n\r", b"\r\r")
-
-
 def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[str], list, np.ndarray, Skipped] | None:
-    """The common case read by pyarrow's C++ parser, each column dictionary-encoded (a pandas
-    ``Categorical``: validation then works once per distinct cell).
+    """The whole-file reader's text read by pyarrow's C++ parser (``csv_stream.read_columns``), each
+    column dictionary-encoded (a pandas ``Categorical``: validation then works once per distinct cell).
 
     It gives exactly what the csv-module path gives: the same header, cells and spreadsheet row
     numbers. Anything unusual (blank records before the end, ragged rows, a parse error, no
     pyarrow) returns None, and the csv-module path reads the file and reports the problem itself.
     """
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-    except ImportError:  # pragma: no cover - pyarrow comes with pandas' recommended installs
-        return None
     data = data.rstrip(b"\r\n")
-    if not data or data[:1] in (b"\r", b"\n") or any(pair in data for pair in _BLANK_RECORD):
+    if not data or data[:1] in (b"\r", b"\n") or any(pair in data for pair in csv_stream.BLANK_RECORD):
         return None
     if data.count(b'"') % 2:  # a quote never closed (a truncated file): the csv-module path says so
         return None
@@ -329,40 +353,10 @@ def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[s
         return None
     if not any(c.strip() for c in header):
         return None
-    names = [f"c{i}" for i in range(len(header))]
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except (pa.ArrowInvalid, pa.ArrowException):
+    result = csv_stream.read_columns(csv_stream.bytes_stream(data), header, separator)
+    if result is None:
         return None
-    if table.num_rows < 1 or [table.column(n)[0].as_py() for n in names] != header:
-        return None
-    table = table.slice(1)
-    columns, blank = [], np.ones(table.num_rows, dtype=bool)
-    for name in names:
-        encoded = table.column(name).combine_chunks().dictionary_encode()
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        uniques = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        if blank.any():
-            blank &= np.fromiter((not u.strip() for u in uniques), dtype=bool, count=len(uniques))[codes]
-        columns.append(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniques, dtype=object)),
-                                                 validate=False))
-    numbers = np.arange(2, table.num_rows + 2, dtype=np.int64)
-    if blank.any():  # records of empty cells only (",,,"), skipped as the csv-module path skips them
-        keep = ~blank
-        columns = [c[keep] for c in columns]
-        numbers = numbers[keep]
-    skipped = Skipped()
-    last = [[str(c[i]) for c in columns] for i in range(max(0, len(numbers) - FOOTER_MAX_ROWS), len(numbers))]
-    footer = footer_count(last, len(header))
-    if footer:  # a footer as wide as the header ("Total records: 3000,,,"); a narrower one took the csv path
-        skipped.footer = [int(n) for n in numbers[len(numbers) - footer:]]
-        columns = [c[: len(numbers) - footer] for c in columns]
-        numbers = numbers[: len(numbers) - footer]
+    columns, numbers, skipped = result
     return header, columns, numbers, skipped
 
 
