@@ -35,15 +35,17 @@ class ImportRefused(EhcpError):
     """A guard refused a file: nothing from it was stored (exit 1)."""
 
 
-def absent_columns(raw: RawExtract, kind: Kind, existing: pd.DataFrame, keep_absent) -> list[str]:
+def absent_columns(raw: RawExtract, kind: Kind, held, keep_absent) -> list[str]:
     """The stored columns tonight's file lacks, checked against ``keep_absent``.
 
+    ``held(column)``: how many stored cases hold a value in it (``stored.StoredCases.held``).
     Returns the absent columns to fill from the stored values; raises ``ImportRefused`` naming each
     absent column that is not accepted, with the unknown header that looks like it, if any."""
     # a column the import fills itself when another is in the file (ncy_academic_year from ncy) is not absent
-    held = [c.name for c in kind.columns
-            if c.name != kind.key and c.name not in raw.cells and not (c.filled_with and c.filled_with in raw.cells)
-            and len(existing) and existing[c.name].notna().any()]
+    absent = [c.name for c in kind.columns
+              if c.name != kind.key and c.name not in raw.cells and not (c.filled_with and c.filled_with in raw.cells)]
+    counts = {name: held(name) for name in absent}
+    held = [name for name in absent if counts[name]]
     keep = set(keep_absent or ())
     unknown = sorted(keep - set(kind.names) - {ALL_COLUMNS})
     if unknown:
@@ -55,7 +57,7 @@ def absent_columns(raw: RawExtract, kind: Kind, existing: pd.DataFrame, keep_abs
         return accepted
     parts = []
     for name in refused:
-        count = int(existing[name].notna().sum())
+        count = counts[name]
         text = f"column {_expected_header(raw, name)} is not in the file, but {count} stored cases hold it"
         guess = _likely_misspelling(raw, name)
         if guess:

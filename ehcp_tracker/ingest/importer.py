@@ -29,9 +29,10 @@ from ..files import atomic_open
 from ..output import counted, neutralise
 from ..schema import KINDS, Kind
 from ..store import db
-from ..store.bulk import indexed_after, insert_columns
+from ..store.bulk import COPY_BATCH_ROWS, indexed_after, insert_columns
 from .extract import Profile, RawExtract, read_extract
 from .refresh import persons_of, refresh_cases
+from .stored import StoredCases
 from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
 from .keys import member
 from .new_queries import count_by_code, new_queries
@@ -364,18 +365,20 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
     step("comparing", 0, len(incoming))
 
     def plan(conn: sa.Connection) -> Plan:
-        existing = db.load_cases(conn, kind_def)
-        kept = absent_columns(raw, kind_def, existing, keep_absent)  # refuses the file: nothing written yet
-        check_shrink(raw.file, existing, in_file, kind_def.key, max_missing)
-        cases = keep_stored(incoming, existing, kind_def.key, kept) if kept else incoming
+        stored = StoredCases(conn, kind_def)  # every key; whole rows only of the cases compared (stored.py)
+        kept = absent_columns(raw, kind_def, stored.held, keep_absent)  # refuses the file: nothing written yet
+        check_shrink(raw.file, stored.presence(), in_file, kind_def.key, max_missing)
+        cases = keep_stored(incoming, stored.everything(), kind_def.key, kept) if kept else incoming
         # unchanged rows are settled by their digest: neither compared field by field nor rewritten
-        cases, compared, text, digests, stored_digest, settled = _by_digest(conn, kind_def, cases, existing, in_file)
-        found = differences(kind_def, text.set_index(kind_def.key, drop=False), compared, in_file)
-        touched = np.concatenate([found.new_text.index[found.is_new].to_numpy(dtype=object),
+        cases, compared, text, digests, settled = _by_digest(kind_def, cases, stored, in_file)
+        found = differences(kind_def, text.set_index(kind_def.key, drop=False), compared, in_file,
+                            keys=cases[kind_def.key])
+        touched = np.concatenate([found.keys[found.is_new].to_numpy(dtype=object),
                                   found.case_ids[found.changed_mask]])
-        return Plan(kept, cases, digests, stored_digest, settled, found,
+        return Plan(kept, cases, digests, stored.digests, settled, found,
                     deadline_changes(kind_def, book, as_of, compared, cases, found.notes),
-                    new_queries(kind_def, book, as_of, existing, cases, touched, in_file))
+                    new_queries(kind_def, book, as_of, _children_rows(stored, compared, cases, touched), cases,
+                                touched, in_file))
 
     with engine.connect() as conn:  # the witness first: a commit between the reads only makes it stale
         read_at = _latest_run(conn)
@@ -395,12 +398,16 @@ def import_extract(engine: Engine, path: Path | str, book: RuleBook, as_of: dt.d
             started_at=db.now(), status="importing", **run_values)).inserted_primary_key[0]
         summary.run_id = run_id
         found = planned.found
-        rewritten = [*found.new_text.index[found.is_new], *found.case_ids[found.changed_mask]]
+        rewritten = [*found.keys[found.is_new], *found.case_ids[found.changed_mask]]
         if kind_def.case == "review":  # a review leaving the extract leaves its child's other rows to redo
             rewritten += list(found.newly_missing)
         children = persons_of(conn, kind_def, rewritten)  # the children before the rows are rewritten
         _apply(conn, table, kind_def, planned.cases, planned.found, run_id, summary, step,
                digests=planned.digests, stored_digest=planned.stored_digest)
+        # tonight's rows, their text and the stored rows compared go before the clocks are worked out
+        # (a slice of the caseload at a time): only the keys written and the plan's findings are kept
+        found = planned.found = planned.cases = planned.digests = planned.stored_digest = None
+        raw = checked = incoming = None
         if len(rewritten) > ANALYZE_AFTER:
             db.analyze(conn, table)
         # the stored clocks of the cases just written, in the same transaction: never half-written
@@ -492,25 +499,54 @@ def deadline_changes(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.Da
     return out
 
 
-def _by_digest(conn: sa.Connection, kind: Kind, incoming: pd.DataFrame, existing: pd.DataFrame,
-               in_file: np.ndarray):
+def _by_digest(kind: Kind, incoming: pd.DataFrame, stored: StoredCases, in_file: np.ndarray):
     """Set aside tonight's rows whose digest equals the stored one (unchanged, and present last
     time): they are neither compared field by field nor rewritten. Returns the rest of ``incoming``,
     the stored rows to compare them with (those cases, and the stored cases nowhere in the file),
-    the rest's canonical text and digests, the stored digests by key, and how many were set aside."""
+    the canonical text of the rest that have a stored row, the rest's digests, and how many were
+    set aside. Only the compared cases are read whole (``stored.rows``)."""
     key = kind.key
-    text = comparable(incoming, kind)
-    digests = row_digests(text, kind)
-    stored = db.stored_digests(conn, kind).set_index("key")
-    known = stored.reindex(incoming[key].to_numpy())
-    settled = (known["row_digest"].to_numpy(dtype=object) == digests) & known["missing_since_run_id"].isna().to_numpy()
-    keep = ~settled
-    incoming, text, digests = incoming[keep], text[keep], digests[keep]
-    stored_keys = existing[key].to_numpy(dtype=object)
+    digests = digests_of(incoming, kind)
+    keys = incoming[key].to_numpy(dtype=object)
+    known = stored.digests.reindex(keys).to_numpy(dtype=object)
+    settled = (known == digests) & stored.missing.reindex(keys).isna().to_numpy()
+    if settled.any():
+        keep = ~settled
+        incoming, digests = incoming[keep].reset_index(drop=True), digests[keep]
     # compared: the rest's stored rows, and the cases nowhere in the file (kept, marked missing)
-    wanted = member(stored_keys, incoming[key]) | ~member(stored_keys, in_file)
-    return (incoming.reset_index(drop=True), existing[wanted].reset_index(drop=True), text.reset_index(drop=True),
-            digests, stored["row_digest"], int(settled.sum()))
+    wanted = member(stored.keys, incoming[key]) | ~member(stored.keys, in_file)
+    existing = stored.rows(stored.keys[wanted])
+    with_stored = member(incoming[key], existing[key])
+    text = comparable(incoming[with_stored] if not with_stored.all() else incoming, kind)
+    return incoming, existing, text.reset_index(drop=True), digests, int(settled.sum())
+
+
+# Rows turned into text and digested at a time: the canonical text of a million rows is never held at once.
+DIGEST_BATCH_ROWS = 100_000
+
+
+def digests_of(frame: pd.DataFrame, kind: Kind, batch: int | None = None) -> np.ndarray:
+    """:func:`row_digests` of every row of ``frame``, made a batch of rows at a time."""
+    batch = batch or DIGEST_BATCH_ROWS
+    if len(frame) <= batch:
+        return row_digests(comparable(frame, kind), kind)
+    return np.concatenate([row_digests(comparable(frame.iloc[start:start + batch], kind), kind)
+                           for start in range(0, len(frame), batch)])
+
+
+def _children_rows(stored: StoredCases, compared: pd.DataFrame, incoming: pd.DataFrame,
+                   touched: np.ndarray) -> pd.DataFrame:
+    """The stored rows ``new_queries`` judges with tonight's: every row of the children whose rows
+    are new or changed (a finding may depend on all of a child's rows), read only for them."""
+    if not len(stored) or not len(touched):
+        return compared.iloc[0:0]
+    key = stored.kind.key
+    persons = set(incoming.loc[member(incoming[key], touched), "person_id"].to_numpy(dtype=object))
+    persons |= set(stored.persons.reindex(touched).dropna().to_numpy(dtype=object))
+    wanted = stored.keys_of_children(persons)
+    if member(wanted, compared[key]).all():
+        return compared[member(compared[key], wanted)].reset_index(drop=True)
+    return stored.rows(wanted)
 
 
 @dataclass
@@ -537,19 +573,24 @@ class Differences:
     cols: np.ndarray
     case_ids: np.ndarray
     notes: dict[str, list[tuple[str, str]]]
+    keys: pd.Index  # every key of tonight's rows still to apply, in their order (``is_new`` is per key)
 
     def parts(self) -> tuple:
         return tuple(getattr(self, f.name) for f in fields(self))
 
 
-def differences(kind: Kind, new_text: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray) -> Differences:
-    """``new_text``: ``comparable(incoming)`` indexed by key; ``existing``: the stored rows to compare."""
+def differences(kind: Kind, new_text: pd.DataFrame, existing: pd.DataFrame, in_file: np.ndarray,
+                keys=None) -> Differences:
+    """``new_text``: ``comparable(incoming)`` indexed by key, at least for every row with a stored
+    one (a new case's text is never compared); ``existing``: the stored rows to compare; ``keys``:
+    every incoming key, in order (default: ``new_text``'s)."""
     key = kind.key
     old_text = comparable(existing, kind).set_index(key, drop=False)
     was_missing = pd.Series(existing["missing_since_run_id"].notna().to_numpy(), index=old_text.index)
 
-    is_new = ~member(new_text.index, old_text.index)
-    common = new_text.index[~is_new]
+    keys = new_text.index if keys is None else pd.Index(np.asarray(keys, dtype=object), dtype=object)
+    is_new = ~member(keys, old_text.index)
+    common = keys[~is_new]
     gone = old_text.index[~member(old_text.index, in_file)]
     newly_missing = gone[~was_missing.loc[gone].to_numpy()]
 
@@ -570,7 +611,7 @@ def differences(kind: Kind, new_text: pd.DataFrame, existing: pd.DataFrame, in_f
     for case_id in case_ids[back]:
         notes.setdefault(case_id, []).append((PRESENCE, "back in the extract"))
     return Differences(new_text, old_text, is_new, common, gone, newly_missing, before, after, differs, back,
-                       changed_mask, names, rows, cols, case_ids, notes)
+                       changed_mask, names, rows, cols, case_ids, notes, keys)
 
 
 def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, found: Differences, run_id: int,
@@ -582,20 +623,18 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, found: Dif
     unchanged rows whose stored digest, ``stored_digest`` by key, differs or is missing)."""
     key = kind.key
     (new_text, old_text, is_new, common, gone, newly_missing, before, after, differs, back, changed_mask, names,
-     rows, cols, case_ids, notes) = found.parts()
+     rows, cols, case_ids, notes, keys) = found.parts()
     log = ChangeLog(run_id, kind.name)
     log.add(case_ids[rows], names[cols], before[rows, cols], after[rows, cols])
     log.add(case_ids[back], PRESENCE, "no", "yes")
-    log.add(new_text.index[is_new].to_numpy(), NEW_CASE, "", "created")
+    log.add(keys[is_new].to_numpy(), NEW_CASE, "", "created")
     log.add(newly_missing.to_numpy(), PRESENCE, "yes", "no")
 
-    incoming_by_key = incoming.set_index(key, drop=False)
-    inserts = db_columns(incoming[is_new], kind)  # new_text keeps the extract's order
-    inserts.update(first_run_id=run_id, last_run_id=run_id, missing_since_run_id=None)
-    digest_of = pd.Series(digests if digests is not None else None, index=new_text.index, dtype=object)
-    if digests is not None:
-        inserts["row_digest"] = digest_of.to_numpy()[is_new]
-    updates = _db_rows(incoming_by_key.loc[case_ids[changed_mask]], kind)
+    new_cases = incoming[is_new] if not is_new.all() else incoming  # the extract's order
+    digest_of = pd.Series(digests if digests is not None else None, index=keys, dtype=object)
+    new_digests = digest_of.to_numpy()[is_new] if digests is not None else None
+    changed_ids = case_ids[changed_mask]
+    updates = _db_rows(incoming[member(incoming[key], changed_ids)].set_index(key, drop=False).loc[changed_ids], kind)
     for row in updates:
         row["b_key"] = row[key]
         row.update(last_run_id=run_id, missing_since_run_id=None, row_digest=digest_of[row[key]])
@@ -612,7 +651,12 @@ def _apply(conn, table: sa.Table, kind: Kind, incoming: pd.DataFrame, found: Dif
     if is_new.any():
         first = stored_digest is not None and len(stored_digest) == 0  # nothing stored yet: a first import
         with indexed_after(conn, table) if first and is_new.sum() >= INDEX_AFTER_ROWS else contextlib.nullcontext():
-            insert_columns(conn, table, inserts)
+            for start in range(0, len(new_cases), COPY_BATCH_ROWS):  # a batch's database values at a time
+                inserts = db_columns(new_cases.iloc[start:start + COPY_BATCH_ROWS], kind)
+                inserts.update(first_run_id=run_id, last_run_id=run_id, missing_since_run_id=None)
+                if new_digests is not None:
+                    inserts["row_digest"] = new_digests[start:start + COPY_BATCH_ROWS]
+                insert_columns(conn, table, inserts)
     if updates:
         statement = table.update().where(table.c[key] == sa.bindparam("b_key")).values(
             {c.name: sa.bindparam(c.name) for c in kind.columns if c.name != key}

@@ -17,7 +17,8 @@ import itertools
 import numpy as np
 import sqlalchemy as sa
 
-# PostgreSQL: rows turned into CSV and sent per COPY statement (bounds the text held at once).
+# Rows sent at a time: per COPY statement on PostgreSQL (bounds the CSV text held at once), per
+# batch of INSERTs on SQLite (bounds the Python values held at once).
 COPY_BATCH_ROWS = 100_000
 # SQLite: tables this narrow get several rows per INSERT; up to this many rows per statement.
 SQLITE_MULTI_ROW_MAX_COLUMNS = 16
@@ -34,8 +35,13 @@ def insert_columns(conn: sa.Connection, table: sa.Table, columns: dict) -> None:
     names = list(columns)
     arrays = [v if np.ndim(v) else np.full(n, v, dtype=object) for v in columns.values()]
     raw = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        _sqlite_insert(raw, table.name, names, arrays, n)
+    if conn.dialect.name == "sqlite":  # a batch at a time: the Python values of one batch are held, not the table's
+        # a page cache that holds the indexes: a million random person IDs otherwise thrash the default 2 MB
+        if n > 50_000:
+            raw.execute(f"PRAGMA cache_size = -{min(256, n // 4000) * 1024}")
+        for start in range(0, n, COPY_BATCH_ROWS):
+            _sqlite_insert(raw, table.name, names, [a[start:start + COPY_BATCH_ROWS] for a in arrays],
+                           min(COPY_BATCH_ROWS, n - start))
     elif conn.dialect.name == "postgresql" and hasattr(raw, "cursor") and hasattr(raw.cursor(), "copy"):
         for start in range(0, n, COPY_BATCH_ROWS):
             _copy(raw, table.name, names, [a[start:start + COPY_BATCH_ROWS] for a in arrays])
@@ -49,9 +55,6 @@ def _rows(arrays) -> zip:
 
 
 def _sqlite_insert(raw, table: str, names: list[str], arrays, n: int) -> None:
-    # a page cache that holds the indexes: a million random person IDs otherwise thrash the default 2 MB
-    if n > 50_000:
-        raw.execute(f"PRAGMA cache_size = -{min(256, n // 4000) * 1024}")
     one = "(" + ", ".join("?" * len(names)) + ")"
     head = f"INSERT INTO {table} ({', '.join(names)}) VALUES "
     rows = _rows(arrays)

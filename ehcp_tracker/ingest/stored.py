@@ -1,0 +1,79 @@
+"""What an import reads of the stored cases: every key, and whole rows only where they are compared.
+
+A re-import of a million cases used to read every stored case whole (the caseload, 38 columns, a
+gigabyte at national scale) to compare it with tonight's rows, although the row digests settle
+nearly all of them unread. Here the import reads one narrow packed column set for every stored
+case (key, digest, presence, child) and the whole rows of just the cases it must compare field by
+field, work out deadlines for, or judge queries on: memory follows the change, not the caseload.
+
+The guards answer from the same narrow read (the shrink check needs the keys and presence) or from
+the database itself (a stored column's count of values, for the absent-column check).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from ..schema import Kind
+from ..store import db
+from ..store.caseload import read_text_columns
+from .keys import member
+
+# Above this many cases (or this share of the stored ones), the rows are read in one pass and picked
+# out in memory: one read of the table is cheaper than thousands of lookups by key.
+WHOLE_READ_CASES = 50_000
+WHOLE_READ_SHARE = 0.2
+_CHUNK = 500  # keys to an IN list
+
+
+class StoredCases:
+    """The stored cases of one kind, as one import sees them (one connection, one snapshot)."""
+
+    def __init__(self, conn: sa.Connection, kind: Kind):
+        self.conn, self.kind = conn, kind
+        self.table = db.CASE_TABLES[kind.name]
+        names = [kind.key, "row_digest", "missing_since_run_id", "person_id"]
+        packed = read_text_columns(conn, self.table, names)  # a million rows in one string, not a million tuples
+        if packed is None:
+            rows = conn.execute(sa.select(*(self.table.c[n] for n in names))).fetchall()
+            packed = {n: np.array([r[i] for r in rows], dtype=object) for i, n in enumerate(names)}
+        self.keys = pd.Index(packed[kind.key], dtype=object)
+        self.digests = pd.Series(packed["row_digest"], index=self.keys, dtype=object)
+        self.missing = pd.Series(packed["missing_since_run_id"], index=self.keys, dtype=object)
+        self.persons = pd.Series(packed["person_id"], index=self.keys, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def presence(self) -> pd.DataFrame:
+        """Key and ``missing_since_run_id`` of every stored case (what the shrink check reads)."""
+        return pd.DataFrame({self.kind.key: self.keys.to_numpy(), "missing_since_run_id": self.missing.to_numpy()})
+
+    def held(self, column: str) -> int:
+        """How many stored cases hold a value in ``column``."""
+        return int(self.conn.execute(sa.select(sa.func.count(self.table.c[column]))).scalar_one())
+
+    def everything(self) -> pd.DataFrame:
+        return db.load_cases(self.conn, self.kind)
+
+    def rows(self, keys) -> pd.DataFrame:
+        """The stored rows of ``keys`` (as ``db.load_cases`` reads them, in stored order)."""
+        keys = [k for k in pd.unique(np.asarray(keys, dtype=object)) if k is not None]
+        if not keys:
+            return db.load_cases(self.conn, self.kind).iloc[0:0] if len(self) else db.load_cases(self.conn, self.kind)
+        if len(keys) > WHOLE_READ_CASES or len(keys) > WHOLE_READ_SHARE * len(self):
+            every = db.load_cases(self.conn, self.kind)
+            return every[member(every[self.kind.key], keys)].reset_index(drop=True)
+        column = self.table.c[self.kind.key]
+        parts = [db.load_cases(self.conn, self.kind, column.in_(keys[start:start + _CHUNK]))
+                 for start in range(0, len(keys), _CHUNK)]
+        found = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        # in the order a whole read gives (the table's), as the import has always compared them
+        order = np.argsort(self.keys.get_indexer(found[self.kind.key].to_numpy(dtype=object)), kind="stable")
+        return found.iloc[order].reset_index(drop=True)
+
+    def keys_of_children(self, persons) -> np.ndarray:
+        """The stored keys of every row of these children (``person_id``)."""
+        return self.keys[member(self.persons, persons)].to_numpy()
