@@ -10,9 +10,9 @@ it: 1.3 GB for a million requests). Here the file is looked at twice, a block at
    the fast reader cannot number as the csv module does (a blank record before the end, a line end
    first, a quote never closed). Any doubt returns None, and the whole-file reader (the csv module,
    ``extract._read_csv``) reads the file and words the problem exactly as it always has.
-2. :func:`read_columns` parses it with pyarrow's streaming reader, ``block_bytes`` at a time; each
-   batch's columns are dictionary-encoded as they come, and the dictionaries are unified at the
-   end, so every column arrives as a pandas ``Categorical`` (validation then works once per
+2. :func:`file_pieces` cuts it at record ends, ``READ_BLOCK_BYTES`` at a time, and
+   :func:`read_columns` parses each piece with pyarrow's C++ parser; each piece's columns are
+   dictionary-encoded as they come, and the dictionaries are unified at the end, so every column arrives as a pandas ``Categorical`` (validation then works once per
    distinct cell) in first-seen order: the very columns the whole-file read gave.
 
 The guards that need the whole column (month-first dates, duplicates, the shrink check) run after
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +35,12 @@ from .edges import FOOTER_MAX_ROWS, Skipped, footer_count
 UTF8_BOM = b"\xef\xbb\xbf"
 # Bytes parsed at a time (pyarrow's block): a batch of some 40,000 rows of an assessments extract.
 READ_BLOCK_BYTES = 1 << 24
-SCAN_CHUNK_BYTES = 1 << 24
+SCAN_CHUNK_BYTES = 1 << 20  # the first look's chunk: a few of them (and their text) are all it holds
 # How much of the file's start is decoded for the separator and the header (as the whole-file
 # reader looks at its first 64 KiB).
 HEAD_BYTES = 1 << 18  # 4 bytes a character at most: at least the 64 Ki characters the whole-file reader looks at
 _LINE_ENDS = b"\r\n"
+_LINE_END_CODES = frozenset(_LINE_ENDS)
 _EMPTY_BYTES = b" \t\r\n\xef\xbb\xbf,;"  # what a file holding no header and no row is made of
 # Two line ends in a row: a blank record, which the csv module skips but still counts. The fast
 # reader cannot number rows that way, so such files take the csv-module path.
@@ -73,19 +75,22 @@ def scan(path: Path, chunk_bytes: int = SCAN_CHUNK_BYTES) -> Scan | None:
         while chunk := handle.read(chunk_bytes):
             if b"\x00" in chunk:
                 return None
-            anything = anything or bool(chunk.strip(_EMPTY_BYTES))
+            anything = anything or bool(chunk.translate(None, _EMPTY_BYTES))
             quotes += chunk.count(b'"')
             if first_pair is None:
-                joined = previous[-1:] + chunk
-                found = [i for i in (joined.find(p) for p in BLANK_RECORD) if i >= 0]
-                if found:
-                    first_pair = offset - len(previous[-1:]) + min(found)
-            stripped = chunk.rstrip(_LINE_ENDS)
-            if stripped:
-                end = offset + len(stripped)
+                if previous[-1:] and previous[-1:] in (b"\r", b"\n") and chunk[:1] in (b"\r", b"\n") \
+                        and previous[-1:] + chunk[:1] in BLANK_RECORD:
+                    first_pair = offset - 1
+                else:
+                    found = [i for i in (chunk.find(p) for p in BLANK_RECORD) if i >= 0]
+                    if found:
+                        first_pair = offset + min(found)
+            last = _last_content(chunk)
+            if last:
+                end = offset + last
             if utf8_ok:
                 try:
-                    utf8.decode(chunk)
+                    utf8.decode(chunk)  # a chunk's text at a time (a character cut at its end waits for the next)
                 except UnicodeDecodeError:
                     utf8_ok = False
             if not utf8_ok and cp1252_ok:
@@ -94,7 +99,7 @@ def scan(path: Path, chunk_bytes: int = SCAN_CHUNK_BYTES) -> Scan | None:
                 except UnicodeDecodeError:
                     cp1252_ok = False
             offset += len(chunk)
-            previous = chunk
+            previous = chunk[-1:]
     if utf8_ok:
         try:
             utf8.decode(b"", final=True)
@@ -112,73 +117,94 @@ def scan(path: Path, chunk_bytes: int = SCAN_CHUNK_BYTES) -> Scan | None:
     return Scan(encoding, start, start + end, text)
 
 
-class _Slice(io.RawIOBase):
-    """Bytes ``start`` to ``end`` of a file, as a stream (the marker and the trailing line ends left out)."""
+def _last_content(chunk: bytes) -> int:
+    """The offset after the chunk's last byte that is not a line end (0 if it holds none)."""
+    at = len(chunk)
+    while at and chunk[at - 1] in _LINE_END_CODES:
+        at -= 1
+    return at
 
-    def __init__(self, path: Path, start: int, end: int):
-        self._handle = open(path, "rb")
-        self._handle.seek(start)
-        self._left = end - start
 
-    def readable(self) -> bool:
-        return True
+def file_pieces(path: Path, found: Scan, block_bytes: int | None = None) -> Iterator[bytes]:
+    """The file's records (marker and trailing line ends left out) in pieces of about ``block_bytes``
+    (default :data:`READ_BLOCK_BYTES`), each ending at a record's end: a line end outside quotes
+    (an even number of quote characters before it; a doubled quote inside a value counts two).
 
-    def readinto(self, buffer) -> int:
-        if self._left <= 0:
+    Cut here rather than by pyarrow's streaming reader, which reads ahead as far as it likes (most
+    of a file held at once, measured): a piece is parsed, encoded and let go before the next is read."""
+    block = block_bytes or READ_BLOCK_BYTES
+    with open(path, "rb") as handle:
+        handle.seek(found.start)
+        left, carry = found.end - found.start, b""
+        while left > 0:
+            chunk = handle.read(min(block, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            data = carry + chunk if carry else chunk
+            if left <= 0:
+                carry = data
+                break
+            cut = _record_end(data)
+            if cut:
+                yield data[:cut]
+                carry = data[cut:]
+            else:  # no record ends in it (a long quoted value): read on
+                carry = data
+        if carry:
+            yield carry
+
+
+def _record_end(data: bytes) -> int:
+    """The offset after the last line end of ``data`` that ends a record (0 if none does); ``data``
+    starts at a record's start."""
+    at = data.rfind(b"\n")
+    if at < 0:
+        return 0
+    quotes = data.count(b'"', 0, at)
+    while quotes % 2:  # inside a quoted value: the line end before it, with the quotes between taken off
+        before = data.rfind(b"\n", 0, at)
+        if before < 0:
             return 0
-        view = memoryview(buffer)[: self._left]
-        count = self._handle.readinto(view)
-        self._left -= count
-        return count
-
-    def close(self) -> None:
-        self._handle.close()
-        super().close()
+        quotes -= data.count(b'"', before, at)
+        at = before
+    return at + 1
 
 
-def file_stream(path: Path, found: Scan) -> io.BufferedReader:
-    return io.BufferedReader(_Slice(path, found.start, found.end), buffer_size=1 << 20)
-
-
-def bytes_stream(data: bytes) -> io.BytesIO:
-    """Text already in memory (the whole-file reader's UTF-8 bytes), trailing line ends dropped."""
-    return io.BytesIO(data.rstrip(_LINE_ENDS))
-
-
-def read_columns(stream, header: list[str], separator: str, *, encoding: str = "utf8",
-                 block_bytes: int = READ_BLOCK_BYTES) -> tuple[list, np.ndarray, Skipped] | None:
-    """Every column of a headed CSV stream as a ``Categorical``, with the spreadsheet row numbers
-    and the footer left out: what the csv-module path gives, read by pyarrow's C++ parser a block at
-    a time. None (nothing decided) for anything that parser cannot read as the csv module does: a
-    ragged row, a parse error, a first row other than ``header``, no pyarrow."""
+def read_columns(pieces: Iterable[bytes], header: list[str], separator: str, *,
+                 encoding: str = "utf8") -> tuple[list, np.ndarray, Skipped] | None:
+    """Every column of a headed CSV, given in pieces that end at a record's end (the first starting
+    with the header), as a ``Categorical``, with the spreadsheet row numbers and the footer left
+    out: what the csv-module path gives, each piece parsed by pyarrow's C++ parser and dictionary-
+    encoded before the next. None (nothing decided) for anything that parser cannot read as the
+    csv module does: a ragged row, a parse error, a first row other than ``header``, no pyarrow."""
     try:
         import pyarrow as pa
         import pyarrow.csv as pacsv
     except ImportError:  # pragma: no cover - pyarrow comes with pandas' recommended installs
         return None
     names = [f"c{i}" for i in range(len(header))]
-    chunks: list[list] = [[] for _ in names]  # per column, each batch's cells as codes into its own distinct values
+    chunks: list[list] = [[] for _ in names]  # per column, each piece's cells as codes into its own distinct values
+    options = dict(
+        read_options=pacsv.ReadOptions(column_names=names, encoding=encoding),
+        parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False))
+    first = True
     try:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes, encoding=encoding,
-                                           use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-        first = True
-        for batch in reader:
-            if first and batch.num_rows:
-                if [batch.column(i)[0].as_py() for i in range(len(names))] != header:
+        for piece in pieces:
+            table = pacsv.read_csv(io.BytesIO(piece), **options)
+            del piece
+            if first:
+                if table.num_rows < 1 or [table.column(i)[0].as_py() for i in range(len(names))] != header:
                     return None
-                batch, first = batch.slice(1), False
-            for i, column in enumerate(batch.columns if batch.num_rows else ()):
-                chunks[i].append(column.dictionary_encode())
-            del batch
+                table, first = table.slice(1), False
+            if table.num_rows:
+                for i in range(len(names)):
+                    chunks[i].append(table.column(i).combine_chunks().dictionary_encode())
+            del table
     except (pa.ArrowInvalid, pa.ArrowException, ValueError):
         return None
-    finally:
-        stream.close()
     if first:  # not even the header row
         return None
     return _categoricals(chunks)

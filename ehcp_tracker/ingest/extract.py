@@ -229,7 +229,7 @@ def _read_csv_streamed(path: Path, file: str, known_headers: set[str]):
     if len(head) < 2 or header_index(head, known_headers) != 0 or not any(c.strip() for c in head[0]):
         return None
     header = head[0]
-    result = csv_stream.read_columns(csv_stream.file_stream(path, found), header, separator,
+    result = csv_stream.read_columns(csv_stream.file_pieces(path, found), header, separator,
                                      encoding="utf8" if found.encoding.startswith("utf-8") else "cp1252")
     if result is None:
         return None
@@ -353,7 +353,7 @@ def _read_csv_fast(data: bytes, text: str, separator: str = ",") -> tuple[list[s
         return None
     if not any(c.strip() for c in header):
         return None
-    result = csv_stream.read_columns(csv_stream.bytes_stream(data), header, separator)
+    result = csv_stream.read_columns([data], header, separator)
     if result is None:
         return None
     columns, numbers, skipped = result
