@@ -19,11 +19,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from ehcp_tracker.clocks import slices
 from ehcp_tracker.demo.synthetic import write_extracts
 from ehcp_tracker.errors import ImportRejected
 from ehcp_tracker.ingest import csv_stream, extract, importer
 from ehcp_tracker.ingest.extract import read_extract
 from ehcp_tracker.ingest.importer import import_extract
+from ehcp_tracker.ingest.new_queries import _queries
+from ehcp_tracker.ingest.validate import validate
+from ehcp_tracker.schema import KINDS
 from ehcp_tracker.store import db
 
 from .conftest import ROOT, snapshot
@@ -32,6 +36,7 @@ AS_OF = dt.date(2026, 10, 30)
 ONE_BLOCK = csv_stream.READ_BLOCK_BYTES  # the shipped block: the whole of these small extracts
 CATEGORICALS = csv_stream._categoricals
 DIGEST_ROWS = importer.DIGEST_BATCH_ROWS
+SLICE_CASES = slices.SLICE_CASES
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +201,7 @@ def test_a_few_rows_a_batch_import_the_same_as_one_batch_guards_included(extract
     order = [extracts["assessments"], extracts["reviews"], hostile, changed, extracts["reviews"]]
     results = {}
     for label, block, digest_rows in (("small", _block_for(hostile), 2), ("one", None, None)):
+        monkeypatch.setattr(slices, "SLICE_CASES", 7 if digest_rows else SLICE_CASES)  # queries judged 7 cases at a time
         monkeypatch.setattr(csv_stream, "READ_BLOCK_BYTES", block or ONE_BLOCK)
         monkeypatch.setattr(importer, "DIGEST_BATCH_ROWS", digest_rows or DIGEST_ROWS)
         url = f"sqlite:///{tmp_path / (label + '.db')}"
@@ -211,6 +217,18 @@ def test_a_few_rows_a_batch_import_the_same_as_one_batch_guards_included(extract
     assert small[2] == one[2]
     assert small[1] == one[1]
     assert len(small[1]["clock_result"]) > 1000 and len(small[1]["change_log"]) > 400
+
+
+@pytest.mark.parametrize("name", ["assessments", "reviews"])
+def test_queries_judged_a_slice_at_a_time_are_the_queries_of_the_whole(name, extracts, book, monkeypatch):
+    """A first import judges the queries of every case a slice at a time (``new_queries._queries``)."""
+    path = ROOT / "sample_data" / "assessments.csv" if name == "assessments" else extracts[name]
+    cases = validate(read_extract(path), book, AS_OF).good
+    whole = _queries(KINDS[name], cases, book, AS_OF)
+    monkeypatch.setattr(slices, "SLICE_CASES", 9)
+    sliced = _queries(KINDS[name], cases, book, AS_OF)
+    assert len(whole) >= 2
+    pd.testing.assert_frame_equal(sliced, whole)
 
 
 _MEASURE = """

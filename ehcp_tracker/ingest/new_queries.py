@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..clocks.queries import QUERY_COLUMNS, caseload_queries
 from ..clocks.rules import RuleBook
+from ..clocks.slices import case_slices
 from ..schema import KINDS, Kind
 from .keys import member
 
@@ -28,8 +29,20 @@ def empty_cases(kind: Kind) -> pd.DataFrame:
 
 
 def _queries(kind: Kind, cases: pd.DataFrame, book: RuleBook, as_of: dt.date) -> pd.DataFrame:
-    by_kind = {name: (cases if other is kind else empty_cases(other)) for name, other in KINDS.items()}
-    return caseload_queries(by_kind["assessments"], by_kind["reviews"], book, as_of)
+    """The queries of ``cases``, judged a slice at a time (``clocks.slices``: a child's rows are
+    never split, and a query is about one child's rows), so a first import of a million cases
+    never holds the working columns of all of them at once; in ``caseload_queries``' order."""
+    found = []
+    for part in case_slices({kind.case: cases}):
+        rows = part.get(kind.case, cases.iloc[0:0])
+        by_kind = {name: (rows if other is kind else empty_cases(other)) for name, other in KINDS.items()}
+        found.append(caseload_queries(by_kind["assessments"], by_kind["reviews"], book, as_of))
+    if len(found) == 1:
+        return found[0]
+    found = [f for f in found if len(f)]
+    if not found:
+        return pd.DataFrame(columns=QUERY_COLUMNS)
+    return pd.concat(found, ignore_index=True).sort_values(["code", "case_id"], kind="stable").reset_index(drop=True)
 
 
 def new_queries(kind: Kind, book: RuleBook, as_of: dt.date, existing: pd.DataFrame, incoming: pd.DataFrame,
