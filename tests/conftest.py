@@ -119,6 +119,20 @@ def assessment_rows(n: int, received: str = "2024-03-01", start: int = 1) -> lis
     return [[f"R{i:04d}", f"P{i:04d}", received, f"CW{i % 3}", "North", "", ""] for i in range(start, start + n)]
 
 
+def v2_digest(cells: dict[str, str]) -> str:
+    """A row digest worked out by hand from its documented definition (``ingest/row_digest.py``):
+    each canonical cell but the key's hashed with its column's name (blake2b, 16 bytes, personalised
+    ``ehcp-row-v2``), the two 64-bit big-endian halves summed modulo 2**64, as 32 hex characters."""
+    import hashlib
+
+    high = low = 0
+    for name, text in cells.items():
+        digest = hashlib.blake2b(name.encode() + b"\x1f" + text.encode(), digest_size=16, person=b"ehcp-row-v2").digest()
+        high = (high + int.from_bytes(digest[:8], "big")) % 2**64
+        low = (low + int.from_bytes(digest[8:], "big")) % 2**64
+    return f"{high:016x}{low:016x}"
+
+
 def snapshot(url: str, reflect: bool = True) -> dict[str, list[tuple]]:
     """Every row of every ehcp-tracker table, sorted: 'the database is exactly as before' is equality."""
     engine = db.connect(url)

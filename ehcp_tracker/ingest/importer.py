@@ -34,7 +34,9 @@ from .extract import Profile, RawExtract, read_extract
 from .refresh import persons_of, refresh_cases
 from .stored import StoredCases
 from .guards import DEFAULT_MAX_MISSING, absent_columns, check_shrink, keep_stored, mass_changes
+from . import row_digest
 from .keys import member
+from .row_digest import DIGEST_PERSON  # noqa: F401 - the digests' version, named where they are made
 from .new_queries import count_by_code, new_queries
 from .validate import validate
 
@@ -116,32 +118,12 @@ def comparable(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
 
 
 _NAT = np.datetime64("NaT", "D").view(np.int64)
-# blake2b's personalisation: a new canonical form of the row gets a new one, so old digests never match
-DIGEST_PERSON = b"ehcp-row-v1"
-_UNIT = "\x1f"
 
 
 def row_digests(text: pd.DataFrame, kind: Kind) -> np.ndarray:
-    """A stable digest of each canonical row: blake2b (16 bytes, hex) over its cells as
-    :func:`comparable` writes them, in ``kind.columns`` order, joined by U+001F (the column names
-    lead, so adding a column changes every digest and the next import compares field by field).
-    Not Python's ``hash`` nor a library's row hash, which change between versions and runs."""
-    names = [c.name for c in kind.columns]
-    prefix = _UNIT.join(names) + "\x1e"
-    cells = [text[name].to_numpy(dtype=object) for name in names]
-    # the column names are hashed once and the state copied per row: the same digest as hashing
-    # prefix + row each time, without re-hashing the prefix or re-reading the keyword arguments
-    # (about a third less time per row)
-    fresh = hashlib.blake2b(prefix.encode("utf-8"), digest_size=16, person=DIGEST_PERSON).copy
-    join = _UNIT.join
-    found = []
-    for row in zip(*cells):
-        state = fresh()
-        state.update(join(row).encode("utf-8"))
-        found.append(state.hexdigest())
-    out = np.empty(len(text), dtype=object)
-    out[:] = found
-    return out
+    """A stable digest of each canonical row (``row_digest.py``: blake2b of each distinct cell with
+    its column's name, summed per row), from the rows as :func:`comparable` writes them."""
+    return row_digest.digests_of_text(text, kind)
 
 
 def _iso_or_blank(day: int) -> str:
@@ -521,16 +503,17 @@ def _by_digest(kind: Kind, incoming: pd.DataFrame, stored: StoredCases, in_file:
     return incoming, existing, text.reset_index(drop=True), digests, int(settled.sum())
 
 
-# Rows turned into text and digested at a time: the canonical text of a million rows is never held at once.
-DIGEST_BATCH_ROWS = 100_000
+# Rows digested at a time (bounds the working arrays of the digest).
+DIGEST_BATCH_ROWS = 1_000_000
 
 
 def digests_of(frame: pd.DataFrame, kind: Kind, batch: int | None = None) -> np.ndarray:
-    """:func:`row_digests` of every row of ``frame``, made a batch of rows at a time."""
+    """:func:`row_digests` of every row of ``frame``, from its typed columns (no canonical text is
+    written), a batch of rows at a time."""
     batch = batch or DIGEST_BATCH_ROWS
     if len(frame) <= batch:
-        return row_digests(comparable(frame, kind), kind)
-    return np.concatenate([row_digests(comparable(frame.iloc[start:start + batch], kind), kind)
+        return row_digest.digests_of(frame, kind)
+    return np.concatenate([row_digest.digests_of(frame.iloc[start:start + batch], kind)
                            for start in range(0, len(frame), batch)])
 
 

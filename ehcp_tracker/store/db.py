@@ -43,7 +43,7 @@ def _case_table(kind: Kind, table_name: str) -> sa.Table:
         sa.Column("missing_since_run_id", sa.Integer, nullable=True,
                   doc="set while the case is absent from the latest extract: kept, never deleted"),
         sa.Column("row_digest", sa.String(32), nullable=True,
-                  doc="blake2b of the canonical row as last imported (ingest.importer.row_digests); migration 0005"),
+                  doc="digest of the canonical row as last imported (ingest/row_digest.py); migration 0005"),
         sa.Index(f"ix_{table_name}_caseworker", "caseworker"),
         sa.Index(f"ix_{table_name}_team", "team"),
         sa.Index(f"ix_{table_name}_person", "person_id"),
