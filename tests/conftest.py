@@ -30,6 +30,13 @@ def book():
     return load_rule_book(ROOT / "rules")
 
 
+def examples(n: int) -> int:
+    """``n`` Hypothesis examples, times ``EHCP_HYPOTHESIS_SCALE`` (default 1): the heavy property
+    tests (a whole engine run or more per example) keep a count CI can afford, and a deeper run is
+    one variable away (e.g. EHCP_HYPOTHESIS_SCALE=4 pytest tests/test_history.py)."""
+    return max(1, round(n * float(os.environ.get("EHCP_HYPOTHESIS_SCALE", "1"))))
+
+
 DATABASES = ["sqlite", "postgresql"]
 
 
@@ -133,9 +140,14 @@ def v2_digest(cells: dict[str, str]) -> str:
     return f"{high:016x}{low:016x}"
 
 
-def snapshot(url: str, reflect: bool = True) -> dict[str, list[tuple]]:
-    """Every row of every ehcp-tracker table, sorted: 'the database is exactly as before' is equality."""
-    engine = db.connect(url)
+def snapshot(url: str | sa.Engine, reflect: bool = True) -> dict[str, list[tuple]]:
+    """Every row of every ehcp-tracker table, sorted: 'the database is exactly as before' is equality.
+
+    ``url`` may be an engine the test already holds (left open): a test taking hundreds of
+    snapshots (the fuzzer) then neither connects nor compiles its selects afresh each time, which was
+    most of its run on PostgreSQL. The rows read are the same: committed ones, on a pooled connection."""
+    given = isinstance(url, sa.Engine)
+    engine = url if given else db.connect(url)
     try:
         with engine.connect() as conn:
             present = set(sa.inspect(conn).get_table_names())
@@ -147,7 +159,8 @@ def snapshot(url: str, reflect: bool = True) -> dict[str, list[tuple]]:
                     out[table.name] = sorted((tuple(map(str, r)) for r in rows))
             return out
     finally:
-        engine.dispose()
+        if not given:
+            engine.dispose()
 
 
 def case_row(kind, **fields) -> dict:

@@ -107,7 +107,7 @@ def test_fuzzed_extracts_never_crash_or_half_write(engine, db_url, book, tmp_pat
                            book, AS_OF)
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(data)
-    before = snapshot(db_url, reflect=False)
+    before = snapshot(engine, reflect=False)
     STATS["examples"] += 1
     try:
         # the guards of issue 11 relaxed (a fuzzed file is small and lacks columns), so the rows get
@@ -115,7 +115,7 @@ def test_fuzzed_extracts_never_crash_or_half_write(engine, db_url, book, tmp_pat
         summary = import_extract(engine, path, book, AS_OF, skip_bad_rows=skip, rejects_path=tmp_path / "rejects.csv",
                                  max_missing=100, keep_absent=("all",))
     except EhcpError:
-        assert _stored(snapshot(db_url, reflect=False)) == _stored(before)
+        assert _stored(snapshot(engine, reflect=False)) == _stored(before)
         return
     except Exception:
         STATS["crashes"] += 1
