@@ -61,8 +61,8 @@ class StoredCases:
     def rows(self, keys) -> pd.DataFrame:
         """The stored rows of ``keys`` (as ``db.load_cases`` reads them, in stored order)."""
         keys = [k for k in pd.unique(np.asarray(keys, dtype=object)) if k is not None]
-        if not keys:
-            return db.load_cases(self.conn, self.kind).iloc[0:0] if len(self) else db.load_cases(self.conn, self.kind)
+        if not keys:  # none to compare (an unchanged re-import): no stored row is read
+            return db.load_cases(self.conn, self.kind, sa.false())
         if len(keys) > WHOLE_READ_CASES or len(keys) > WHOLE_READ_SHARE * len(self):
             every = db.load_cases(self.conn, self.kind)
             return every[member(every[self.kind.key], keys)].reset_index(drop=True)
