@@ -5,8 +5,9 @@ applies them. The core, :func:`kpi_table`, is a pure function over clock results
 ``engine.evaluate`` returns) and needs no database: each KPI is a few numpy masks and one
 ``bincount`` by month over the results of its clock, so a year of KPIs over a national caseload is
 one vectorised pass. :func:`compute_kpis` and :func:`tracker` are the library entry points over a
-database (the CLI and the board pack call them); they count a slice of cases at a time
-(``clocks/slices.py``, :class:`KpiTally`), so memory is bounded by the slice, not the caseload.
+database (the CLI and the board pack call them); they read, evaluate and count a slice of cases at
+a time (``measures/parts.py`` from the database, ``clocks/slices.py`` for a caseload handed in;
+:class:`KpiRun`, :class:`KpiTally`), so memory is bounded by the slice, not the caseload.
 
 Periods. Every KPI is reported per month, on two bases: ``month`` (events dated in the month) and
 ``year_to_date`` (events from the start of the reporting year to the month's end; the year starts
