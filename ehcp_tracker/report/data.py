@@ -4,8 +4,10 @@ the renderers (``html.py``, ``xlsx.py``).
 The renderers read only ``PackData``; they never ask where a number came from. The KPI figures come
 from the KPI library through three calls, all in ``_KpiSource`` below (the only code that knows the
 library's API): ``load_catalogue()``, ``compute_kpis(engine, book, catalogue, month=, as_of=)`` and
-``tracker(engine, book, year, as_of)``. Ageing, the backlog and the rule book come from
-``listings`` directly.
+``tracker(engine, book, year, as_of)``; a library that also offers ``KpiRun``, ``tracker_run``,
+``tracker_of`` and ``caseload_parts`` is handed the caseload a slice at a time, in one pass with the
+running clocks and the queries (``report/passes.py``: the memory of a slice, not of the caseload).
+Ageing, the backlog and the rule book come from ``listings`` directly.
 """
 
 from __future__ import annotations
