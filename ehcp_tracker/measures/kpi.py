@@ -5,8 +5,9 @@ applies them. The core, :func:`kpi_table`, is a pure function over clock results
 ``engine.evaluate`` returns) and needs no database: each KPI is a few numpy masks and one
 ``bincount`` by month over the results of its clock, so a year of KPIs over a national caseload is
 one vectorised pass. :func:`compute_kpis` and :func:`tracker` are the library entry points over a
-database (the CLI and the board pack call them); they count a slice of cases at a time
-(``clocks/slices.py``, :class:`KpiTally`), so memory is bounded by the slice, not the caseload.
+database (the CLI and the board pack call them); they read, evaluate and count a slice of cases at
+a time (``measures/parts.py`` from the database, ``clocks/slices.py`` for a caseload handed in;
+:class:`KpiRun`, :class:`KpiTally`), so memory is bounded by the slice, not the caseload.
 
 Periods. Every KPI is reported per month, on two bases: ``month`` (events dated in the month) and
 ``year_to_date`` (events from the start of the reporting year to the month's end; the year starts
@@ -42,6 +43,7 @@ from ..listings import Filters, load_filtered, resolve_filters
 from ..schema import BY_CASE as KINDS_BY_CASE, COHORTS, KINDS
 from ..store import db
 from .catalogue import Catalogue, Filter, Kpi, load_catalogue
+from .parts import caseload_parts
 
 KPI_COLUMNS = ["kpi", "period", "basis", "numerator", "denominator", "value", "target", "complete"]
 EXTRA_KPI_COLUMNS = ["period_start", "period_end", "title"]
@@ -686,33 +688,55 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
     reporting-year start; ``bases`` are any of ``ALL_BASES`` (default month and year to date).
     KPIs whose clock the rule book lacks are left out and listed in ``attrs["skipped"]``;
     ``attrs["warnings"]`` holds data-quality warnings. ``caseload``: the cases already read by
-    :func:`load_caseload` with the same filters (the board pack reads them once for every section);
-    ``slice_size``: cases evaluated and counted at a time (default ``clocks.slices.SLICE_CASES``), which bounds the
-    memory of the results and their month-end snapshots. Columns: ``KPI_COLUMNS`` (``kpi, period,
-    basis, numerator, denominator, value, target, complete``) then ``period_start``, ``period_end``,
-    ``title``; one row per KPI, basis and month, in catalogue order.
+    :func:`load_caseload` with the same filters, cut in memory; without it the cases are read from
+    the database a slice at a time (``measures.parts``), so a national caseload is never in memory
+    at once. ``slice_size``: cases evaluated and counted at a time (default
+    ``clocks.slices.SLICE_CASES`` in memory, ``store.caseload.SLICE_CASES`` from the database),
+    which bounds the memory of the cases, their results and their month-end snapshots. Columns:
+    ``KPI_COLUMNS`` (``kpi, period, basis, numerator, denominator, value, target, complete``)
+    then ``period_start``, ``period_end``, ``title``; one row per KPI, basis and month, in
+    catalogue order.
 
     Example::
 
         frame = compute_kpis(engine, book, month="2026-03", as_of=dt.date(2026, 4, 2))
         frame[(frame.basis == "year_to_date") & (frame.kpi == "plans_within_20_weeks_excl_exceptions")]
     """
-    catalogue = catalogue or load_catalogue(book=book)
-    if year_start is not None:
-        catalogue = replace(catalogue, settings=replace(catalogue.settings, year_start=year_start))
-    catalogue, skipped = _usable(catalogue, book)
-    if months is not None:
-        if month is not None or year is not None:
-            raise EhcpError("give months, or month or year, not both")
-        months = sorted({i for m in months for i in months_for(as_of=as_of, month=m)})
-    else:
-        months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
-    caseload = load_caseload(engine, filters) if caseload is None else caseload
-    period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
-    snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
-    tally = KpiTally(catalogue, months, as_of=as_of, bases=bases, history_from=history_start(engine))
-    for part in case_slices(caseload, slice_size):
-        everything = evaluate_caseload(part, book, as_of, sorted({*period_clocks, *snapshot_clocks}),
+    run = KpiRun(engine, book, catalogue, month=month, year=year, as_of=as_of, year_start=year_start,
+                 months=months, bases=bases)
+    parts = case_slices(caseload, slice_size) if caseload is not None else caseload_parts(engine, filters, slice_size)
+    for part in parts:
+        run.add(part)
+    return run.table()
+
+
+class KpiRun:
+    """:func:`compute_kpis` in three steps (set up, count a part of the caseload, the table), so
+    the board pack can hand every part it reads to several KPI runs and its other sections
+    (``report.data.gather``) and read the caseload once, a slice at a time."""
+
+    def __init__(self, engine: Engine, book: RuleBook, catalogue: Catalogue | None = None, *,
+                 month: str | int | None = None, year: int | None = None, as_of: dt.date,
+                 year_start: int | None = None, months: list[str] | None = None, bases: tuple[str, ...] = BASES):
+        catalogue = catalogue or load_catalogue(book=book)
+        if year_start is not None:
+            catalogue = replace(catalogue, settings=replace(catalogue.settings, year_start=year_start))
+        catalogue, self.skipped = _usable(catalogue, book)
+        if months is not None:
+            if month is not None or year is not None:
+                raise EhcpError("give months, or month or year, not both")
+            months = sorted({i for m in months for i in months_for(as_of=as_of, month=m)})
+        else:
+            months = months_for(as_of=as_of, month=month, year=year, year_start=catalogue.settings.year_start)
+        self.book, self.catalogue, self.months, self.as_of, self.bases = book, catalogue, months, as_of, bases
+        self.period_clocks = sorted({k.clock for k in catalogue.kpis if k.window != "snapshot"})
+        self.snapshot_clocks = sorted({k.clock for k in catalogue.kpis if k.window == "snapshot"})
+        self.tally = KpiTally(catalogue, months, as_of=as_of, bases=bases, history_from=history_start(engine))
+
+    def add(self, part: dict[str, pd.DataFrame]) -> None:
+        """Evaluate, snapshot and count one part of the caseload (a caseload of one or more kinds)."""
+        book, as_of, catalogue, snapshot_clocks = self.book, self.as_of, self.catalogue, self.snapshot_clocks
+        everything = evaluate_caseload(part, book, as_of, sorted({*self.period_clocks, *snapshot_clocks}),
                                        stops=bool(snapshot_clocks), columns=_result_columns(catalogue))
         results = while_present(everything, part)
         snapshots = None
@@ -722,15 +746,18 @@ def compute_kpis(engine: Engine, book: RuleBook, catalogue: Catalogue | None = N
             needed = _snapshot_columns(catalogue)
             history = History(part, everything[everything["clock"].isin(snapshot_clocks)], book, as_of,
                               snapshot_clocks, columns=needed)
+            del everything
             snapshots = snapshot_results(
                 lambda day: while_present(before_cycles_began(history.on(day), part, day), part,
                                           snapshot_day=day)[needed],
-                snapshot_months(months, bases), as_of)
-        tally.add(results, snapshots)
-        del everything, results, snapshots
-    frame = tally.table()
-    frame.attrs["skipped"] = skipped
-    return frame
+                snapshot_months(self.months, self.bases), as_of)
+            del history
+        self.tally.add(results, snapshots)
+
+    def table(self) -> pd.DataFrame:
+        frame = self.tally.table()
+        frame.attrs["skipped"] = self.skipped
+        return frame
 
 
 def tracker_table(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -775,6 +802,19 @@ def tracker(engine: Engine, book: RuleBook, year: int, as_of: dt.date, catalogue
     catalogue = (catalogue or load_catalogue(book=book)).only(TRACKER_KPIS)
     kpis = compute_kpis(engine, book, catalogue, year=year, as_of=as_of, filters=filters, year_start=1,
                         caseload=caseload)
+    return tracker_of(kpis)
+
+
+def tracker_run(engine: Engine, book: RuleBook, year: int, as_of: dt.date,
+                catalogue: Catalogue | None = None) -> KpiRun:
+    """:func:`tracker`'s KPIs as a :class:`KpiRun` to hand parts of the caseload to (the board pack);
+    :func:`tracker_of` its table."""
+    catalogue = (catalogue or load_catalogue(book=book)).only(TRACKER_KPIS)
+    return KpiRun(engine, book, catalogue, year=year, as_of=as_of, year_start=1)
+
+
+def tracker_of(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The tracker from its KPIs (:func:`tracker`), warnings carried over."""
     missing = set(TRACKER_KPIS) - set(kpis["kpi"])
     if missing:
         raise EhcpError("the tracker needs the KPIs " + ", ".join(sorted(missing)) + " in the catalogue")

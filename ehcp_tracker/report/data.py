@@ -4,8 +4,10 @@ the renderers (``html.py``, ``xlsx.py``).
 The renderers read only ``PackData``; they never ask where a number came from. The KPI figures come
 from the KPI library through three calls, all in ``_KpiSource`` below (the only code that knows the
 library's API): ``load_catalogue()``, ``compute_kpis(engine, book, catalogue, month=, as_of=)`` and
-``tracker(engine, book, year, as_of)``. Ageing, the backlog and the rule book come from
-``listings`` directly.
+``tracker(engine, book, year, as_of)``; a library that also offers ``KpiRun``, ``tracker_run``,
+``tracker_of`` and ``caseload_parts`` is handed the caseload a slice at a time, in one pass with the
+running clocks and the queries (``report/passes.py``: the memory of a slice, not of the caseload).
+Ageing, the backlog and the rule book come from ``listings`` directly.
 """
 
 from __future__ import annotations
@@ -175,12 +177,31 @@ class _KpiSource:
         extra |= self._shared(self.module.compute_kpis, caseload)
         every = self.module.compute_kpis(engine, book, self.catalogue, months=months, as_of=as_of, filters=filters,
                                          **extra)
+        return self.split(every, months)
+
+    @staticmethod
+    def split(every: pd.DataFrame, months: list[str]) -> dict[str, pd.DataFrame]:
+        """One KPI frame of many months as a frame per month, each with the run's ``attrs``."""
         out = {}
         for m in months:
             frame = every[every["period"] == m].reset_index(drop=True)
             frame.attrs = dict(every.attrs)
             out[m] = frame
         return out
+
+    def one_pass(self, engine: Engine, book: RuleBook, months: list[str], year: int, as_of: dt.date,
+                 filters: Filters, bases: tuple[str, ...]):
+        """The trends' and the tracker's KPIs, the running clocks and the queries from one read of
+        the caseload a slice at a time (``report.passes``); None when the library cannot be handed
+        parts of a caseload (then :meth:`caseload` is read whole and shared)."""
+        module = self.module
+        if not all(hasattr(module, name) for name in ("KpiRun", "caseload_parts", "tracker_run", "tracker_of")):
+            return None
+        from .passes import one_pass
+
+        trend_run = module.KpiRun(engine, book, self.catalogue, months=months, as_of=as_of, bases=bases)
+        tracker_run = module.tracker_run(engine, book, year, as_of)
+        return one_pass(engine, book, as_of, filters, trend_run, tracker_run, module.caseload_parts(engine, filters))
 
     def tracker(self, engine: Engine, book: RuleBook, year: int, as_of: dt.date,
                 filters: Filters = Filters(), caseload: dict | None = None) -> pd.DataFrame:
@@ -219,19 +240,30 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     filters = Filters(team=options.team)
     notes: list[str] = []
     frames, library_warnings = [], []
-    caseload = source.caseload(engine, filters)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        trend_months = months_back(month, TREND_MONTHS)
-        for m, frame in source.months(engine, book, trend_months, as_of, filters, ("month", *HEADLINE_BASES),
-                                      caseload).items():
-            now = m == month
-            frame = frame.copy()
-            library_warnings += [w for w in frame.attrs.get("warnings", []) if w not in library_warnings]
-            frame["period"] = frame["period"].astype(object)
-            frame.loc[frame["basis"] == "month", "period"] = m  # we asked for month m, however the library writes it
-            frames.append(frame if now else frame[frame["basis"] == "month"])
-        tracker = source.tracker(engine, book, int(month[:4]), as_of, filters, caseload)
+    trend_months = months_back(month, TREND_MONTHS)
+    sections = source.one_pass(engine, book, trend_months, int(month[:4]), as_of, filters, ("month", *HEADLINE_BASES))
+    if sections is None:  # a KPI library that cannot be handed parts: the caseload read once and shared
+        caseload = source.caseload(engine, filters)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trend = source.months(engine, book, trend_months, as_of, filters, ("month", *HEADLINE_BASES), caseload)
+            tracker = source.tracker(engine, book, int(month[:4]), as_of, filters, caseload)
+        results = running_clocks(engine, book, as_of, filters, caseload)
+        counted = query_counts(engine, book, as_of, filters, caseload)
+    else:
+        caught = sections.trend_warnings + sections.tracker_warnings
+        trend = source.split(sections.trend, trend_months)
+        tracker = source.module.tracker_of(sections.tracker_kpis)
+        results = sections.running if sections.running is not None else running_clocks(
+            engine, book, as_of, filters, None)
+        counted = query_counts(engine, book, as_of, filters, found=sections.found)
+    for m, frame in trend.items():
+        now = m == month
+        frame = frame.copy()
+        library_warnings += [w for w in frame.attrs.get("warnings", []) if w not in library_warnings]
+        frame["period"] = frame["period"].astype(object)
+        frame.loc[frame["basis"] == "month", "period"] = m  # we asked for month m, however the library writes it
+        frames.append(frame if now else frame[frame["basis"] == "month"])
     for text in [f"KPI figures: {w.message}" for w in caught] + [f"KPI figures: {w}" for w in library_warnings]:
         if text not in notes:
             notes.append(text)
@@ -239,7 +271,6 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
     kinds = {k.id: k for k in source.catalogue.kpis}
     trend = _trend(kpis, month, kinds)
     headline = _headline(kpis, trend, month, kinds)
-    results = running_clocks(engine, book, as_of, filters, caseload)
     pending = _backlog(engine, book, as_of, results, filters)
     notes = _data_quality(engine, trend, pending, as_of) + notes
     if (headline.get("complete", pd.Series(dtype=object)) == "no").any() or (trend["complete"] == "no").any():
@@ -252,7 +283,7 @@ def gather(engine: Engine, book: RuleBook, month: str, as_of: dt.date, source: _
         backlog=pending, notes=notes, rule_fingerprint=book.fingerprint,
         rule_files=[str(p.relative_to(rules_root)) if rules_root else str(p) for p in book.files],
         options=options, backlog_counts=_backlog_counts(pending, book),
-        query_counts=query_counts(engine, book, as_of, filters, caseload),
+        query_counts=counted,
         clock_titles={c.id: c.family_title or c.title for c in book.clocks})
     pack.open_counts = _open_counts(pack)
     pack.example_targets = bool(getattr(source.catalogue, "targets_example", False))
@@ -483,10 +514,12 @@ QUERY_INTRO = ("A query is a finding the law or the data makes doubtful but that
 
 
 def query_counts(engine: Engine, book: RuleBook, as_of: dt.date, filters: Filters = Filters(),
-                 caseload: dict | None = None) -> pd.DataFrame:
+                 caseload: dict | None = None, found: pd.DataFrame | None = None) -> pd.DataFrame:
     """The caseload's queries (``listings.queries``) counted by code, with what to do and the command
-    that lists them: the data-quality section's count, never the cases themselves."""
-    found = queries(engine, book, as_of, filters, caseload=caseload)
+    that lists them: the data-quality section's count, never the cases themselves. ``found``: the
+    queries already found (``report.passes``, a slice at a time)."""
+    if found is None:
+        found = queries(engine, book, as_of, filters, caseload=caseload)
     rows = [{"code": code, "cases": len(part), "action": part["action"].iloc[0],
              "listing": f"ehcp queries --code {code}"} for code, part in found.groupby("code", sort=True)]
     return pd.DataFrame(rows, columns=QUERY_COUNT_COLUMNS)
