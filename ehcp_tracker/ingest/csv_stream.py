@@ -78,8 +78,7 @@ def scan(path: Path, chunk_bytes: int = SCAN_CHUNK_BYTES) -> Scan | None:
             anything = anything or bool(chunk.translate(None, _EMPTY_BYTES))
             quotes += chunk.count(b'"')
             if first_pair is None:
-                if previous[-1:] and previous[-1:] in (b"\r", b"\n") and chunk[:1] in (b"\r", b"\n") \
-                        and previous[-1:] + chunk[:1] in BLANK_RECORD:
+                if previous + chunk[:1] in BLANK_RECORD:  # across the chunks' boundary
                     first_pair = offset - 1
                 else:
                     found = [i for i in (chunk.find(p) for p in BLANK_RECORD) if i >= 0]
@@ -99,7 +98,7 @@ def scan(path: Path, chunk_bytes: int = SCAN_CHUNK_BYTES) -> Scan | None:
                 except UnicodeDecodeError:
                     cp1252_ok = False
             offset += len(chunk)
-            previous = chunk[-1:]
+            previous = chunk[-1:]  # the last byte: a blank record may straddle two chunks
     if utf8_ok:
         try:
             utf8.decode(b"", final=True)

@@ -24,7 +24,7 @@ from . import csv_stream
 from .edges import HEADER_SEARCH_ROWS, Skipped, footer_count, header_index
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-UTF8_BOM = b"\xef\xbb\xbf"
+UTF8_BOM = csv_stream.UTF8_BOM
 
 
 @dataclass(frozen=True)

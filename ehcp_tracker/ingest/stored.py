@@ -18,14 +18,9 @@ import sqlalchemy as sa
 
 from ..schema import Kind
 from ..store import db
-from ..store.caseload import read_text_columns
 from .keys import member
+from .refresh import _CHUNK, _whole_kind  # the refresh's own rule for reading rows by key or whole
 
-# Above this many cases (or this share of the stored ones), the rows are read in one pass and picked
-# out in memory: one read of the table is cheaper than thousands of lookups by key.
-WHOLE_READ_CASES = 50_000
-WHOLE_READ_SHARE = 0.2
-_CHUNK = 500  # keys to an IN list
 
 
 class StoredCases:
@@ -34,15 +29,11 @@ class StoredCases:
     def __init__(self, conn: sa.Connection, kind: Kind):
         self.conn, self.kind = conn, kind
         self.table = db.CASE_TABLES[kind.name]
-        names = [kind.key, "row_digest", "missing_since_run_id", "person_id"]
-        packed = read_text_columns(conn, self.table, names)  # a million rows in one string, not a million tuples
-        if packed is None:
-            rows = conn.execute(sa.select(*(self.table.c[n] for n in names))).fetchall()
-            packed = {n: np.array([r[i] for r in rows], dtype=object) for i, n in enumerate(names)}
-        self.keys = pd.Index(packed[kind.key], dtype=object)
-        self.digests = pd.Series(packed["row_digest"], index=self.keys, dtype=object)
-        self.missing = pd.Series(packed["missing_since_run_id"], index=self.keys, dtype=object)
-        self.persons = pd.Series(packed["person_id"], index=self.keys, dtype=object)
+        stored = db.stored_digests(conn, kind)  # one narrow packed read of every stored case
+        self.keys = pd.Index(stored["key"].to_numpy(dtype=object), dtype=object)
+        self.digests = pd.Series(stored["row_digest"].to_numpy(dtype=object), index=self.keys, dtype=object)
+        self.missing = pd.Series(stored["missing_since_run_id"].to_numpy(dtype=object), index=self.keys, dtype=object)
+        self.persons = pd.Series(stored["person_id"].to_numpy(dtype=object), index=self.keys, dtype=object)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -63,7 +54,7 @@ class StoredCases:
         keys = [k for k in pd.unique(np.asarray(keys, dtype=object)) if k is not None]
         if not keys:  # none to compare (an unchanged re-import): no stored row is read
             return db.load_cases(self.conn, self.kind, sa.false())
-        if len(keys) > WHOLE_READ_CASES or len(keys) > WHOLE_READ_SHARE * len(self):
+        if _whole_kind(len(keys), len(self)):  # one read of the table beats thousands of lookups by key
             every = db.load_cases(self.conn, self.kind)
             return every[member(every[self.kind.key], keys)].reset_index(drop=True)
         column = self.table.c[self.kind.key]

@@ -40,10 +40,10 @@ from ..clocks.slices import case_slices
 from ..clocks.rules import RuleBook
 from ..errors import EhcpError
 from ..listings import Filters, load_filtered, resolve_filters
-from ..schema import BY_CASE as KINDS_BY_CASE, COHORTS, KINDS
+from ..schema import BY_CASE as KINDS_BY_CASE, KINDS
 from ..store import db
 from .catalogue import Catalogue, Filter, Kpi, load_catalogue
-from .parts import caseload_parts
+from .parts import caseload_parts, check_cohort, with_missing_since
 
 KPI_COLUMNS = ["kpi", "period", "basis", "numerator", "denominator", "value", "target", "complete"]
 EXTRA_KPI_COLUMNS = ["period_start", "period_end", "title"]
@@ -517,17 +517,14 @@ def load_caseload(engine: Engine, filters: Filters = Filters()) -> dict[str, pd.
     Cases missing from the latest extract are read too, with ``missing_since`` (the as-of date of
     the import that first missed them): they keep counting in the months their events happened
     (:func:`while_present`), unless ``filters.include_missing`` counts them as if present."""
-    if filters.cohort and filters.cohort not in COHORTS:
-        raise EhcpError(f"--cohort: {filters.cohort!r} is not one of {', '.join(COHORTS)}")
+    check_cohort(filters)
     caseload = {}
     with engine.connect() as conn:
         filters = resolve_filters(conn, filters)
         left = dict(conn.execute(sa.select(db.import_run.c.id, db.import_run.c.as_of)).all())
         for name in [filters.kind] if filters.kind else list(KINDS):
             cases = load_filtered(conn, name, replace(filters, include_missing=True))
-            since = cases["missing_since_run_id"] if not filters.include_missing else pd.Series(dtype=object)
-            cases["missing_since"] = pd.to_datetime(since.map(left), errors="coerce") if len(since) else pd.NaT
-            caseload[KINDS[name].case] = cases
+            caseload[KINDS[name].case] = with_missing_since(cases, left, filters.include_missing)
     return caseload
 
 

@@ -26,14 +26,26 @@ from ..store import db
 from ..store.caseload import slices
 
 
+def check_cohort(filters: Filters) -> None:
+    if filters.cohort and filters.cohort not in COHORTS:
+        raise EhcpError(f"--cohort: {filters.cohort!r} is not one of {', '.join(COHORTS)}")
+
+
+def with_missing_since(cases: pd.DataFrame, left: dict, include_missing: bool) -> pd.DataFrame:
+    """``cases`` with ``missing_since``: the as-of date of the import that first missed each case
+    (``left``: import run id -> as-of date); blank for every case when they count as present."""
+    since = cases["missing_since_run_id"] if not include_missing else pd.Series(dtype=object)
+    cases["missing_since"] = pd.to_datetime(since.map(left), errors="coerce") if len(since) else pd.NaT
+    return cases
+
+
 def caseload_parts(engine: Engine, filters: Filters = Filters(), size: int | None = None
                    ) -> Iterator[dict[str, pd.DataFrame]]:
     """The cases matching ``filters``, one slice of one kind at a time (``{case: cases}``, about
     ``size`` cases, default ``store.caseload.SLICE_CASES``), missing ones included with their
     ``missing_since`` as :func:`measures.kpi.load_caseload` reads them; empty slices are skipped.
     One connection for the whole read: every slice is of the same database state."""
-    if filters.cohort and filters.cohort not in COHORTS:
-        raise EhcpError(f"--cohort: {filters.cohort!r} is not one of {', '.join(COHORTS)}")
+    check_cohort(filters)
     with engine.connect() as conn:
         filters = resolve_filters(conn, filters)
         left = dict(conn.execute(sa.select(db.import_run.c.id, db.import_run.c.as_of)).all())
@@ -46,6 +58,4 @@ def caseload_parts(engine: Engine, filters: Filters = Filters(), size: int | Non
                 cases = db.load_cases(conn, kind, condition, include_missing=True)
                 if not len(cases):
                     continue
-                since = cases["missing_since_run_id"] if not filters.include_missing else pd.Series(dtype=object)
-                cases["missing_since"] = pd.to_datetime(since.map(left), errors="coerce") if len(since) else pd.NaT
-                yield {kind.case: cases}
+                yield {kind.case: with_missing_since(cases, left, filters.include_missing)}

@@ -530,18 +530,19 @@ def load_cases(conn: sa.Connection, kind: Kind, where=None, include_missing: boo
 
 
 def stored_digests(conn: sa.Connection, kind: Kind) -> pd.DataFrame:
-    """Every stored case's key, row digest (None before migration 0005's first import) and
-    ``missing_since_run_id``: all a re-import needs to know which of tonight's rows are unchanged."""
+    """Every stored case's key, row digest (None before migration 0005's first import),
+    ``missing_since_run_id`` and ``person_id``: all a re-import needs to know which of tonight's
+    rows are unchanged, and whose other rows to read (``ingest.stored``)."""
     from .caseload import read_text_columns
 
     table = CASE_TABLES[kind.name]
-    names = [kind.key, "row_digest", "missing_since_run_id"]
+    names = [kind.key, "row_digest", "missing_since_run_id", "person_id"]
+    columns = ["key", *names[1:]]
     packed = read_text_columns(conn, table, names)  # a million rows in one string, not a million tuples
     if packed is not None:
-        return pd.DataFrame({"key": packed[kind.key], "row_digest": packed["row_digest"],
-                             "missing_since_run_id": packed["missing_since_run_id"]})
+        return pd.DataFrame({column: packed[name] for column, name in zip(columns, names)})
     result = conn.execute(sa.select(*(table.c[n] for n in names)))
-    return pd.DataFrame(result.fetchall(), columns=["key", "row_digest", "missing_since_run_id"])
+    return pd.DataFrame(result.fetchall(), columns=columns)
 
 
 def table_for(kind_name: str) -> sa.Table:
